@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { CorpusFormatError } from './types.js';
+
+export interface CsvRow {
+  /** Line of the record's first character in the file (1-based), for error messages. */
+  line: number;
+  fields: Record<string, string>;
+}
+
+/** Reads a whole delimited file with a header row; every malformed record becomes a CorpusFormatError. */
+export function readCsv(file: string, options: { delimiter?: string; required: readonly string[] }): CsvRow[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CorpusFormatError(file, 0, `cannot read file: ${(error as Error).message}`);
+  }
+  let records: { record: Record<string, string>; info: { lines: number } }[];
+  try {
+    records = parse(text, {
+      columns: true,
+      bom: true,
+      delimiter: options.delimiter ?? ',',
+      info: true,
+      relax_quotes: true,
+      skip_empty_lines: true,
+    });
+  } catch (error) {
+    const err = error as Error & { lines?: number };
+    throw new CorpusFormatError(file, err.lines ?? 0, `malformed ${options.delimiter === '\t' ? 'TSV' : 'CSV'}: ${err.message}`);
+  }
+  const header = text.slice(0, text.indexOf('\n'));
+  for (const column of options.required) {
+    if (records.length > 0 && !(column in records[0].record)) {
+      throw new CorpusFormatError(file, 1, `missing column "${column}" (header: ${header.trim()})`);
+    }
+  }
+  // info.lines is the line the record ends on; count back its own newlines to report where it starts.
+  return records.map(({ record, info }) => {
+    const newlines = Object.values(record).reduce((n, v) => n + (v.match(/\n/g)?.length ?? 0), 0);
+    return { line: info.lines - newlines, fields: record };
+  });
+}
+
+/** Parses a non-negative integer field or throws naming the file, line and column. */
+export function intField(file: string, row: CsvRow, column: string): number {
+  const raw = row.fields[column]?.trim() ?? '';
+  if (!/^\d+$/.test(raw)) {
+    throw new CorpusFormatError(file, row.line, `column "${column}" must be a non-negative integer, got "${raw}"`);
+  }
+  return Number(raw);
+}

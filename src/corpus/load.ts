@@ -1,0 +1,38 @@
+import { existsSync, statSync } from 'node:fs';
+import { emorynlpFile, loadEmorynlpFile } from './emorynlp.js';
+import { jsonlFiles, loadJsonlFile } from './jsonl.js';
+import { loadMeldFile, meldFile } from './meld.js';
+import type { Dialogue, LoadedCorpus, SkippedRow } from './types.js';
+
+export const CORPUS_FORMATS = ['meld', 'emorynlp', 'jsonl'] as const;
+export type CorpusFormat = (typeof CORPUS_FORMATS)[number];
+
+export interface LoadOptions {
+  format: CorpusFormat;
+  /** A directory holding the corpus' files, or (for jsonl, or one split) a single file. */
+  data: string;
+  splits: readonly string[];
+  /** Corpus name stored with the index; for jsonl it also picks a label scheme (e.g. "iemocap"). */
+  name?: string;
+}
+
+/** Loads the chosen splits of a corpus into dialogues; skipped rows are returned, never dropped silently. */
+export function loadCorpus(options: LoadOptions): LoadedCorpus {
+  const { format, data, splits } = options;
+  if (!existsSync(data)) throw new Error(`data path not found: ${data}`);
+  if (splits.length === 0) throw new Error('no split given');
+  const skipped: SkippedRow[] = [];
+  const dialogues: Dialogue[] = [];
+  const isFile = statSync(data).isFile();
+  if (format === 'jsonl') {
+    const corpus = options.name ?? 'jsonl';
+    for (const file of jsonlFiles(data, splits)) dialogues.push(...loadJsonlFile(file, corpus, splits, skipped));
+    return { corpus, dialogues, skipped };
+  }
+  if (isFile && splits.length > 1) throw new Error(`--data ${data} is one file but ${splits.length} splits were asked for; give the directory`);
+  for (const split of splits) {
+    if (format === 'meld') dialogues.push(...loadMeldFile(isFile ? data : meldFile(data, split), split, skipped));
+    else dialogues.push(...loadEmorynlpFile(isFile ? data : emorynlpFile(data, split), split, skipped));
+  }
+  return { corpus: options.name ?? format, dialogues, skipped };
+}
