@@ -1,0 +1,17 @@
+/** Turns a batch of strings into unit-length vectors; the only thing the rest of the code knows of a model. */
+export interface Embedder {
+  /** Stable id stored in index manifests: an index only opens with the embedder that built it. */
+  readonly id: string;
+  readonly dim: number;
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
+  close?(): Promise<void>;
+}
+
+/** L2-normalises in place (cosine on unit vectors is a dot product) and returns the vector. */
+export function normalize(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < vector.length; i++) sum += vector[i] * vector[i];
+  const norm = Math.sqrt(sum);
+  if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i] /= norm;
+  return vector;
+}
