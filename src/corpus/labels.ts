@@ -80,6 +80,8 @@ const SEMEVAL_EC: LabelScheme = {
 
 const SCHEMES: Record<string, LabelScheme> = {
   meld: MELD, emorynlp: EMORYNLP, iemocap: IEMOCAP, 'semeval-ec': SEMEVAL_EC,
+  // The built-in sample corpus (data/sample) is labelled with MELD's emotions.
+  sample: MELD,
 };
 
 /** The label scheme of a known corpus, or undefined for a user corpus whose labels are its own. */

@@ -1,0 +1,61 @@
+import { labelScheme } from '../corpus/labels.js';
+import { loadCorpus, type CorpusFormat } from '../corpus/load.js';
+import { createEmbedder } from '../embed/create.js';
+import { buildIndex, DEFAULT_HNSW } from '../index/build.js';
+import type { Manifest } from '../index/manifest.js';
+import { progressBar } from './progress.js';
+
+export interface BuildCommandOptions {
+  format: CorpusFormat;
+  data: string;
+  splits: string[];
+  embedder: string;
+  out: string;
+  name?: string;
+  corpusName?: string;
+  batchSize: number;
+  M?: number;
+  efConstruction?: number;
+  efSearch?: number;
+}
+
+/** Loads a corpus, reports skipped rows, embeds with a progress bar and writes the index atomically. */
+export async function runBuild(options: BuildCommandOptions): Promise<Manifest> {
+  const corpus = loadCorpus({ format: options.format, data: options.data, splits: options.splits, name: options.corpusName });
+  const count = corpus.dialogues.reduce((n, d) => n + d.turns.length, 0);
+  console.error(`loaded ${corpus.corpus} ${options.splits.join('+')}: ${corpus.dialogues.length} dialogues, ${count} utterances`);
+  if (corpus.skipped.length > 0) {
+    console.error(`skipped ${corpus.skipped.length} rows:`);
+    for (const s of corpus.skipped.slice(0, 20)) console.error(`  ${s.file}:${s.line}: ${s.reason}`);
+    if (corpus.skipped.length > 20) console.error(`  ... and ${corpus.skipped.length - 20} more`);
+  }
+  const embedder = await createEmbedder(options.embedder);
+  const bar = progressBar(`embedding (${embedder.id})`);
+  const scheme = labelScheme(corpus.corpus);
+  try {
+    const manifest = await buildIndex({
+      dialogues: corpus.dialogues,
+      corpus: corpus.corpus,
+      splits: options.splits,
+      embedder,
+      out: options.out,
+      name: options.name,
+      batchSize: options.batchSize,
+      skippedRows: corpus.skipped.length,
+      labelOrder: scheme?.own,
+      multiLabel: scheme?.multiLabel,
+      hnsw: {
+        M: options.M ?? DEFAULT_HNSW.M,
+        efConstruction: options.efConstruction ?? DEFAULT_HNSW.efConstruction,
+        efSearch: options.efSearch ?? DEFAULT_HNSW.efSearch,
+      },
+      onProgress: bar.update,
+    });
+    bar.stop();
+    console.error(`wrote ${options.out}: ${manifest.count} utterances in ${manifest.build_seconds}s (${(manifest.count / manifest.build_seconds).toFixed(0)} utterances/s)`);
+    return manifest;
+  } finally {
+    bar.stop();
+    await embedder.close?.();
+  }
+}

@@ -1,0 +1,114 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CORPUS_FORMATS, type CorpusFormat } from '../corpus/load.js';
+import { DEFAULT_EMBEDDER } from '../embed/create.js';
+import { InputError } from '../errors.js';
+import { createApp } from '../server/app.js';
+import { DemoQuerySchema } from '../service/query.js';
+import { DemoService } from '../service/service.js';
+import { parseInput } from '../service/validate.js';
+import { runBuild } from './build-index.js';
+import { ensureDefaultIndex } from './default-index.js';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0..65535');
+  return n;
+}
+
+/** Repeatable, comma-separated list option. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+/** `--index name=dir` or `--index dir`. */
+function parseIndexArg(arg: string): { name?: string; dir: string } {
+  const eq = arg.indexOf('=');
+  return eq > 0 ? { name: arg.slice(0, eq), dir: arg.slice(eq + 1) } : { dir: arg };
+}
+
+async function loadService(indexArgs: string[], embedder?: string): Promise<DemoService> {
+  const parsed = indexArgs.map(parseIndexArg);
+  return DemoService.load(parsed.map((p) => p.dir), { embedder, names: parsed.map((p) => p.name) });
+}
+
+const program = new Command();
+program.name('erc-demos').description('Demonstration retrieval for emotion recognition in conversation').showHelpAfterError();
+
+program
+  .command('build')
+  .description('embed a corpus split and write an index directory (HNSW + SQLite + manifest)')
+  .addOption(new Option('--corpus <format>', 'corpus format').choices(CORPUS_FORMATS).makeOptionMandatory())
+  .requiredOption('--data <path>', 'corpus directory (or one file)')
+  .option('--split <name>', 'split(s) to index, repeatable or comma-separated', collect)
+  .option('--embedder <spec>', 'use-lite or transformers:<model id or folder>', DEFAULT_EMBEDDER)
+  .requiredOption('--out <dir>', 'index directory to write (replaced atomically)')
+  .option('--name <name>', 'index name served over HTTP (default: the directory name)')
+  .option('--corpus-name <name>', 'jsonl only: corpus name, which picks a label scheme (e.g. iemocap)')
+  .option('--batch-size <n>', 'utterances per embedder call', positiveInt, 128)
+  .option('--m <n>', 'HNSW M', positiveInt)
+  .option('--ef-construction <n>', 'HNSW efConstruction', positiveInt)
+  .option('--ef-search <n>', 'HNSW ef at query time', positiveInt)
+  .action(async (o: { corpus: CorpusFormat; data: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number }) => {
+    await runBuild({
+      format: o.corpus, data: o.data, splits: o.split ?? ['train'], embedder: o.embedder, out: o.out, name: o.name,
+      corpusName: o.corpusName, batchSize: o.batchSize, M: o.m, efConstruction: o.efConstruction, efSearch: o.efSearch,
+    });
+  });
+
+program
+  .command('serve')
+  .description('serve GET /demonstrations over HTTP; with no --index, the built-in default (MELD train or the sample corpus)')
+  .option('--index <[name=]dir>', 'index directory, repeatable', (v: string, p: string[] = []) => [...p, v])
+  .option('--port <n>', 'port', port, Number(process.env.PORT ?? 8080))
+  .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
+  .option('--embedder <spec>', 'refuse indexes not built with this embedder')
+  .action(async (o: { index?: string[]; port: number; host: string; embedder?: string }) => {
+    const indexArgs = o.index ?? [await ensureDefaultIndex()];
+    const service = await loadService(indexArgs, o.embedder);
+    const server = createApp(service).listen(o.port, o.host, () => {
+      const address = server.address();
+      const actualPort = typeof address === 'object' && address ? address.port : o.port;
+      for (const [name, index] of service.indexes) {
+        console.error(`index "${name}": ${index.manifest.corpus} ${index.manifest.splits.join('+')}, ${index.manifest.count} utterances, ${index.manifest.embedder.id}`);
+      }
+      console.error(`listening on http://${o.host}:${actualPort}  (try: curl "http://${o.host}:${actualPort}/demonstrations?utterance=I%20can%27t%20believe%20you%20did%20that!&k=5")`);
+    });
+    server.on('error', (error) => {
+      console.error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);
+      process.exit(1);
+    });
+    const stop = () => server.close(() => process.exit(0));
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+program
+  .command('query')
+  .description('print the demonstrations for one utterance as JSON')
+  .requiredOption('--index <dir>', 'index directory')
+  .option('-k, --k <n>', 'number of demonstrations (per label with --strategy per-label)')
+  .option('--labels <list>', 'only these labels (comma-separated)')
+  .option('--strategy <name>', 'topk or per-label', 'topk')
+  .option('--exclude-dialogue <ids>', 'never from these dialogue ids (comma-separated)')
+  .option('--split <names>', 'only from these splits (comma-separated)')
+  .option('--embedder <spec>', 'refuse the index unless built with this embedder')
+  .argument('<utterance>', 'the utterance to find demonstrations for')
+  .action(async (utterance: string, o: { index: string; k?: string; labels?: string; strategy: string; excludeDialogue?: string; split?: string; embedder?: string }) => {
+    const query = parseInput(DemoQuerySchema, {
+      utterance, k: o.k, labels: o.labels, strategy: o.strategy, exclude_dialogue: o.excludeDialogue, split: o.split,
+    });
+    const service = await loadService([o.index], o.embedder);
+    console.log(JSON.stringify(await service.demonstrations(query), null, 2));
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  const message = error instanceof InputError ? `invalid ${error.message}` : (error as Error).message;
+  console.error(`erc-demos: ${message}`);
+  process.exit(error instanceof InputError ? 2 : 1);
+});

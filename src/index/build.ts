@@ -1,0 +1,150 @@
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import hnswlib from 'hnswlib-node';
+import type { Dialogue } from '../corpus/types.js';
+import type { Embedder } from '../embed/types.js';
+import { FILES, INDEX_FORMAT_VERSION, sha256File, type HnswParams, type Manifest } from './manifest.js';
+
+export const DEFAULT_HNSW: HnswParams = { space: 'cosine', M: 16, efConstruction: 200, efSearch: 128, seed: 100 };
+
+export interface BuildOptions {
+  dialogues: readonly Dialogue[];
+  corpus: string;
+  splits: readonly string[];
+  embedder: Embedder;
+  out: string;
+  name?: string;
+  batchSize?: number;
+  hnsw?: Partial<Omit<HnswParams, 'space'>>;
+  skippedRows?: number;
+  /** Labels the corpus defines, in its order (kept even where a split lacks one); else those seen, sorted. */
+  labelOrder?: readonly string[];
+  multiLabel?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Cleans up after builds whose process is gone (killed mid-build): their half-built directories are removed, and
+ * an old index moved aside just before the final rename is put back where it was.
+ */
+function recoverInterruptedBuilds(out: string): void {
+  const parent = dirname(out);
+  const prefix = `${basename(out)}.tmp-`;
+  if (!existsSync(parent)) return;
+  for (const entry of readdirSync(parent)) {
+    if (!entry.startsWith(prefix)) continue;
+    const pid = Number(entry.slice(prefix.length).split('-')[0]);
+    if (processAlive(pid)) continue;
+    const path = join(parent, entry);
+    if (entry.endsWith('-old') && !existsSync(out)) renameSync(path, out);
+    else rmSync(path, { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function writeMetadata(file: string, dialogues: readonly Dialogue[]): void {
+  const db = new Database(file);
+  db.pragma('journal_mode = DELETE');
+  db.exec(`CREATE TABLE utterances (
+    id INTEGER PRIMARY KEY, corpus TEXT NOT NULL, split TEXT NOT NULL, dialogue TEXT NOT NULL,
+    turn INTEGER NOT NULL, speaker TEXT NOT NULL, text TEXT NOT NULL, labels TEXT NOT NULL, source_id TEXT)`);
+  const insert = db.prepare(
+    'INSERT INTO utterances (id, corpus, split, dialogue, turn, speaker, text, labels, source_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  db.transaction(() => {
+    let id = 0;
+    for (const d of dialogues) {
+      for (const t of d.turns) insert.run(id++, d.corpus, d.split, d.id, t.index, t.speaker, t.text, JSON.stringify(t.labels), t.sourceId ?? null);
+    }
+  })();
+  db.exec('CREATE INDEX utterances_dialogue ON utterances (dialogue)');
+  db.close();
+}
+
+/**
+ * Embeds every turn and writes an index directory (HNSW graph, raw vectors, SQLite metadata, manifest). The
+ * directory is built beside `out` under a temporary name and renamed into place only when complete, so an
+ * interrupted build never leaves a half index where a good one was.
+ */
+export async function buildIndex(options: BuildOptions): Promise<Manifest> {
+  const started = performance.now();
+  const out = resolve(options.out);
+  const { embedder, dialogues } = options;
+  const batchSize = options.batchSize ?? 128;
+  const hnsw: HnswParams = { ...DEFAULT_HNSW, ...options.hnsw, space: 'cosine' };
+  const texts = dialogues.flatMap((d) => d.turns.map((t) => t.text));
+  if (texts.length === 0) throw new Error('nothing to index: the corpus has no utterances in the chosen split(s)');
+
+  mkdirSync(dirname(out), { recursive: true });
+  recoverInterruptedBuilds(out);
+  const tmp = `${out}.tmp-${process.pid}-${Date.now()}`;
+  mkdirSync(tmp);
+  try {
+    writeMetadata(join(tmp, FILES.meta), dialogues);
+
+    const index = new hnswlib.HierarchicalNSW('cosine', embedder.dim);
+    index.initIndex({ maxElements: texts.length, m: hnsw.M, efConstruction: hnsw.efConstruction, randomSeed: hnsw.seed });
+    // Vectors stream to disk batch by batch: memory holds one batch plus the HNSW graph.
+    const vectorsFd = openSync(join(tmp, FILES.vectors), 'w');
+    try {
+      for (let start = 0; start < texts.length; start += batchSize) {
+        const batch = texts.slice(start, start + batchSize);
+        const vectors = await embedder.embed(batch);
+        vectors.forEach((v, i) => {
+          if (v.length !== embedder.dim) throw new Error(`embedder returned ${v.length} dims, expected ${embedder.dim}`);
+          index.addPoint(Array.from(v), start + i);
+          writeSync(vectorsFd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+        });
+        options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
+      }
+    } finally {
+      closeSync(vectorsFd);
+    }
+    index.writeIndexSync(join(tmp, FILES.hnsw));
+
+    const labelCounts: Record<string, number> = {};
+    for (const d of dialogues) for (const t of d.turns) for (const l of t.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
+    const seen = Object.keys(labelCounts).sort();
+    const labels = options.labelOrder ? [...options.labelOrder, ...seen.filter((l) => !options.labelOrder!.includes(l))] : seen;
+    const checksums: Record<string, string> = {};
+    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta]) checksums[file] = await sha256File(join(tmp, file));
+    const manifest: Manifest = {
+      format_version: INDEX_FORMAT_VERSION,
+      name: options.name ?? basename(out),
+      embedder: { id: embedder.id, dim: embedder.dim },
+      corpus: options.corpus,
+      splits: [...options.splits],
+      count: texts.length,
+      labels,
+      label_counts: labelCounts,
+      multi_label: options.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length !== 1)),
+      context_window: 0,
+      hnsw,
+      built_at: new Date().toISOString(),
+      build_seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+      skipped_rows: options.skippedRows ?? 0,
+      checksums,
+    };
+    writeFileSync(join(tmp, FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+
+    // Swap in: the old index (if any) moves aside first, since rename cannot replace a non-empty directory.
+    const old = `${out}.tmp-${process.pid}-old`;
+    if (existsSync(out)) renameSync(out, old);
+    renameSync(tmp, out);
+    rmSync(old, { recursive: true, force: true });
+    return manifest;
+  } catch (error) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,45 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { z } from 'zod';
+
+export const INDEX_FORMAT_VERSION = 1;
+export const FILES = { hnsw: 'hnsw.bin', vectors: 'vectors.f32', meta: 'meta.sqlite', manifest: 'manifest.json' } as const;
+
+export const HnswParamsSchema = z.object({
+  space: z.literal('cosine'),
+  M: z.number().int().positive(),
+  efConstruction: z.number().int().positive(),
+  efSearch: z.number().int().positive(),
+  seed: z.number().int(),
+});
+export type HnswParams = z.infer<typeof HnswParamsSchema>;
+
+export const ManifestSchema = z.object({
+  format_version: z.literal(INDEX_FORMAT_VERSION),
+  name: z.string(),
+  embedder: z.object({ id: z.string(), dim: z.number().int().positive() }),
+  corpus: z.string(),
+  splits: z.array(z.string()),
+  count: z.number().int().nonnegative(),
+  labels: z.array(z.string()),
+  label_counts: z.record(z.string(), z.number().int()),
+  multi_label: z.boolean(),
+  /** Preceding turns embedded with each utterance (0: the utterance alone). */
+  context_window: z.number().int().nonnegative(),
+  hnsw: HnswParamsSchema,
+  built_at: z.string(),
+  build_seconds: z.number(),
+  skipped_rows: z.number().int().nonnegative(),
+  checksums: z.record(z.string(), z.string()),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export function sha256File(path: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolvePromise(hash.digest('hex')));
+  });
+}

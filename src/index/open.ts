@@ -1,0 +1,163 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import hnswlib from 'hnswlib-node';
+import { FILES, ManifestSchema, sha256File, type Manifest } from './manifest.js';
+import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
+
+/** A filter that leaves at most this many rows is searched exactly: cheaper than a filtered graph walk, and exact. */
+const EXACT_SEARCH_MAX_ROWS = 2000;
+
+export class IndexLoadError extends Error {
+  constructor(dir: string, message: string) {
+    super(`index ${dir}: ${message}`);
+    this.name = 'IndexLoadError';
+  }
+}
+
+export interface OpenOptions {
+  /** Refuse the index unless it was built with this embedder (id and dimension). */
+  embedder?: { id: string; dim: number };
+  /** Check file checksums against the manifest (default true). */
+  verify?: boolean;
+}
+
+interface MetaRecord {
+  id: number;
+  corpus: string;
+  split: string;
+  dialogue: string;
+  turn: number;
+  speaker: string;
+  text: string;
+  labels: string;
+  source_id: string | null;
+}
+
+/** An opened index: HNSW graph, raw vectors for exact search, and all row metadata in memory. */
+export class DemoIndex {
+  private constructor(
+    readonly dir: string,
+    readonly manifest: Manifest,
+    private readonly hnsw: hnswlib.HierarchicalNSW,
+    private readonly vectors: Float32Array,
+    readonly rows: readonly IndexedRow[],
+    private readonly byDialogue: ReadonlyMap<string, readonly number[]>,
+  ) {}
+
+  get name(): string {
+    return this.manifest.name;
+  }
+
+  static async open(dirArg: string, options: OpenOptions = {}): Promise<DemoIndex> {
+    const dir = resolve(dirArg);
+    const manifestPath = join(dir, FILES.manifest);
+    if (!existsSync(manifestPath)) throw new IndexLoadError(dir, `no ${FILES.manifest} (not an index directory, or not built yet)`);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    } catch (error) {
+      throw new IndexLoadError(dir, `${FILES.manifest} is not valid JSON: ${(error as Error).message}`);
+    }
+    const parsed = ManifestSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new IndexLoadError(dir, `${FILES.manifest} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const manifest = parsed.data;
+    const expected = options.embedder;
+    if (expected && (expected.id !== manifest.embedder.id || expected.dim !== manifest.embedder.dim)) {
+      throw new IndexLoadError(dir,
+        `built with embedder ${manifest.embedder.id} (${manifest.embedder.dim} dims), but this run uses ${expected.id} (${expected.dim} dims); ` +
+          'rebuild the index with this embedder or query it with the one it was built with');
+    }
+    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta]) {
+      const path = join(dir, file);
+      if (!existsSync(path)) throw new IndexLoadError(dir, `missing ${file}`);
+      if (options.verify !== false) {
+        const sum = await sha256File(path);
+        if (sum !== manifest.checksums[file]) throw new IndexLoadError(dir, `${file} does not match its checksum in the manifest (corrupted or replaced)`);
+      }
+    }
+
+    const hnsw = new hnswlib.HierarchicalNSW('cosine', manifest.embedder.dim);
+    hnsw.readIndexSync(join(dir, FILES.hnsw));
+    if (hnsw.getCurrentCount() !== manifest.count) {
+      throw new IndexLoadError(dir, `HNSW holds ${hnsw.getCurrentCount()} vectors, manifest says ${manifest.count}`);
+    }
+    hnsw.setEf(manifest.hnsw.efSearch);
+
+    const buffer = readFileSync(join(dir, FILES.vectors));
+    if (buffer.byteLength !== manifest.count * manifest.embedder.dim * 4) {
+      throw new IndexLoadError(dir, `${FILES.vectors} has ${buffer.byteLength} bytes, expected ${manifest.count * manifest.embedder.dim * 4}`);
+    }
+    const vectors = new Float32Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength));
+
+    const db = new Database(join(dir, FILES.meta), { readonly: true, fileMustExist: true });
+    const records = db.prepare('SELECT * FROM utterances ORDER BY id').all() as MetaRecord[];
+    db.close();
+    if (records.length !== manifest.count || records.some((r, i) => r.id !== i)) {
+      throw new IndexLoadError(dir, `${FILES.meta} rows do not match the manifest (${records.length} rows, ${manifest.count} expected)`);
+    }
+    const rows: IndexedRow[] = records.map((r) => ({
+      id: r.id, corpus: r.corpus, split: r.split, dialogue: r.dialogue, turn: r.turn, speaker: r.speaker, text: r.text,
+      labels: JSON.parse(r.labels) as string[], sourceId: r.source_id,
+    }));
+    const byDialogue = new Map<string, number[]>();
+    for (const row of rows) {
+      const list = byDialogue.get(row.dialogue) ?? [];
+      list.push(row.id);
+      byDialogue.set(row.dialogue, list);
+    }
+    return new DemoIndex(dir, manifest, hnsw, vectors, rows, byDialogue);
+  }
+
+  /** The stored vector of a row (a view, not a copy). */
+  vector(id: number): Float32Array {
+    const dim = this.manifest.embedder.dim;
+    return this.vectors.subarray(id * dim, (id + 1) * dim);
+  }
+
+  /** Row ids of one dialogue in turn order, or [] when the index does not hold it. */
+  dialogueRows(dialogue: string): readonly number[] {
+    return this.byDialogue.get(dialogue) ?? [];
+  }
+
+  /** Top-k rows by cosine similarity that pass the filter, best first: HNSW, or exact where the filter is narrow. */
+  search(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
+    if (k <= 0) return [];
+    if (isEmptyFilter(filter)) return this.hnswSearch(query, Math.min(k, this.rows.length));
+    const allowed = this.rows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
+    if (allowed.length === 0) return [];
+    if (allowed.length <= EXACT_SEARCH_MAX_ROWS) return this.exactOver(query, k, allowed);
+    const allowedSet = new Set(allowed);
+    return this.hnswSearch(query, Math.min(k, allowed.length), (id) => allowedSet.has(id));
+  }
+
+  /** Brute-force top-k over every row that passes the filter: the ground truth HNSW is measured against. */
+  exactSearch(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
+    const allowed = this.rows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
+    return this.exactOver(query, k, allowed);
+  }
+
+  private exactOver(query: Float32Array, k: number, ids: readonly number[]): Hit[] {
+    const dim = this.manifest.embedder.dim;
+    const scored: Hit[] = new Array(ids.length);
+    for (let n = 0; n < ids.length; n++) {
+      const offset = ids[n] * dim;
+      let dot = 0;
+      for (let i = 0; i < dim; i++) dot += query[i] * this.vectors[offset + i];
+      scored[n] = { id: ids[n], score: dot };
+    }
+    return scored.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
+  }
+
+  private hnswSearch(query: Float32Array, k: number, filter?: (id: number) => boolean): Hit[] {
+    // The graph's beam must be at least k wide to return k results.
+    if (k > this.manifest.hnsw.efSearch) this.hnsw.setEf(k);
+    const result = this.hnsw.searchKnn(Array.from(query), k, filter);
+    if (k > this.manifest.hnsw.efSearch) this.hnsw.setEf(this.manifest.hnsw.efSearch);
+    return result.neighbors
+      .map((id, i) => ({ id, score: 1 - result.distances[i] }))
+      .sort((a, b) => b.score - a.score || a.id - b.id);
+  }
+}

@@ -1,0 +1,38 @@
+/** One indexed utterance: the HNSW label is `id`, which is also the SQLite row id. */
+export interface IndexedRow {
+  id: number;
+  corpus: string;
+  split: string;
+  dialogue: string;
+  turn: number;
+  speaker: string;
+  text: string;
+  labels: string[];
+  sourceId: string | null;
+}
+
+export interface Hit {
+  id: number;
+  /** Cosine similarity to the query, in [-1, 1]. */
+  score: number;
+}
+
+/** Which rows a search may return; undefined fields do not filter. */
+export interface RowFilter {
+  labels?: ReadonlySet<string>;
+  splits?: ReadonlySet<string>;
+  excludeDialogues?: ReadonlySet<string>;
+  excludeIds?: ReadonlySet<number>;
+}
+
+export function rowMatches(row: IndexedRow, filter: RowFilter): boolean {
+  if (filter.excludeIds?.has(row.id)) return false;
+  if (filter.excludeDialogues?.has(row.dialogue)) return false;
+  if (filter.splits && !filter.splits.has(row.split)) return false;
+  if (filter.labels && !row.labels.some((l) => filter.labels!.has(l))) return false;
+  return true;
+}
+
+export function isEmptyFilter(filter: RowFilter): boolean {
+  return !filter.labels && !filter.splits && !filter.excludeDialogues?.size && !filter.excludeIds?.size;
+}

@@ -1,0 +1,74 @@
+import { toInstructercLabel } from '../corpus/labels.js';
+import { InputError } from '../errors.js';
+import type { Hit, IndexedRow, RowFilter } from '../index/rows.js';
+
+export const STRATEGIES = ['topk', 'per-label'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export interface Demonstration {
+  id: number;
+  text: string;
+  /** The gold label (first label for multi-label rows; null where the row has none). */
+  label: string | null;
+  labels: string[];
+  speaker: string;
+  corpus: string;
+  split: string;
+  dialogue: string;
+  turn: number;
+  score: number;
+}
+
+export interface SelectionOptions {
+  k: number;
+  strategy: Strategy;
+  labels?: readonly string[];
+  splits?: readonly string[];
+  excludeDialogues?: readonly string[];
+  excludeIds?: readonly number[];
+}
+
+/**
+ * Maps requested label names onto the index's own (case-insensitive; InstructERC's spelling is accepted too, so
+ * "angry" finds MELD's "anger"). An unknown label is an InputError listing the valid ones.
+ */
+export function resolveLabels(corpus: string, indexLabels: readonly string[], requested: readonly string[]): string[] {
+  return requested.map((wanted) => {
+    const w = wanted.trim().toLowerCase();
+    const match = indexLabels.find((l) => l.toLowerCase() === w || toInstructercLabel(corpus, l).toLowerCase() === w);
+    if (!match) throw new InputError('labels', `unknown label "${wanted}" (this index has: ${indexLabels.join(', ')})`);
+    return match;
+  });
+}
+
+export function toRowFilter(options: SelectionOptions): RowFilter {
+  return {
+    ...(options.labels?.length ? { labels: new Set(options.labels) } : {}),
+    ...(options.splits?.length ? { splits: new Set(options.splits) } : {}),
+    ...(options.excludeDialogues?.length ? { excludeDialogues: new Set(options.excludeDialogues) } : {}),
+    ...(options.excludeIds?.length ? { excludeIds: new Set(options.excludeIds) } : {}),
+  };
+}
+
+/** The search a selection needs: one top-k, or one per label (with the label filter narrowed to that label). */
+export function plannedSearches(options: SelectionOptions, indexLabels: readonly string[]): { k: number; filter: RowFilter }[] {
+  const filter = toRowFilter(options);
+  if (options.strategy === 'topk') return [{ k: options.k, filter }];
+  const labels = options.labels?.length ? options.labels : indexLabels;
+  return labels.map((label) => ({ k: options.k, filter: { ...filter, labels: new Set([label]) } }));
+}
+
+/** Merges search results into demonstrations: best first, each row once (a multi-label row may match twice). */
+export function mergeHits(hitLists: readonly Hit[][], rows: readonly IndexedRow[]): Demonstration[] {
+  const best = new Map<number, Hit>();
+  for (const hits of hitLists) for (const hit of hits) if (!best.has(hit.id)) best.set(hit.id, hit);
+  return [...best.values()]
+    .sort((a, b) => b.score - a.score || a.id - b.id)
+    .map((hit) => {
+      const row = rows[hit.id];
+      return {
+        id: row.id, text: row.text, label: row.labels[0] ?? null, labels: row.labels, speaker: row.speaker,
+        corpus: row.corpus, split: row.split, dialogue: row.dialogue, turn: row.turn, score: Number(hit.score.toFixed(6)),
+      };
+    });
+}

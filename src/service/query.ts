@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { STRATEGIES } from '../retrieve/select.js';
+
+export const MAX_UTTERANCE_CHARS = 2000;
+export const MAX_K = 100;
+
+/** Splits "a,b, c" into trimmed non-empty items. */
+const commaList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+
+/**
+ * One demonstrations query, as both doors receive it (HTTP query string, CLI flags): strings in, typed values out,
+ * every rule naming its parameter.
+ */
+export const DemoQuerySchema = z.object({
+  utterance: z
+    .string({ error: 'is required' })
+    .refine((s) => s.trim().length > 0, 'must not be empty')
+    .refine((s) => s.length <= MAX_UTTERANCE_CHARS, `must be at most ${MAX_UTTERANCE_CHARS} characters`),
+  k: z.coerce
+    .number({ error: 'must be an integer' })
+    .int('must be an integer')
+    .min(1, `must be between 1 and ${MAX_K}`)
+    .max(MAX_K, `must be between 1 and ${MAX_K}`)
+    .optional(),
+  index: z.string().trim().min(1, 'must not be empty').optional(),
+  labels: commaList.optional(),
+  strategy: z.enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` }).default('topk'),
+  exclude_dialogue: commaList.optional(),
+  split: commaList.optional(),
+}).strict();
+
+export type DemoQueryInput = z.input<typeof DemoQuerySchema>;
+export type DemoQuery = z.output<typeof DemoQuerySchema>;
+
+/** Default k: 5 for top-k, 1 per label for per-label. */
+export function effectiveK(query: DemoQuery): number {
+  return query.k ?? (query.strategy === 'per-label' ? 1 : 5);
+}
