@@ -106,6 +106,8 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
           writeSync(vectorsFd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
         });
         options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
+        // Let timers and I/O run between batches (progress output, a server answering while it builds).
+        await new Promise((r) => setImmediate(r));
       }
     } finally {
       closeSync(vectorsFd);

@@ -1,0 +1,46 @@
+/**
+ * HNSW recall@k against brute-force search: embeds the utterances of one split of a corpus and compares the top-k
+ * of the index's search with exact search over the same stored vectors.
+ *   npx tsx scripts/hnsw-recall.ts --index indexes/meld-train-use-lite --corpus meld --data ../shared/data/meld --split test -k 10
+ */
+import { parseArgs } from 'node:util';
+import { loadCorpus, type CorpusFormat } from '../src/corpus/load.js';
+import { createEmbedder } from '../src/embed/create.js';
+import { DemoIndex } from '../src/index/open.js';
+
+const { values } = parseArgs({
+  options: {
+    index: { type: 'string', default: 'indexes/meld-train-use-lite' },
+    corpus: { type: 'string', default: 'meld' },
+    data: { type: 'string', default: '../shared/data/meld' },
+    split: { type: 'string', default: 'test' },
+    k: { type: 'string', default: '10' },
+    ef: { type: 'string' },
+  },
+});
+const k = Number(values.k);
+const index = await DemoIndex.open(values.index!);
+const embedder = await createEmbedder(index.manifest.embedder.id);
+const corpus = loadCorpus({ format: values.corpus as CorpusFormat, data: values.data!, splits: [values.split!] });
+const texts = corpus.dialogues.flatMap((d) => d.turns.map((t) => t.text));
+const vectors: Float32Array[] = [];
+for (let i = 0; i < texts.length; i += 256) vectors.push(...(await embedder.embed(texts.slice(i, i + 256))));
+
+let found = 0;
+let hnswMs = 0;
+let exactMs = 0;
+for (const v of vectors) {
+  let t = performance.now();
+  const approx = index.search(v, k);
+  hnswMs += performance.now() - t;
+  t = performance.now();
+  const exact = new Set(index.exactSearch(v, k).map((h) => h.id));
+  exactMs += performance.now() - t;
+  found += approx.filter((h) => exact.has(h.id)).length;
+}
+console.log(JSON.stringify({
+  index: values.index, queries: vectors.length, k, ef_search: index.manifest.hnsw.efSearch,
+  hnsw_recall_at_k: Number((found / (vectors.length * k)).toFixed(4)),
+  hnsw_ms_per_query: Number((hnswMs / vectors.length).toFixed(3)),
+  exact_ms_per_query: Number((exactMs / vectors.length).toFixed(3)),
+}));

@@ -1,0 +1,24 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
+import type { Dialogue } from '../src/corpus/types.js';
+
+/** ../shared/data beside the checkout; tests that need it are skipped, saying why, when it is absent. */
+export const SHARED_DATA = resolve(process.env.ERC_DEMOS_DATA_DIR ?? join(__dirname, '..', '..', 'shared', 'data'));
+export const HAVE_SHARED = existsSync(join(SHARED_DATA, 'meld', 'train_sent_emo.csv'));
+export const SHARED_SKIP_REASON = `needs the shared corpora at ${SHARED_DATA} (set ERC_DEMOS_DATA_DIR); skipped`;
+if (!HAVE_SHARED) console.warn(`[erc-demos tests] ${SHARED_SKIP_REASON}`);
+
+export const TINY_BERT = resolve(__dirname, 'fixtures', 'tiny-bert');
+
+/** A temporary directory removed after the file's tests. */
+export function tempDir(prefix = 'erc-demos-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function utteranceCount(dialogues: readonly Dialogue[]): number {
+  return dialogues.reduce((n, d) => n + d.turns.length, 0);
+}
