@@ -1,9 +1,10 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import type { Dialogue } from '../corpus/types.js';
 import type { Embedder } from '../embed/types.js';
+import { recoverInterruptedBuilds } from './recover.js';
 import { FILES, INDEX_FORMAT_VERSION, sha256File, type HnswParams, type Manifest } from './manifest.js';
 
 export const DEFAULT_HNSW: HnswParams = { space: 'cosine', M: 16, efConstruction: 200, efSearch: 128, seed: 100 };
@@ -22,34 +23,6 @@ export interface BuildOptions {
   labelOrder?: readonly string[];
   multiLabel?: boolean;
   onProgress?: (done: number, total: number) => void;
-}
-
-/**
- * Cleans up after builds whose process is gone (killed mid-build): their half-built directories are removed, and
- * an old index moved aside just before the final rename is put back where it was.
- */
-function recoverInterruptedBuilds(out: string): void {
-  const parent = dirname(out);
-  const prefix = `${basename(out)}.tmp-`;
-  if (!existsSync(parent)) return;
-  for (const entry of readdirSync(parent)) {
-    if (!entry.startsWith(prefix)) continue;
-    const pid = Number(entry.slice(prefix.length).split('-')[0]);
-    if (processAlive(pid)) continue;
-    const path = join(parent, entry);
-    if (entry.endsWith('-old') && !existsSync(out)) renameSync(path, out);
-    else rmSync(path, { recursive: true, force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function writeMetadata(file: string, dialogues: readonly Dialogue[]): void {

@@ -2,11 +2,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
+import { recoverInterruptedBuilds } from './recover.js';
 import { FILES, ManifestSchema, sha256File, type Manifest } from './manifest.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
 
-/** A filter that leaves at most this many rows is searched exactly: cheaper than a filtered graph walk, and exact. */
-const EXACT_SEARCH_MAX_ROWS = 2000;
+/**
+ * A filter that leaves at most this many rows is searched exactly: a narrow filter starves HNSW's graph walk (it
+ * must step over many rejected nodes and recall drops), while a scan of this many rows stays in low milliseconds.
+ */
+export const EXACT_SEARCH_MAX_ROWS = 2000;
 
 export class IndexLoadError extends Error {
   constructor(dir: string, message: string) {
@@ -20,6 +24,10 @@ export interface OpenOptions {
   embedder?: { id: string; dim: number };
   /** Check file checksums against the manifest (default true). */
   verify?: boolean;
+  /** Filtered searches over at most this many rows run exactly (default EXACT_SEARCH_MAX_ROWS). */
+  exactSearchMaxRows?: number;
+  /** HNSW beam width at query time, overriding the manifest's efSearch. */
+  efSearch?: number;
 }
 
 interface MetaRecord {
@@ -43,6 +51,8 @@ export class DemoIndex {
     private readonly vectors: Float32Array,
     readonly rows: readonly IndexedRow[],
     private readonly byDialogue: ReadonlyMap<string, readonly number[]>,
+    private readonly exactSearchMaxRows: number,
+    readonly efSearch: number,
   ) {}
 
   get name(): string {
@@ -51,6 +61,7 @@ export class DemoIndex {
 
   static async open(dirArg: string, options: OpenOptions = {}): Promise<DemoIndex> {
     const dir = resolve(dirArg);
+    recoverInterruptedBuilds(dir);
     const manifestPath = join(dir, FILES.manifest);
     if (!existsSync(manifestPath)) throw new IndexLoadError(dir, `no ${FILES.manifest} (not an index directory, or not built yet)`);
     let raw: unknown;
@@ -84,7 +95,8 @@ export class DemoIndex {
     if (hnsw.getCurrentCount() !== manifest.count) {
       throw new IndexLoadError(dir, `HNSW holds ${hnsw.getCurrentCount()} vectors, manifest says ${manifest.count}`);
     }
-    hnsw.setEf(manifest.hnsw.efSearch);
+    const efSearch = options.efSearch ?? manifest.hnsw.efSearch;
+    hnsw.setEf(efSearch);
 
     const buffer = readFileSync(join(dir, FILES.vectors));
     if (buffer.byteLength !== manifest.count * manifest.embedder.dim * 4) {
@@ -108,7 +120,7 @@ export class DemoIndex {
       list.push(row.id);
       byDialogue.set(row.dialogue, list);
     }
-    return new DemoIndex(dir, manifest, hnsw, vectors, rows, byDialogue);
+    return new DemoIndex(dir, manifest, hnsw, vectors, rows, byDialogue, options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch);
   }
 
   /** The stored vector of a row (a view, not a copy). */
@@ -128,7 +140,7 @@ export class DemoIndex {
     if (isEmptyFilter(filter)) return this.hnswSearch(query, Math.min(k, this.rows.length));
     const allowed = this.rows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
     if (allowed.length === 0) return [];
-    if (allowed.length <= EXACT_SEARCH_MAX_ROWS) return this.exactOver(query, k, allowed);
+    if (allowed.length <= this.exactSearchMaxRows) return this.exactOver(query, k, allowed);
     const allowedSet = new Set(allowed);
     return this.hnswSearch(query, Math.min(k, allowed.length), (id) => allowedSet.has(id));
   }
@@ -153,9 +165,9 @@ export class DemoIndex {
 
   private hnswSearch(query: Float32Array, k: number, filter?: (id: number) => boolean): Hit[] {
     // The graph's beam must be at least k wide to return k results.
-    if (k > this.manifest.hnsw.efSearch) this.hnsw.setEf(k);
+    if (k > this.efSearch) this.hnsw.setEf(k);
     const result = this.hnsw.searchKnn(Array.from(query), k, filter);
-    if (k > this.manifest.hnsw.efSearch) this.hnsw.setEf(this.manifest.hnsw.efSearch);
+    if (k > this.efSearch) this.hnsw.setEf(this.efSearch);
     return result.neighbors
       .map((id, i) => ({ id, score: 1 - result.distances[i] }))
       .sort((a, b) => b.score - a.score || a.id - b.id);
