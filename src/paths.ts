@@ -22,8 +22,9 @@ export function sharedCorpusDir(corpus: string): string | undefined {
 export function meldDir(): string | undefined {
   const fromEnv = process.env.ERC_DEMOS_MELD_DIR;
   if (fromEnv) {
-    if (!existsSync(fromEnv)) throw new Error(`ERC_DEMOS_MELD_DIR=${fromEnv} does not exist`);
-    return fromEnv;
+    if (existsSync(fromEnv)) return fromEnv;
+    console.error(`warning: ERC_DEMOS_MELD_DIR=${fromEnv} does not exist; ignoring it`);
+    return undefined;
   }
   return sharedCorpusDir('meld');
 }

@@ -1,4 +1,3 @@
-import { labelScheme } from '../corpus/labels.js';
 import { loadCorpus, type CorpusFormat } from '../corpus/load.js';
 import { createEmbedder } from '../embed/create.js';
 import { buildIndex, DEFAULT_HNSW } from '../index/build.js';
@@ -31,7 +30,6 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
   }
   const embedder = await createEmbedder(options.embedder);
   const bar = progressBar(`embedding (${embedder.id})`);
-  const scheme = labelScheme(corpus.corpus);
   try {
     const manifest = await buildIndex({
       dialogues: corpus.dialogues,
@@ -42,8 +40,6 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
       name: options.name,
       batchSize: options.batchSize,
       skippedRows: corpus.skipped.length,
-      labelOrder: scheme?.own,
-      multiLabel: scheme?.multiLabel,
       hnsw: {
         M: options.M ?? DEFAULT_HNSW.M,
         efConstruction: options.efConstruction ?? DEFAULT_HNSW.efConstruction,

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import type { Dialogue } from '../corpus/types.js';
 import type { Embedder } from '../embed/types.js';
+import { labelScheme } from '../corpus/labels.js';
 import { recoverInterruptedBuilds } from './recover.js';
 import { FILES, INDEX_FORMAT_VERSION, sha256File, type HnswParams, type Manifest } from './manifest.js';
 
@@ -19,9 +20,6 @@ export interface BuildOptions {
   batchSize?: number;
   hnsw?: Partial<Omit<HnswParams, 'space'>>;
   skippedRows?: number;
-  /** Labels the corpus defines, in its order (kept even where a split lacks one); else those seen, sorted. */
-  labelOrder?: readonly string[];
-  multiLabel?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -89,8 +87,11 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
 
     const labelCounts: Record<string, number> = {};
     for (const d of dialogues) for (const t of d.turns) for (const l of t.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
+    // A known corpus whose files use its own names lists them in its order (kept even where these splits lack
+    // one); otherwise (a user corpus, or IEMOCAP's 3-letter codes) the labels seen, sorted.
+    const scheme = labelScheme(options.corpus);
     const seen = Object.keys(labelCounts).sort();
-    const labels = options.labelOrder ? [...options.labelOrder, ...seen.filter((l) => !options.labelOrder!.includes(l))] : seen;
+    const labels = scheme && seen.every((l) => scheme.own.includes(l)) ? [...scheme.own] : seen;
     const checksums: Record<string, string> = {};
     for (const file of [FILES.hnsw, FILES.vectors, FILES.meta]) checksums[file] = await sha256File(join(tmp, file));
     const manifest: Manifest = {
@@ -102,7 +103,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
       count: texts.length,
       labels,
       label_counts: labelCounts,
-      multi_label: options.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length !== 1)),
+      multi_label: scheme?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length !== 1)),
       context_window: 0,
       hnsw,
       built_at: new Date().toISOString(),

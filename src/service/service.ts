@@ -39,18 +39,23 @@ export class DemoService {
       if (indexes.has(name)) throw new Error(`two indexes are named "${name}"; name them with --index name=<dir>`);
       indexes.set(name, index);
     }
+    // The first call of a TensorFlow.js model compiles its kernels (~100 ms): pay it at start, not on a request.
+    for (const embedder of embedders.values()) await embedder.embed(['warm up']);
     return new DemoService(indexes, embedders);
   }
 
-  /** The named index, or the only one when no name is given. */
-  index(name?: string): DemoIndex {
+  /** The named index, or the only one when no name is given, with the name it is served under. */
+  index(name?: string): { name: string; index: DemoIndex } {
     if (name === undefined) {
-      if (this.indexes.size === 1) return [...this.indexes.values()][0];
+      if (this.indexes.size === 1) {
+        const [[only, index]] = this.indexes;
+        return { name: only, index };
+      }
       throw new InputError('index', `is required when several indexes are served (${[...this.indexes.keys()].join(', ')})`);
     }
     const index = this.indexes.get(name);
     if (!index) throw new InputError('index', `unknown index "${name}" (serving: ${[...this.indexes.keys()].join(', ')})`);
-    return index;
+    return { name, index };
   }
 
   embedderFor(index: DemoIndex): Embedder {
@@ -59,7 +64,7 @@ export class DemoService {
 
   async demonstrations(query: DemoQuery): Promise<DemoResponse> {
     const started = performance.now();
-    const index = this.index(query.index);
+    const { name, index } = this.index(query.index);
     const labels = query.labels ? resolveLabels(index.manifest.corpus, index.manifest.labels, query.labels) : undefined;
     if (query.split) {
       const unknown = query.split.find((s) => !index.manifest.splits.includes(s));
@@ -70,7 +75,7 @@ export class DemoService {
       k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, excludeDialogues: query.exclude_dialogue,
     });
     return {
-      index: index.name,
+      index: name,
       embedder: index.manifest.embedder.id,
       took_ms: Number((performance.now() - started).toFixed(2)),
       demonstrations,

@@ -12,6 +12,15 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, root 
   }
   const param = issue.path.length ? issue.path.join('.') : root;
   let message = issue.message;
-  if (issue.code === 'invalid_type' && issue.input === undefined) message = 'is required';
+  if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) message = 'is required';
   throw new InputError(param, message);
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }

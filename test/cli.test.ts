@@ -1,0 +1,73 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SAMPLE_CORPUS } from '../src/paths.js';
+import { TINY_BERT, tempDir } from './helpers.js';
+
+const BIN = resolve(__dirname, '..', 'bin', 'erc-demos.mjs');
+
+function cli(args: string[]) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('erc-demos CLI, as a separate process', () => {
+  const dir = tempDir();
+  const out = join(dir, 'sample-tiny');
+
+  it('build with the transformers.js embedder on the fixture, then query it', () => {
+    const built = cli(['build', '--corpus', 'jsonl', '--data', SAMPLE_CORPUS, '--corpus-name', 'sample', '--split', 'train',
+      '--embedder', `transformers:${TINY_BERT}`, '--out', out, '--batch-size', '16']);
+    expect(built.stderr).toMatch(/loaded sample train: 25 dialogues, 100 utterances/);
+    expect(built.stderr).toMatch(/100\/100/);
+    expect(built.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ embedder: { id: `transformers:${TINY_BERT}`, dim: 32 }, count: 100, corpus: 'sample' });
+
+    const queried = cli(['query', '--index', out, '-k', '3', 'Guess what? I got the job!']);
+    expect(queried.code).toBe(0);
+    const body = JSON.parse(queried.stdout);
+    expect(body.embedder).toBe(`transformers:${TINY_BERT}`);
+    expect(body.demonstrations).toHaveLength(3);
+    expect(body.demonstrations[0]).toMatchObject({ text: 'Guess what? I got the job!', label: 'joy' });
+  });
+
+  it('bad arguments exit non-zero with a message naming what was wrong, writing nothing', () => {
+    const k = cli(['query', '--index', out, '-k', '0', 'hi']);
+    expect(k.code).toBe(2);
+    expect(k.stderr).toContain('erc-demos: invalid k: must be between 1 and 100');
+    const missing = cli(['build', '--corpus', 'meld', '--data', join(dir, 'nope'), '--out', join(dir, 'never')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/data path not found: .*nope/);
+    expect(existsSync(join(dir, 'never'))).toBe(false);
+    const format = cli(['build', '--corpus', 'csv', '--data', dir, '--out', join(dir, 'never')]);
+    expect(format.code).not.toBe(0);
+    expect(format.stderr).toMatch(/--corpus <format>' argument 'csv' is invalid\. Allowed choices are meld, emorynlp, jsonl/);
+    const wrongEmbedder = cli(['query', '--index', out, '--embedder', 'use-lite', 'hi']);
+    expect(wrongEmbedder.code).toBe(1);
+    expect(wrongEmbedder.stderr).toMatch(/built with embedder transformers:.*tiny-bert \(32 dims\), but this run uses use-lite \(512 dims\)/);
+  });
+
+  it('serve answers over HTTP on the port it prints', async () => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--index', `tiny=${out}`, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise<string>((resolveUrl, reject) => {
+        let err = '';
+        child.stderr.on('data', (chunk: Buffer) => {
+          err += chunk.toString();
+          const match = err.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+          if (match) resolveUrl(match[1]);
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+      });
+      const res = await fetch(`${url}/demonstrations?utterance=hello&k=2`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { index: string; demonstrations: unknown[] };
+      expect(body.index).toBe('tiny');
+      expect(body.demonstrations).toHaveLength(2);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
