@@ -9,7 +9,16 @@ export interface CsvRow {
 }
 
 /** Reads a whole delimited file with a header row; every malformed record becomes a CorpusFormatError. */
-export function readCsv(file: string, options: { delimiter?: string; required: readonly string[] }): CsvRow[] {
+export interface CsvOptions {
+  delimiter?: string;
+  required: readonly string[];
+  /** Escape character inside quoted fields (WASSA's files use backslash). */
+  escape?: string;
+  /** false: no quoting at all (SemEval's TSV, whose tweets contain bare quotes). */
+  quote?: false;
+}
+
+export function readCsv(file: string, options: CsvOptions): CsvRow[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -24,6 +33,8 @@ export function readCsv(file: string, options: { delimiter?: string; required: r
       delimiter: options.delimiter ?? ',',
       info: true,
       relax_quotes: true,
+      escape: options.escape ?? '"',
+      quote: options.quote === false ? false : '"',
       skip_empty_lines: true,
     });
   } catch (error) {
@@ -50,4 +61,13 @@ export function intField(file: string, row: CsvRow, column: string): number {
     throw new CorpusFormatError(file, row.line, `column "${column}" must be a non-negative integer, got "${raw}"`);
   }
   return Number(raw);
+}
+
+/** Parses a numeric score; empty or NULL is null (unannotated); anything else not a number is an error. */
+export function scoreField(file: string, row: CsvRow, column: string): number | null {
+  const raw = row.fields[column]?.trim() ?? '';
+  if (raw === '' || raw.toUpperCase() === 'NULL') return null;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new CorpusFormatError(file, row.line, `column "${column}" must be a number or NULL, got "${raw.slice(0, 40)}"`);
+  return n;
 }

@@ -18,6 +18,8 @@ export interface Dialogue {
   corpus: string;
   split: string;
   turns: Turn[];
+  /** Turns that are prediction targets (conversation-level tasks have one); all turns when absent. */
+  targets?: number[];
 }
 
 /** A row the loader skipped on purpose, reported to the user instead of dropped silently. */
