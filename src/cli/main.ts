@@ -8,6 +8,8 @@ import { DemoService } from '../service/service.js';
 import { parseInput } from '../service/validate.js';
 import { runBuild } from './build-index.js';
 import { ensureDefaultIndex } from './default-index.js';
+import { runPromptExport } from './prompts-command.js';
+import { FORMATS } from '../prompt/formats.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -105,6 +107,29 @@ program
     });
     const service = await loadService([o.index], o.embedder);
     console.log(JSON.stringify(await service.demonstrations(query), null, 2));
+  });
+
+program
+  .command('prompts')
+  .description('write one prompt per target turn of a corpus split as JSONL ({id, input, target, demonstrations})')
+  .requiredOption('--index <dir>', 'index the demonstrations come from')
+  .addOption(new Option('--corpus <format>', 'corpus format').choices(CORPUS_FORMATS).makeOptionMandatory())
+  .requiredOption('--data <path>', 'corpus directory (or one file)')
+  .option('--split <name>', 'split to make prompts for', 'test')
+  .option('--corpus-name <name>', 'jsonl only: corpus name (label scheme)')
+  .option('--format <name>', `built-in format: ${[...FORMATS.keys()].join(', ')}`, 'instructerc')
+  .option('--format-file <json>', 'a format of your own (see docs/PROMPTS.md); overrides --format')
+  .option('-k, --k <n>', 'demonstrations per prompt (per label with --strategy per-label); 0 for none', '4')
+  .option('--strategy <name>', 'topk or per-label', 'topk')
+  .option('--window <n>', "history window (turns before the target); default: the format's")
+  .option('--unified', 'map labels into the unified 9-label space')
+  .option('--allow-eval-demos', 'allow demonstrations from dev/test splits the index holds')
+  .option('--demo-block <template>', 'demonstration block template, with {examples}')
+  .option('--demo-item <template>', 'one demonstration, with {text} {label} {labels}')
+  .option('--demo-separator <text>', 'between demonstrations')
+  .requiredOption('--out <file>', 'JSONL file to write (replaced atomically)')
+  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; out: string }) => {
+    await runPromptExport(o);
   });
 
 program.parseAsync().catch((error: unknown) => {

@@ -28,14 +28,14 @@ function writeMetadata(file: string, dialogues: readonly Dialogue[]): void {
   db.pragma('journal_mode = DELETE');
   db.exec(`CREATE TABLE utterances (
     id INTEGER PRIMARY KEY, corpus TEXT NOT NULL, split TEXT NOT NULL, dialogue TEXT NOT NULL,
-    turn INTEGER NOT NULL, speaker TEXT NOT NULL, text TEXT NOT NULL, labels TEXT NOT NULL, source_id TEXT)`);
+    turn INTEGER NOT NULL, speaker TEXT NOT NULL, text TEXT NOT NULL, labels TEXT NOT NULL, scores TEXT, source_id TEXT)`);
   const insert = db.prepare(
-    'INSERT INTO utterances (id, corpus, split, dialogue, turn, speaker, text, labels, source_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO utterances (id, corpus, split, dialogue, turn, speaker, text, labels, scores, source_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   db.transaction(() => {
     let id = 0;
     for (const d of dialogues) {
-      for (const t of d.turns) insert.run(id++, d.corpus, d.split, d.id, t.index, t.speaker, t.text, JSON.stringify(t.labels), t.sourceId ?? null);
+      for (const t of d.turns) insert.run(id++, d.corpus, d.split, d.id, t.index, t.speaker, t.text, JSON.stringify(t.labels), t.scores ? JSON.stringify(t.scores) : null, t.sourceId ?? null);
     }
   })();
   db.exec('CREATE INDEX utterances_dialogue ON utterances (dialogue)');

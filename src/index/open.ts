@@ -39,6 +39,7 @@ interface MetaRecord {
   speaker: string;
   text: string;
   labels: string;
+  scores: string | null;
   source_id: string | null;
 }
 
@@ -113,6 +114,7 @@ export class DemoIndex {
     const rows: IndexedRow[] = records.map((r) => ({
       id: r.id, corpus: r.corpus, split: r.split, dialogue: r.dialogue, turn: r.turn, speaker: r.speaker, text: r.text,
       labels: JSON.parse(r.labels) as string[], sourceId: r.source_id,
+      ...(r.scores ? { scores: JSON.parse(r.scores) as Record<string, number | null> } : {}),
     }));
     const byDialogue = new Map<string, number[]>();
     for (const row of rows) {
@@ -138,6 +140,13 @@ export class DemoIndex {
   search(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
     if (k <= 0) return [];
     if (isEmptyFilter(filter)) return this.hnswSearch(query, Math.min(k, this.rows.length));
+    if (!filter.labels && !filter.splits) {
+      // Only exclusions (a dialogue, a row): fetch that many more, drop them; exact and cheaper than a filtered walk.
+      const excluded = new Set(filter.excludeIds);
+      for (const dialogue of filter.excludeDialogues ?? []) for (const id of this.dialogueRows(dialogue)) excluded.add(id);
+      const hits = this.hnswSearch(query, Math.min(k + excluded.size, this.rows.length));
+      return hits.filter((h) => !excluded.has(h.id)).slice(0, k);
+    }
     const allowed = this.rows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
     if (allowed.length === 0) return [];
     if (allowed.length <= this.exactSearchMaxRows) return this.exactOver(query, k, allowed);

@@ -8,6 +8,8 @@ export interface IndexedRow {
   speaker: string;
   text: string;
   labels: string[];
+  /** Numeric annotations (WASSA), where the corpus has them. */
+  scores?: Record<string, number | null>;
   sourceId: string | null;
 }
 

@@ -11,6 +11,8 @@ export interface Demonstration {
   /** The gold label (first label for multi-label rows; null where the row has none). */
   label: string | null;
   labels: string[];
+  /** Numeric annotations, only where the corpus has them (WASSA). */
+  scores?: Record<string, number | null>;
   speaker: string;
   corpus: string;
   split: string;
@@ -68,6 +70,7 @@ export function mergeHits(hitLists: readonly Hit[][], rows: readonly IndexedRow[
       const row = rows[hit.id];
       return {
         id: row.id, text: row.text, label: row.labels[0] ?? null, labels: row.labels, speaker: row.speaker,
+        ...(row.scores ? { scores: row.scores } : {}),
         corpus: row.corpus, split: row.split, dialogue: row.dialogue, turn: row.turn, score: Number(hit.score.toFixed(6)),
       };
     });

@@ -1,5 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { InputError } from '../errors.js';
+import { TemplateError } from '../prompt/fill.js';
+import { DemoBatchSchema, parsePromptRequest } from '../service/prompt-request.js';
 import { DemoQuerySchema } from '../service/query.js';
 import type { DemoService } from '../service/service.js';
 import { parseInput } from '../service/validate.js';
@@ -36,6 +38,17 @@ export function createApp(service: DemoService): express.Express {
     res.json(await service.demonstrations(query));
   });
 
+  app.post('/demonstrations', async (req, res) => {
+    const batch = parseInput(DemoBatchSchema, req.body ?? {}, 'body');
+    const started = performance.now();
+    const results = await service.demonstrationsBatch(batch.queries);
+    res.json({ took_ms: Number((performance.now() - started).toFixed(2)), results });
+  });
+
+  app.post('/prompts', async (req, res) => {
+    res.json(await service.prompt(parsePromptRequest(req.body ?? {})));
+  });
+
   app.use((req, res) => {
     res.status(404).json({ error: { param: null, message: `no route ${req.method} ${req.path}` } });
   });
@@ -44,6 +57,10 @@ export function createApp(service: DemoService): express.Express {
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof InputError) {
       res.status(400).json({ error: { param: error.param, message: error.message } });
+      return;
+    }
+    if (error instanceof TemplateError) {
+      res.status(400).json({ error: { param: 'format', message: `format: ${error.message}` } });
       return;
     }
     const status = (error as { status?: number; type?: string }).status;

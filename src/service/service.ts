@@ -3,8 +3,13 @@ import type { Embedder } from '../embed/types.js';
 import { InputError } from '../errors.js';
 import { DemoIndex } from '../index/open.js';
 import { retrieve } from '../retrieve/retrieve.js';
-import { resolveLabels, type Demonstration } from '../retrieve/select.js';
+import { resolveLabels, type Demonstration, type SelectionOptions } from '../retrieve/select.js';
+import { resolveFormat, type PromptRequest } from './prompt-request.js';
+import { buildPrompts } from './prompts.js';
 import { effectiveK, type DemoQuery } from './query.js';
+
+/** A query's values, from GET (comma lists) or POST (arrays) alike. */
+type DemoQueryValues = Omit<DemoQuery, 'labels' | 'split' | 'exclude_dialogue'> & { labels?: string[]; split?: string[]; exclude_dialogue?: string[] };
 
 export interface DemoResponse {
   index: string;
@@ -62,23 +67,73 @@ export class DemoService {
     return this.embedders.get(index.manifest.embedder.id)!;
   }
 
-  async demonstrations(query: DemoQuery): Promise<DemoResponse> {
-    const started = performance.now();
-    const { name, index } = this.index(query.index);
+  /** Validates a query against its index (labels, splits) and returns the selection to run. */
+  private selection(index: DemoIndex, query: DemoQueryValues): SelectionOptions {
     const labels = query.labels ? resolveLabels(index.manifest.corpus, index.manifest.labels, query.labels) : undefined;
     if (query.split) {
       const unknown = query.split.find((s) => !index.manifest.splits.includes(s));
       if (unknown) throw new InputError('split', `unknown split "${unknown}" (index holds: ${index.manifest.splits.join(', ')})`);
     }
-    const [vector] = await this.embedderFor(index).embed([query.utterance]);
-    const demonstrations = retrieve(index, vector, {
-      k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, excludeDialogues: query.exclude_dialogue,
+    return { k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, excludeDialogues: query.exclude_dialogue };
+  }
+
+  async demonstrations(query: DemoQuery): Promise<DemoResponse> {
+    const [result] = await this.demonstrationsBatch([query]);
+    return result;
+  }
+
+  /** Several queries: validated first (nothing runs if one is bad), then one embedder call per index. */
+  async demonstrationsBatch(queries: readonly DemoQueryValues[]): Promise<DemoResponse[]> {
+    const started = performance.now();
+    const planned = queries.map((query, i) => {
+      try {
+        const { name, index } = this.index(query.index);
+        return { name, index, selection: this.selection(index, query), text: query.utterance };
+      } catch (error) {
+        if (error instanceof InputError && queries.length > 1) throw new InputError(`queries.${i}.${error.param}`, error.message.slice(error.param.length + 2));
+        throw error;
+      }
     });
-    return {
-      index: name,
-      embedder: index.manifest.embedder.id,
-      took_ms: Number((performance.now() - started).toFixed(2)),
-      demonstrations,
-    };
+    const vectors = new Map<number, Float32Array>();
+    for (const index of new Set(planned.map((p) => p.index))) {
+      const mine = planned.flatMap((p, i) => (p.index === index ? [i] : []));
+      const embedded = await this.embedderFor(index).embed(mine.map((i) => planned[i].text));
+      mine.forEach((i, n) => vectors.set(i, embedded[n]));
+    }
+    const took = Number((performance.now() - started).toFixed(2));
+    return planned.map((p, i) => ({
+      index: p.name,
+      embedder: p.index.manifest.embedder.id,
+      took_ms: took,
+      demonstrations: retrieve(p.index, vectors.get(i)!, p.selection),
+    }));
+  }
+
+  /** One prompt for a dialogue sent in a request (POST /prompts). */
+  async prompt(request: PromptRequest): Promise<{ prompt: string; target: string | null; demonstrations: Demonstration[]; took_ms: number }> {
+    const started = performance.now();
+    const { index } = this.index(request.index);
+    const format = resolveFormat(request.format);
+    const corpus = index.manifest.corpus;
+    const o = request.options;
+    const labels = o.labels ? resolveLabels(corpus, index.manifest.labels, o.labels) : undefined;
+    const turns = request.dialogue.turns.map((t, i) => {
+      const given = t.labels ?? (t.label !== undefined ? [t.label] : undefined);
+      try {
+        return { speaker: t.speaker, text: t.text, scores: t.scores, labels: given && resolveLabels(corpus, index.manifest.labels, given) };
+      } catch (error) {
+        throw new InputError(`dialogue.turns.${i}.label`, (error as Error).message.replace(/^labels: /, ''));
+      }
+    });
+    if (request.target < 0 || request.target >= turns.length) {
+      throw new InputError('target', `must be a turn index in 0..${turns.length - 1}, got ${request.target}`);
+    }
+    const [built] = await buildPrompts(index, this.embedderFor(index), format, [{
+      corpus, dialogueId: request.dialogue.id, turns, target: request.target,
+    }], {
+      k: o.k, strategy: o.strategy, window: o.window, unified: o.unified, labels, allowEvalSplits: o.allow_eval_demos,
+      excludeDialogues: o.exclude_dialogue,
+    });
+    return { ...built, took_ms: Number((performance.now() - started).toFixed(2)) };
   }
 }

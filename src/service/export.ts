@@ -1,0 +1,59 @@
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import type { Dialogue } from '../corpus/types.js';
+import type { Embedder } from '../embed/types.js';
+import type { DemoIndex } from '../index/open.js';
+import type { PromptFormat } from '../prompt/formats.js';
+import { buildPrompts, jobsOf, type PromptOptions } from './prompts.js';
+
+export interface ExportOptions {
+  index: DemoIndex;
+  embedder: Embedder;
+  format: PromptFormat;
+  dialogues: readonly Dialogue[];
+  options: PromptOptions;
+  out: string;
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ExportSummary {
+  prompts: number;
+  withTarget: number;
+  seconds: number;
+}
+
+/**
+ * Writes one JSON line per target turn, {id, input, target, demonstrations: [row ids]}: the keys InstructERC's
+ * trainer reads. Lines stream to a temporary file renamed into place at the end, so a failed or interrupted
+ * export never leaves a truncated file under the requested name.
+ */
+export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
+  const started = performance.now();
+  const jobs = jobsOf(o.dialogues, o.format);
+  const batchSize = o.batchSize ?? 256;
+  const tmp = `${o.out}.tmp-${process.pid}`;
+  const stream = createWriteStream(tmp, { encoding: 'utf8' });
+  let withTarget = 0;
+  try {
+    for (let start = 0; start < jobs.length; start += batchSize) {
+      const batch = jobs.slice(start, start + batchSize);
+      const built = await buildPrompts(o.index, o.embedder, o.format, batch, o.options);
+      const lines = built.map((p, i) => {
+        if (p.target !== null) withTarget += 1;
+        const job = batch[i];
+        return JSON.stringify({ id: `${job.corpus}/${job.dialogueId}/${job.target}`, input: p.prompt, target: p.target, demonstrations: p.demonstrations.map((d) => d.id) });
+      });
+      if (!stream.write(`${lines.join('\n')}\n`)) await once(stream, 'drain');
+      o.onProgress?.(Math.min(start + batchSize, jobs.length), jobs.length);
+    }
+    stream.end();
+    await once(stream, 'finish');
+    renameSync(tmp, o.out);
+  } catch (error) {
+    stream.destroy();
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+  return { prompts: jobs.length, withTarget, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,89 @@
+import type { Dialogue } from '../corpus/types.js';
+import type { Embedder } from '../embed/types.js';
+import type { DemoIndex } from '../index/open.js';
+import type { PromptFormat } from '../prompt/formats.js';
+import { renderPrompt, type PromptTurn } from '../prompt/render.js';
+import { leakageSafeSelection } from '../retrieve/leakage.js';
+import { retrieve } from '../retrieve/retrieve.js';
+import type { Demonstration, Strategy } from '../retrieve/select.js';
+
+export interface PromptOptions {
+  k: number;
+  strategy: Strategy;
+  window?: number;
+  unified?: boolean;
+  labels?: readonly string[];
+  allowEvalSplits?: boolean;
+  excludeDialogues?: readonly string[];
+}
+
+/** One prompt to build: a dialogue (from a corpus file or a request) and a target turn. */
+export interface PromptJob {
+  corpus: string;
+  /** The dialogue's id as the index would name it, when it comes from a corpus (enables leakage rules). */
+  dialogueId?: string;
+  turns: readonly PromptTurn[];
+  target: number;
+}
+
+export interface BuiltPrompt {
+  prompt: string;
+  target: string | null;
+  demonstrations: Demonstration[];
+}
+
+/** The index row holding this very utterance (same dialogue, turn and text), if the index has it. */
+function ownRow(index: DemoIndex, job: PromptJob, turn: number): number | undefined {
+  if (!job.dialogueId || index.manifest.corpus !== job.corpus) return undefined;
+  const id = index.dialogueRows(job.dialogueId).find((r) => index.rows[r].turn === turn);
+  return id !== undefined && index.rows[id].text === job.turns[turn].text ? id : undefined;
+}
+
+/**
+ * Builds prompts for a batch of jobs: one embedder call for every query text the index does not already hold
+ * (a training utterance's vector is reused from the index), then leakage-safe retrieval and rendering.
+ */
+export async function buildPrompts(index: DemoIndex, embedder: Embedder, format: PromptFormat, jobs: readonly PromptJob[], options: PromptOptions): Promise<BuiltPrompt[]> {
+  const queryTurn = (job: PromptJob) => (format.query === 'previous' ? job.target - 1 : job.target);
+  const wantsDemos = format.query !== 'none' && format.template.includes('{demonstrations}') && options.k > 0;
+  const vectors: (Float32Array | undefined)[] = new Array(jobs.length);
+  if (wantsDemos) {
+    const toEmbed: number[] = [];
+    jobs.forEach((job, i) => {
+      const turn = queryTurn(job);
+      if (turn < 0) return;
+      const row = ownRow(index, job, turn);
+      if (row !== undefined) vectors[i] = index.vector(row);
+      else toEmbed.push(i);
+    });
+    const embedded = await embedder.embed(toEmbed.map((i) => jobs[i].turns[queryTurn(jobs[i])].text));
+    toEmbed.forEach((jobIndex, n) => (vectors[jobIndex] = embedded[n]));
+  }
+  return jobs.map((job, i) => {
+    let demonstrations: Demonstration[] = [];
+    const vector = vectors[i];
+    if (vector) {
+      const selection = leakageSafeSelection(index.manifest, {
+        corpus: job.corpus, dialogue: job.dialogueId, rowId: ownRow(index, job, job.target),
+      }, { k: options.k, strategy: options.strategy, labels: options.labels, allowEvalSplits: options.allowEvalSplits, extraExcludedDialogues: options.excludeDialogues });
+      demonstrations = retrieve(index, vector, selection);
+    }
+    const rendered = renderPrompt(format, {
+      corpus: job.corpus, turns: job.turns, target: job.target, demonstrations, window: options.window,
+      unified: options.unified, labelSet: index.manifest.labels,
+    });
+    return { ...rendered, demonstrations };
+  });
+}
+
+/** Every (dialogue, target) a format makes prompts for: all turns, or the dialogue's own targets, from min_target on. */
+export function jobsOf(dialogues: readonly Dialogue[], format: PromptFormat): PromptJob[] {
+  const jobs: PromptJob[] = [];
+  for (const d of dialogues) {
+    const targets = d.targets ?? d.turns.map((t) => t.index);
+    for (const target of targets) {
+      if (target >= format.min_target) jobs.push({ corpus: d.corpus, dialogueId: d.id, turns: d.turns, target });
+    }
+  }
+  return jobs;
+}
