@@ -113,6 +113,71 @@ describe('HTTP service on loopback, two indexes', () => {
     expect(body.error).toEqual({ param: 'index', message: 'index: is required when several indexes are served (meld, sample)' });
   });
 
+  async function post<T>(path: string, body: unknown, raw = false): Promise<{ status: number; body: T }> {
+    const res = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw ? (body as string) : JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  const dialogue = { id: 'train/s07', turns: [{ speaker: 'Oli', text: "I can't believe you did that!", label: 'anger' }, { speaker: 'Pam', text: 'Did what?', label: 'neutral' }] };
+
+  it('POST /prompts renders an InstructERC prompt with leakage-safe demonstrations', async () => {
+    const { status, body } = await post<{ prompt: string; target: string; demonstrations: Demo[]; took_ms: number }>('/prompts', { format: 'instructerc', index: 'sample', dialogue, target: 0 });
+    expect(status).toBe(200);
+    expect(body.target).toBe('angry');
+    expect(body.demonstrations).toHaveLength(4);
+    // dialogue.id names the sample index's own dialogue: its rows (the target itself among them) are excluded.
+    expect(body.demonstrations.some((d) => d.dialogue === 'train/s07')).toBe(false);
+    expect(body.prompt.startsWith(`Now you are expert of sentiment and emotional analysis. Here are some examples: Speaker_0:"${body.demonstrations[0].text}" -> `)).toBe(true);
+    expect(body.prompt.endsWith(`### \t Speaker_0:"I can't believe you did that!" ### Please select the emotional label of < Speaker_0:"I can't believe you did that!"> from <neutral, surprise, fear, sad, joyful, disgust, angry>:`)).toBe(true);
+    const custom = await post<{ prompt: string; target: string }>('/prompts', { format: { name: 'mine', template: '{history}|{label_list}', answer: '{label}', window: 5 }, index: 'sample', dialogue, target: 1, options: { k: 0 } });
+    expect(custom.body).toMatchObject({ prompt: "Oli: I can't believe you did that!\nPam: Did what?|neutral, surprise, fear, sadness, joy, disgust, anger", target: 'neutral' });
+  });
+
+  const badPrompts: [string, unknown, string, RegExp][] = [
+    ['no format', { index: 'sample', dialogue, target: 0 }, 'format', /must be a format name or a format object/],
+    ['unknown format', { format: 'alpaca', index: 'sample', dialogue, target: 0 }, 'format', /unknown format "alpaca"/],
+    ['bad format object', { format: { name: 'x' }, index: 'sample', dialogue, target: 0 }, 'format.template', /./],
+    ['unknown placeholder', { format: { name: 'x', template: '{histroy}' }, index: 'sample', dialogue, target: 0 }, 'format', /unknown placeholder \{histroy\}/],
+    ['no dialogue', { format: 'instructerc', index: 'sample', target: 0 }, 'dialogue', /is required/],
+    ['empty turns', { format: 'instructerc', index: 'sample', dialogue: { turns: [] }, target: 0 }, 'dialogue.turns', /at least one turn/],
+    ['empty text', { format: 'instructerc', index: 'sample', dialogue: { turns: [{ speaker: 'A', text: ' ' }] }, target: 0 }, 'dialogue.turns.0.text', /must not be empty/],
+    ['unknown label', { format: 'instructerc', index: 'sample', dialogue: { turns: [{ speaker: 'A', text: 'x', label: 'bliss' }] }, target: 0 }, 'dialogue.turns.0.label', /unknown label "bliss"/],
+    ['target out of range', { format: 'instructerc', index: 'sample', dialogue, target: 5 }, 'target', /must be a turn index in 0\.\.1, got 5/],
+    ['k too large', { format: 'instructerc', index: 'sample', dialogue, target: 0, options: { k: 101 } }, 'options.k', /between 0 and 100/],
+    ['unknown option', { format: 'instructerc', index: 'sample', dialogue, target: 0, options: { topk: 3 } }, 'options.topk', /unknown parameter/],
+  ];
+  for (const [name, body, param, message] of badPrompts) {
+    it(`POST /prompts 400: ${name}`, async () => {
+      const res = await post<ErrorBody>('/prompts', body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.param).toBe(param);
+      expect(res.body.error.message).toMatch(message);
+    });
+  }
+
+  it('POST with malformed JSON is a 400 naming the body', async () => {
+    const res = await post<ErrorBody>('/prompts', '{"format": ', true);
+    expect(res.status).toBe(400);
+    expect(res.body.error.param).toBe('body');
+  });
+
+  it('POST /demonstrations answers a batch in one request; a bad query is named by position', async () => {
+    const { status, body } = await post<{ results: DemoBody[] }>('/demonstrations', { queries: [
+      { utterance: 'I got the job!', index: 'sample', k: 2 },
+      { utterance: 'spider', index: 'sample', k: 1, labels: ['fear'] },
+      { utterance: 'so sad', index: 'sample', strategy: 'per-label' },
+    ] });
+    expect(status).toBe(200);
+    expect(body.results.map((r) => r.demonstrations.length)).toEqual([2, 1, 7]);
+    expect(body.results[1].demonstrations[0].label).toBe('fear');
+    const bad = await post<ErrorBody>('/demonstrations', { queries: [{ utterance: 'a', index: 'sample' }, { utterance: 'b', index: 'sample', k: 0 }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.param).toBe('queries.1.k');
+    const unknownIndex = await post<ErrorBody>('/demonstrations', { queries: [{ utterance: 'a', index: 'sample' }, { utterance: 'b', index: 'nope' }] });
+    expect(unknownIndex.body.error.param).toBe('queries.1.index');
+    expect((await post<ErrorBody>('/demonstrations', { queries: [] })).body.error.param).toBe('queries');
+  });
+
   it('unknown routes are JSON 404s, and the server keeps serving after every bad request', async () => {
     const { status, body } = await get<ErrorBody>('/nope');
     expect(status).toBe(404);

@@ -34,6 +34,9 @@ export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
   const batchSize = o.batchSize ?? 256;
   const tmp = `${o.out}.tmp-${process.pid}`;
   const stream = createWriteStream(tmp, { encoding: 'utf8' });
+  let streamError: Error | undefined;
+  stream.on('error', (error) => (streamError = error));
+  await once(stream, 'open');
   let withTarget = 0;
   try {
     for (let start = 0; start < jobs.length; start += batchSize) {
@@ -44,6 +47,7 @@ export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
         const job = batch[i];
         return JSON.stringify({ id: `${job.corpus}/${job.dialogueId}/${job.target}`, input: p.prompt, target: p.target, demonstrations: p.demonstrations.map((d) => d.id) });
       });
+      if (streamError) throw streamError;
       if (!stream.write(`${lines.join('\n')}\n`)) await once(stream, 'drain');
       o.onProgress?.(Math.min(start + batchSize, jobs.length), jobs.length);
     }
@@ -51,7 +55,12 @@ export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
     await once(stream, 'finish');
     renameSync(tmp, o.out);
   } catch (error) {
-    stream.destroy();
+    if (!stream.destroyed) {
+      // Not events.once: it rejects on the 'error' a destroyed stream may still emit, hiding the real failure.
+      const closed = new Promise((resolveClose) => stream.once('close', resolveClose));
+      stream.destroy();
+      await closed;
+    }
     rmSync(tmp, { force: true });
     throw error;
   }
