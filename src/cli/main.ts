@@ -9,6 +9,7 @@ import { parseInput } from '../service/validate.js';
 import { runBuild } from './build-index.js';
 import { ensureDefaultIndex } from './default-index.js';
 import { runPromptExport } from './prompts-command.js';
+import { runEval } from './eval-command.js';
 import { FORMATS } from '../prompt/formats.js';
 
 function positiveInt(value: string): number {
@@ -130,6 +131,21 @@ program
   .requiredOption('--out <file>', 'JSONL file to write (replaced atomically)')
   .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; out: string }) => {
     await runPromptExport(o);
+  });
+
+program
+  .command('eval')
+  .description('measure demonstration quality on a labelled split: kNN weighted-F1, precision@k, HNSW recall')
+  .requiredOption('--index <dir>', 'index of the training split')
+  .addOption(new Option('--corpus <format>', 'corpus format').choices(CORPUS_FORMATS).makeOptionMandatory())
+  .requiredOption('--data <path>', 'corpus directory (or one file)')
+  .option('--split <name>', 'split to evaluate', 'test')
+  .option('--corpus-name <name>', 'jsonl only: corpus name (label scheme)')
+  .option('-k, --k <n>', 'neighbours', positiveInt, 10)
+  .addOption(new Option('--search <kind>', 'search the metrics use').choices(['exact', 'hnsw']).default('exact'))
+  .option('--json', 'print one JSON object')
+  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; k: number; search: 'exact' | 'hnsw'; json?: boolean }) => {
+    await runEval(o);
   });
 
 program.parseAsync().catch((error: unknown) => {

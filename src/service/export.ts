@@ -57,7 +57,7 @@ export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
   } catch (error) {
     if (!stream.destroyed) {
       // Not events.once: it rejects on the 'error' a destroyed stream may still emit, hiding the real failure.
-      const closed = new Promise((resolveClose) => stream.once('close', resolveClose));
+      const closed = new Promise<void>((resolveClose) => stream.once('close', () => resolveClose()));
       stream.destroy();
       await closed;
     }

@@ -1,0 +1,40 @@
+import { loadCorpus, type CorpusFormat } from '../corpus/load.js';
+import { evaluateRetrieval } from '../eval/evaluate.js';
+import { DemoService } from '../service/service.js';
+import { progressBar } from './progress.js';
+
+export interface EvalCommandOptions {
+  index: string;
+  corpus: CorpusFormat;
+  data: string;
+  split: string;
+  corpusName?: string;
+  k: number;
+  search: 'exact' | 'hnsw';
+  json?: boolean;
+}
+
+/** erc-demos eval: a table for people, or one JSON object (--json) for scripts. */
+export async function runEval(o: EvalCommandOptions): Promise<void> {
+  const service = await DemoService.load([o.index]);
+  const { index } = service.index();
+  const corpus = loadCorpus({ format: o.corpus, data: o.data, splits: [o.split], name: o.corpusName });
+  const bar = progressBar('eval');
+  const result = await evaluateRetrieval(index, service.embedderFor(index), corpus.dialogues, { k: o.k, search: o.search, onProgress: bar.update });
+  bar.stop();
+  if (o.json) {
+    console.log(JSON.stringify({ index: index.name, corpus: corpus.corpus, split: o.split, ...result }));
+    return;
+  }
+  console.log(`${index.name} on ${corpus.corpus} ${o.split} (n=${result.n}, k=${result.k}, ${result.search} search, ${index.manifest.embedder.id})`);
+  console.log(`  kNN weighted-F1  ${result.knn_weighted_f1.toFixed(2)}`);
+  console.log(`  accuracy         ${result.accuracy.toFixed(2)}`);
+  console.log(`  macro-F1         ${result.macro_f1.toFixed(2)}`);
+  console.log(`  precision@${result.k}     ${result.precision_at_k.toFixed(2)}`);
+  console.log(`  HNSW recall@${result.k}  ${result.hnsw_recall_at_k.toFixed(4)}`);
+  console.log(`  queries/s        ${result.queries_per_s}`);
+  console.log('  label        precision  recall     F1  support');
+  for (const l of result.per_label) {
+    console.log(`  ${l.label.padEnd(12)} ${l.precision.toFixed(2).padStart(9)} ${l.recall.toFixed(2).padStart(7)} ${l.f1.toFixed(2).padStart(6)} ${String(l.support).padStart(8)}`);
+  }
+}
