@@ -24,7 +24,7 @@ const embedder = await createEmbedder(index.manifest.embedder.id);
 const corpus = loadCorpus({ format: values.corpus as CorpusFormat, data: values.data!, splits: [values.split!] });
 const texts = corpus.dialogues.flatMap((d) => d.turns.map((t) => t.text));
 const vectors: Float32Array[] = [];
-for (let i = 0; i < texts.length; i += 256) vectors.push(...(await embedder.embed(texts.slice(i, i + 256))));
+for (let i = 0; i < texts.length; i += 256) vectors.push(...(await embedder.embed(texts.slice(i, i + 256))).map((v) => index.queryVector(v)));
 
 // MELD repeats many utterances verbatim ("Okay." hundreds of times): equal vectors tie, and any of them is a
 // correct answer. A hit counts when its score reaches the exact k-th score (tie-aware); by-id recall is printed too.

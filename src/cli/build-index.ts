@@ -1,6 +1,6 @@
 import { loadCorpus, type CorpusFormat } from '../corpus/load.js';
 import { createEmbedder } from '../embed/create.js';
-import { buildIndex, DEFAULT_HNSW } from '../index/build.js';
+import { buildIndex, DEFAULT_HNSW, DEFAULT_LDA_SHRINKAGE } from '../index/build.js';
 import type { Manifest } from '../index/manifest.js';
 import { progressBar } from './progress.js';
 
@@ -16,6 +16,8 @@ export interface BuildCommandOptions {
   M?: number;
   efConstruction?: number;
   efSearch?: number;
+  projection?: 'none' | 'lda';
+  ldaShrinkage?: number;
 }
 
 /** Loads a corpus, reports skipped rows, embeds with a progress bar and writes the index atomically. */
@@ -40,6 +42,7 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
       name: options.name,
       batchSize: options.batchSize,
       skippedRows: corpus.skipped.length,
+      ...(options.projection === 'lda' ? { projection: { kind: 'lda' as const, shrinkage: options.ldaShrinkage ?? DEFAULT_LDA_SHRINKAGE } } : {}),
       hnsw: {
         M: options.M ?? DEFAULT_HNSW.M,
         efConstruction: options.efConstruction ?? DEFAULT_HNSW.efConstruction,

@@ -57,10 +57,17 @@ program
   .option('--m <n>', 'HNSW M', positiveInt)
   .option('--ef-construction <n>', 'HNSW efConstruction', positiveInt)
   .option('--ef-search <n>', 'HNSW ef at query time', positiveInt)
-  .action(async (o: { corpus: CorpusFormat; data: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number }) => {
+  .addOption(new Option('--projection <kind>', 'learn an emotion-aware projection from the training labels').choices(['none', 'lda']).default('none'))
+  .option('--lda-shrinkage <s>', 'LDA shrinkage in [0, 1]', (v: string) => {
+    const n = Number(v);
+    if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number between 0 and 1');
+    return n;
+  })
+  .action(async (o: { corpus: CorpusFormat; data: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection: 'none' | 'lda'; ldaShrinkage?: number }) => {
     await runBuild({
       format: o.corpus, data: o.data, splits: o.split ?? ['train'], embedder: o.embedder, out: o.out, name: o.name,
       corpusName: o.corpusName, batchSize: o.batchSize, M: o.m, efConstruction: o.efConstruction, efSearch: o.efSearch,
+      projection: o.projection, ldaShrinkage: o.ldaShrinkage,
     });
   });
 

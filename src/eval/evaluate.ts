@@ -38,7 +38,7 @@ export async function evaluateRetrieval(index: DemoIndex, embedder: Embedder, di
   const started = performance.now();
   for (let start = 0; start < turns.length; start += batchSize) {
     const batch = turns.slice(start, start + batchSize);
-    const vectors = await embedder.embed(batch.map((t) => t.text));
+    const vectors = (await embedder.embed(batch.map((t) => t.text))).map((v) => index.queryVector(v));
     batch.forEach((turn, i) => {
       const exact = index.exactSearch(vectors[i], options.k);
       const approx = index.search(vectors[i], options.k);

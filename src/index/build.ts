@@ -3,10 +3,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import type { Dialogue } from '../corpus/types.js';
+import { fitLda, project, type Projection } from '../embed/projection.js';
 import type { Embedder } from '../embed/types.js';
 import { labelScheme } from '../corpus/labels.js';
 import { recoverInterruptedBuilds } from './recover.js';
 import { FILES, INDEX_FORMAT_VERSION, sha256File, type HnswParams, type Manifest } from './manifest.js';
+
+/** Chosen on MELD dev (docs/RETRIEVAL-QUALITY.md). */
+export const DEFAULT_LDA_SHRINKAGE = 0.1;
 
 export const DEFAULT_HNSW: HnswParams = { space: 'cosine', M: 16, efConstruction: 200, efSearch: 128, seed: 100 };
 
@@ -20,7 +24,19 @@ export interface BuildOptions {
   batchSize?: number;
   hnsw?: Partial<Omit<HnswParams, 'space'>>;
   skippedRows?: number;
+  /** Learn an LDA projection from the training labels (fitted here, stored with the index, applied to queries). */
+  projection?: { kind: 'lda'; shrinkage: number };
   onProgress?: (done: number, total: number) => void;
+}
+
+function newGraph(dim: number, count: number, hnsw: HnswParams): hnswlib.HierarchicalNSW {
+  const index = new hnswlib.HierarchicalNSW('cosine', dim);
+  index.initIndex({ maxElements: count, m: hnsw.M, efConstruction: hnsw.efConstruction, randomSeed: hnsw.seed });
+  return index;
+}
+
+function f32Bytes(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 function writeMetadata(file: string, dialogues: readonly Dialogue[]): void {
@@ -63,27 +79,42 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
   try {
     writeMetadata(join(tmp, FILES.meta), dialogues);
 
-    const index = new hnswlib.HierarchicalNSW('cosine', embedder.dim);
-    index.initIndex({ maxElements: texts.length, m: hnsw.M, efConstruction: hnsw.efConstruction, randomSeed: hnsw.seed });
-    // Vectors stream to disk batch by batch: memory holds one batch plus the HNSW graph.
+    const searchDim = options.projection ? -1 : embedder.dim;
+    // Without a projection vectors stream to disk batch by batch (memory: one batch plus the HNSW graph); with one,
+    // all raw vectors are needed to fit it first.
+    const raw: Float32Array[] = [];
+    let index = searchDim > 0 ? newGraph(searchDim, texts.length, hnsw) : undefined;
     const vectorsFd = openSync(join(tmp, FILES.vectors), 'w');
+    const store = (v: Float32Array, id: number) => {
+      index!.addPoint(Array.from(v), id);
+      writeSync(vectorsFd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    };
+    let projection: Projection | undefined;
     try {
       for (let start = 0; start < texts.length; start += batchSize) {
         const batch = texts.slice(start, start + batchSize);
         const vectors = await embedder.embed(batch);
         vectors.forEach((v, i) => {
           if (v.length !== embedder.dim) throw new Error(`embedder returned ${v.length} dims, expected ${embedder.dim}`);
-          index.addPoint(Array.from(v), start + i);
-          writeSync(vectorsFd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+          if (options.projection) raw.push(v);
+          else store(v, start + i);
         });
         options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
         // Let timers and I/O run between batches (progress output, a server answering while it builds).
         await new Promise((r) => setImmediate(r));
       }
+      if (options.projection) {
+        const labels = dialogues.flatMap((d) => d.turns.map((t) => t.labels[0]));
+        const labelled = raw.flatMap((v, i) => (labels[i] !== undefined ? [i] : []));
+        projection = fitLda(labelled.map((i) => raw[i]), labelled.map((i) => labels[i]), options.projection.shrinkage);
+        index = newGraph(projection.dimOut, texts.length, hnsw);
+        raw.forEach((v, i) => store(project(projection!, v), i));
+        writeFileSync(join(tmp, FILES.projection), Buffer.concat([f32Bytes(projection.mean), f32Bytes(projection.weights)]));
+      }
     } finally {
       closeSync(vectorsFd);
     }
-    index.writeIndexSync(join(tmp, FILES.hnsw));
+    index!.writeIndexSync(join(tmp, FILES.hnsw));
 
     const labelCounts: Record<string, number> = {};
     for (const d of dialogues) for (const t of d.turns) for (const l of t.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
@@ -93,7 +124,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     const seen = Object.keys(labelCounts).sort();
     const labels = scheme && seen.every((l) => scheme.own.includes(l)) ? [...scheme.own] : seen;
     const checksums: Record<string, string> = {};
-    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta]) checksums[file] = await sha256File(join(tmp, file));
+    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(projection ? [FILES.projection] : [])]) checksums[file] = await sha256File(join(tmp, file));
     const manifest: Manifest = {
       format_version: INDEX_FORMAT_VERSION,
       name: options.name ?? basename(out),
@@ -105,6 +136,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
       label_counts: labelCounts,
       multi_label: scheme?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length !== 1)),
       context_window: 0,
+      projection: projection ? { kind: 'lda', dim_in: projection.dimIn, dim_out: projection.dimOut, shrinkage: options.projection!.shrinkage } : null,
       hnsw,
       built_at: new Date().toISOString(),
       build_seconds: Number(((performance.now() - started) / 1000).toFixed(3)),

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 
 export const INDEX_FORMAT_VERSION = 1;
-export const FILES = { hnsw: 'hnsw.bin', vectors: 'vectors.f32', meta: 'meta.sqlite', manifest: 'manifest.json' } as const;
+export const FILES = { hnsw: 'hnsw.bin', vectors: 'vectors.f32', meta: 'meta.sqlite', manifest: 'manifest.json', projection: 'projection.f32' } as const;
 
 export const HnswParamsSchema = z.object({
   space: z.literal('cosine'),
@@ -26,6 +26,8 @@ export const ManifestSchema = z.object({
   multi_label: z.boolean(),
   /** Preceding turns embedded with each utterance (0: the utterance alone). */
   context_window: z.number().int().nonnegative(),
+  /** A learned projection applied to every vector (stored and query) before search; null: the raw embedding space. */
+  projection: z.object({ kind: z.literal('lda'), dim_in: z.number().int().positive(), dim_out: z.number().int().positive(), shrinkage: z.number() }).nullable().default(null),
   hnsw: HnswParamsSchema,
   built_at: z.string(),
   build_seconds: z.number(),

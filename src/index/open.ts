@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
+import { project, type Projection } from '../embed/projection.js';
 import { recoverInterruptedBuilds } from './recover.js';
 import { FILES, ManifestSchema, sha256File, type Manifest } from './manifest.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
@@ -54,7 +55,15 @@ export class DemoIndex {
     private readonly byDialogue: ReadonlyMap<string, readonly number[]>,
     private readonly exactSearchMaxRows: number,
     readonly efSearch: number,
+    /** Dimension of the space searched: the embedder's, or the projection's output. */
+    readonly searchDim: number,
+    private readonly projection: Projection | undefined,
   ) {}
+
+  /** An embedder vector in the space this index searches (through its learned projection, if it has one). */
+  queryVector(embedded: Float32Array): Float32Array {
+    return this.projection ? project(this.projection, embedded) : embedded;
+  }
 
   get name(): string {
     return this.manifest.name;
@@ -82,7 +91,7 @@ export class DemoIndex {
         `built with embedder ${manifest.embedder.id} (${manifest.embedder.dim} dims), but this run uses ${expected.id} (${expected.dim} dims); ` +
           'rebuild the index with this embedder or query it with the one it was built with');
     }
-    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta]) {
+    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(manifest.projection ? [FILES.projection] : [])]) {
       const path = join(dir, file);
       if (!existsSync(path)) throw new IndexLoadError(dir, `missing ${file}`);
       if (options.verify !== false) {
@@ -91,7 +100,16 @@ export class DemoIndex {
       }
     }
 
-    const hnsw = new hnswlib.HierarchicalNSW('cosine', manifest.embedder.dim);
+    const searchDim = manifest.projection?.dim_out ?? manifest.embedder.dim;
+    let projection: Projection | undefined;
+    if (manifest.projection) {
+      const { dim_in: dimIn, dim_out: dimOut } = manifest.projection;
+      const bytes = readFileSync(join(dir, FILES.projection));
+      if (bytes.byteLength !== 4 * (dimIn + dimIn * dimOut)) throw new IndexLoadError(dir, `${FILES.projection} has ${bytes.byteLength} bytes, expected ${4 * (dimIn + dimIn * dimOut)}`);
+      const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      projection = { kind: 'lda', dimIn, dimOut, mean: all.slice(0, dimIn), weights: all.slice(dimIn) };
+    }
+    const hnsw = new hnswlib.HierarchicalNSW('cosine', searchDim);
     hnsw.readIndexSync(join(dir, FILES.hnsw));
     if (hnsw.getCurrentCount() !== manifest.count) {
       throw new IndexLoadError(dir, `HNSW holds ${hnsw.getCurrentCount()} vectors, manifest says ${manifest.count}`);
@@ -100,8 +118,8 @@ export class DemoIndex {
     hnsw.setEf(efSearch);
 
     const buffer = readFileSync(join(dir, FILES.vectors));
-    if (buffer.byteLength !== manifest.count * manifest.embedder.dim * 4) {
-      throw new IndexLoadError(dir, `${FILES.vectors} has ${buffer.byteLength} bytes, expected ${manifest.count * manifest.embedder.dim * 4}`);
+    if (buffer.byteLength !== manifest.count * searchDim * 4) {
+      throw new IndexLoadError(dir, `${FILES.vectors} has ${buffer.byteLength} bytes, expected ${manifest.count * searchDim * 4}`);
     }
     const vectors = new Float32Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength));
 
@@ -122,12 +140,12 @@ export class DemoIndex {
       list.push(row.id);
       byDialogue.set(row.dialogue, list);
     }
-    return new DemoIndex(dir, manifest, hnsw, vectors, rows, byDialogue, options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch);
+    return new DemoIndex(dir, manifest, hnsw, vectors, rows, byDialogue, options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection);
   }
 
-  /** The stored vector of a row (a view, not a copy). */
+  /** The stored vector of a row, in the searched space (a view, not a copy). */
   vector(id: number): Float32Array {
-    const dim = this.manifest.embedder.dim;
+    const dim = this.searchDim;
     return this.vectors.subarray(id * dim, (id + 1) * dim);
   }
 
@@ -161,7 +179,7 @@ export class DemoIndex {
   }
 
   private exactOver(query: Float32Array, k: number, ids: readonly number[]): Hit[] {
-    const dim = this.manifest.embedder.dim;
+    const dim = this.searchDim;
     const scored: Hit[] = new Array(ids.length);
     for (let n = 0; n < ids.length; n++) {
       const offset = ids[n] * dim;

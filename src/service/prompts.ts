@@ -57,7 +57,7 @@ export async function buildPrompts(index: DemoIndex, embedder: Embedder, format:
       else toEmbed.push(i);
     });
     const embedded = await embedder.embed(toEmbed.map((i) => jobs[i].turns[queryTurn(jobs[i])].text));
-    toEmbed.forEach((jobIndex, n) => (vectors[jobIndex] = embedded[n]));
+    toEmbed.forEach((jobIndex, n) => (vectors[jobIndex] = index.queryVector(embedded[n])));
   }
   return jobs.map((job, i) => {
     let demonstrations: Demonstration[] = [];

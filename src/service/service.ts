@@ -98,7 +98,7 @@ export class DemoService {
     for (const index of new Set(planned.map((p) => p.index))) {
       const mine = planned.flatMap((p, i) => (p.index === index ? [i] : []));
       const embedded = await this.embedderFor(index).embed(mine.map((i) => planned[i].text));
-      mine.forEach((i, n) => vectors.set(i, embedded[n]));
+      mine.forEach((i, n) => vectors.set(i, index.queryVector(embedded[n])));
     }
     const took = Number((performance.now() - started).toFixed(2));
     return planned.map((p, i) => ({
