@@ -53,7 +53,7 @@ program
   .requiredOption('--out <dir>', 'index directory to write (replaced atomically)')
   .option('--name <name>', 'index name served over HTTP (default: the directory name)')
   .option('--corpus-name <name>', 'jsonl only: corpus name, which picks a label scheme (e.g. iemocap)')
-  .option('--batch-size <n>', 'utterances per embedder call', positiveInt, 128)
+  .option('--batch-size <n>', 'utterances per embedder call (the embedder sorts each by length)', positiveInt, 1024)
   .option('--m <n>', 'HNSW M', positiveInt)
   .option('--ef-construction <n>', 'HNSW efConstruction', positiveInt)
   .option('--ef-search <n>', 'HNSW ef at query time', positiveInt)

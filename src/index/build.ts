@@ -5,6 +5,7 @@ import hnswlib from 'hnswlib-node';
 import type { Dialogue } from '../corpus/types.js';
 import { fitLda, project, type Projection } from '../embed/projection.js';
 import type { Embedder } from '../embed/types.js';
+import { lengthSortedCalls } from '../embed/use-lite.js';
 import { labelScheme } from '../corpus/labels.js';
 import { recoverInterruptedBuilds } from './recover.js';
 import { FILES, INDEX_FORMAT_VERSION, sha256File, type HnswParams, type Manifest } from './manifest.js';
@@ -67,7 +68,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
   const started = performance.now();
   const out = resolve(options.out);
   const { embedder, dialogues } = options;
-  const batchSize = options.batchSize ?? 128;
+  const batchSize = options.batchSize ?? 1024;
   const hnsw: HnswParams = { ...DEFAULT_HNSW, ...options.hnsw, space: 'cosine' };
   const texts = dialogues.flatMap((d) => d.turns.map((t) => t.text));
   if (texts.length === 0) throw new Error('nothing to index: the corpus has no utterances in the chosen split(s)');
@@ -87,19 +88,22 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     const vectorsFd = openSync(join(tmp, FILES.vectors), 'w');
     const store = (v: Float32Array, id: number) => {
       index!.addPoint(Array.from(v), id);
-      writeSync(vectorsFd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      // Positional write: batches arrive in length order, not id order.
+      writeSync(vectorsFd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength), 0, v.byteLength, id * v.byteLength);
     };
     let projection: Projection | undefined;
     try {
-      for (let start = 0; start < texts.length; start += batchSize) {
-        const batch = texts.slice(start, start + batchSize);
-        const vectors = await embedder.embed(batch);
-        vectors.forEach((v, i) => {
+      // Batches of similar length: the embedder pads a call to its longest sentence (docs/PERFORMANCE.md).
+      let done = 0;
+      for (const batch of lengthSortedCalls(texts, batchSize)) {
+        const vectors = await embedder.embed(batch.map((id) => texts[id]));
+        vectors.forEach((v, n) => {
           if (v.length !== embedder.dim) throw new Error(`embedder returned ${v.length} dims, expected ${embedder.dim}`);
-          if (options.projection) raw.push(v);
-          else store(v, start + i);
+          if (options.projection) raw[batch[n]] = v;
+          else store(v, batch[n]);
         });
-        options.onProgress?.(Math.min(start + batchSize, texts.length), texts.length);
+        done += batch.length;
+        options.onProgress?.(done, texts.length);
         // Let timers and I/O run between batches (progress output, a server answering while it builds).
         await new Promise((r) => setImmediate(r));
       }
