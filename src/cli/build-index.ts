@@ -1,6 +1,7 @@
 import { loadCorpus, type CorpusFormat } from '../corpus/load.js';
 import { createEmbedder } from '../embed/create.js';
-import { buildIndex, DEFAULT_HNSW, DEFAULT_LDA_SHRINKAGE } from '../index/build.js';
+import { labelScheme } from '../corpus/labels.js';
+import { buildIndex, DEFAULT_HNSW, DEFAULT_LDA_BLEND, DEFAULT_LDA_SHRINKAGE } from '../index/build.js';
 import type { Manifest } from '../index/manifest.js';
 import { progressBar } from './progress.js';
 
@@ -16,8 +17,16 @@ export interface BuildCommandOptions {
   M?: number;
   efConstruction?: number;
   efSearch?: number;
-  projection?: 'none' | 'lda';
+  /** auto: LDA for single-label ERC corpora with a known label scheme (MELD, EmoryNLP, IEMOCAP), none otherwise. */
+  projection?: 'auto' | 'none' | 'lda';
   ldaShrinkage?: number;
+  ldaBlend?: number;
+}
+
+function useLda(choice: 'auto' | 'none' | 'lda', corpus: string): boolean {
+  if (choice !== 'auto') return choice === 'lda';
+  const scheme = labelScheme(corpus);
+  return scheme !== undefined && !scheme.multiLabel && corpus !== 'sample';
 }
 
 /** Loads a corpus, reports skipped rows, embeds with a progress bar and writes the index atomically. */
@@ -42,7 +51,9 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
       name: options.name,
       batchSize: options.batchSize,
       skippedRows: corpus.skipped.length,
-      ...(options.projection === 'lda' ? { projection: { kind: 'lda' as const, shrinkage: options.ldaShrinkage ?? DEFAULT_LDA_SHRINKAGE } } : {}),
+      ...(useLda(options.projection ?? 'auto', corpus.corpus)
+        ? { projection: { kind: 'lda' as const, shrinkage: options.ldaShrinkage ?? DEFAULT_LDA_SHRINKAGE, blend: options.ldaBlend ?? DEFAULT_LDA_BLEND } }
+        : {}),
       hnsw: {
         M: options.M ?? DEFAULT_HNSW.M,
         efConstruction: options.efConstruction ?? DEFAULT_HNSW.efConstruction,

@@ -13,7 +13,7 @@ import { runBuild, type BuildCommandOptions } from './build-index.js';
 export async function ensureDefaultIndex(): Promise<string> {
   const meld = meldDir();
   const build: BuildCommandOptions = meld
-    ? { format: 'meld', data: meld, splits: ['train'], embedder: DEFAULT_EMBEDDER, out: join(DEFAULT_INDEX_DIR, 'meld-train-use-lite'), name: 'meld', batchSize: 1024 }
+    ? { format: 'meld', data: meld, splits: ['train'], embedder: DEFAULT_EMBEDDER, out: join(DEFAULT_INDEX_DIR, 'meld-train'), name: 'meld', batchSize: 1024 }
     : { format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], embedder: DEFAULT_EMBEDDER, out: join(DEFAULT_INDEX_DIR, 'sample-use-lite'), name: 'sample', corpusName: 'sample', batchSize: 1024 };
   if (meld) {
     console.error(`default index: MELD train from ${meld}`);

@@ -57,17 +57,22 @@ program
   .option('--m <n>', 'HNSW M', positiveInt)
   .option('--ef-construction <n>', 'HNSW efConstruction', positiveInt)
   .option('--ef-search <n>', 'HNSW ef at query time', positiveInt)
-  .addOption(new Option('--projection <kind>', 'learn an emotion-aware projection from the training labels').choices(['none', 'lda']).default('none'))
+  .addOption(new Option('--projection <kind>', 'emotion-aware projection learned from the training labels (auto: lda for MELD, EmoryNLP, IEMOCAP)').choices(['auto', 'none', 'lda']).default('auto'))
+  .option('--lda-blend <b>', 'share of the raw embedding kept beside the LDA part, in [0, 1]', (v: string) => {
+    const n = Number(v);
+    if (!(n >= 0 && n < 1)) throw new InvalidArgumentError('must be a number in [0, 1)');
+    return n;
+  })
   .option('--lda-shrinkage <s>', 'LDA shrinkage in [0, 1]', (v: string) => {
     const n = Number(v);
     if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number between 0 and 1');
     return n;
   })
-  .action(async (o: { corpus: CorpusFormat; data: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection: 'none' | 'lda'; ldaShrinkage?: number }) => {
+  .action(async (o: { corpus: CorpusFormat; data: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number }) => {
     await runBuild({
       format: o.corpus, data: o.data, splits: o.split ?? ['train'], embedder: o.embedder, out: o.out, name: o.name,
       corpusName: o.corpusName, batchSize: o.batchSize, M: o.m, efConstruction: o.efConstruction, efSearch: o.efSearch,
-      projection: o.projection, ldaShrinkage: o.ldaShrinkage,
+      projection: o.projection, ldaShrinkage: o.ldaShrinkage, ldaBlend: o.ldaBlend,
     });
   });
 

@@ -8,20 +8,37 @@ import { normalize } from './types.js';
 export interface Projection {
   kind: 'lda';
   dimIn: number;
+  /** Dimensions of the LDA part (classes - 1). */
   dimOut: number;
   mean: Float32Array;
   /** Row-major dimIn x dimOut. */
   weights: Float32Array;
+  /**
+   * Share of the raw embedding kept beside the LDA part: the output is [sqrt(b) x, sqrt(1-b) lda(x)], so its
+   * cosine is b * cos(raw) + (1 - b) * cos(lda): demonstrations stay on topic while leaning to the same emotion.
+   */
+  blend: number;
+}
+
+export function projectedDim(p: Pick<Projection, 'dimIn' | 'dimOut' | 'blend'>): number {
+  return p.blend > 0 ? p.dimIn + p.dimOut : p.dimOut;
 }
 
 export function project(p: Projection, x: Float32Array): Float32Array {
-  const out = new Float32Array(p.dimOut);
+  const lda = new Float32Array(p.dimOut);
   for (let i = 0; i < p.dimIn; i++) {
     const xi = x[i] - p.mean[i];
     if (xi === 0) continue;
     const row = i * p.dimOut;
-    for (let j = 0; j < p.dimOut; j++) out[j] += xi * p.weights[row + j];
+    for (let j = 0; j < p.dimOut; j++) lda[j] += xi * p.weights[row + j];
   }
+  normalize(lda);
+  if (p.blend <= 0) return lda;
+  const out = new Float32Array(p.dimIn + p.dimOut);
+  const a = Math.sqrt(p.blend);
+  const b = Math.sqrt(1 - p.blend);
+  for (let i = 0; i < p.dimIn; i++) out[i] = a * x[i];
+  for (let j = 0; j < p.dimOut; j++) out[p.dimIn + j] = b * lda[j];
   return normalize(out);
 }
 
@@ -30,7 +47,7 @@ export function project(p: Projection, x: Float32Array): Float32Array {
  * between-class scatter. Shrinkage s mixes the within-class scatter with s * (its mean variance) * I, which keeps
  * the whitening stable in 512 dims with few examples of rare emotions.
  */
-export function fitLda(vectors: readonly Float32Array[], labels: readonly string[], shrinkage = 0.1): Projection {
+export function fitLda(vectors: readonly Float32Array[], labels: readonly string[], shrinkage = 0.1, blend = 0): Projection {
   const classes = [...new Set(labels)].sort();
   if (classes.length < 2) throw new Error('LDA needs at least two labels in the training data');
   const d = vectors[0].length;
@@ -84,5 +101,6 @@ export function fitLda(vectors: readonly Float32Array[], labels: readonly string
     dimOut: order.length,
     mean: Float32Array.from(mean),
     weights: Float32Array.from(directions.to1DArray()),
+    blend,
   };
 }

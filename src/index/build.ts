@@ -3,15 +3,16 @@ import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import type { Dialogue } from '../corpus/types.js';
-import { fitLda, project, type Projection } from '../embed/projection.js';
+import { fitLda, project, projectedDim, type Projection } from '../embed/projection.js';
 import type { Embedder } from '../embed/types.js';
 import { lengthSortedCalls } from '../embed/use-lite.js';
 import { labelScheme } from '../corpus/labels.js';
 import { recoverInterruptedBuilds } from './recover.js';
 import { FILES, INDEX_FORMAT_VERSION, sha256File, type HnswParams, type Manifest } from './manifest.js';
 
-/** Chosen on MELD dev (docs/RETRIEVAL-QUALITY.md). */
+/** Chosen on MELD and EmoryNLP dev (docs/RETRIEVAL-QUALITY.md). */
 export const DEFAULT_LDA_SHRINKAGE = 0.1;
+export const DEFAULT_LDA_BLEND = 0.4;
 
 export const DEFAULT_HNSW: HnswParams = { space: 'cosine', M: 16, efConstruction: 200, efSearch: 128, seed: 100 };
 
@@ -26,7 +27,7 @@ export interface BuildOptions {
   hnsw?: Partial<Omit<HnswParams, 'space'>>;
   skippedRows?: number;
   /** Learn an LDA projection from the training labels (fitted here, stored with the index, applied to queries). */
-  projection?: { kind: 'lda'; shrinkage: number };
+  projection?: { kind: 'lda'; shrinkage: number; blend: number };
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -110,8 +111,8 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
       if (options.projection) {
         const labels = dialogues.flatMap((d) => d.turns.map((t) => t.labels[0]));
         const labelled = raw.flatMap((v, i) => (labels[i] !== undefined ? [i] : []));
-        projection = fitLda(labelled.map((i) => raw[i]), labelled.map((i) => labels[i]), options.projection.shrinkage);
-        index = newGraph(projection.dimOut, texts.length, hnsw);
+        projection = fitLda(labelled.map((i) => raw[i]), labelled.map((i) => labels[i]), options.projection.shrinkage, options.projection.blend);
+        index = newGraph(projectedDim(projection), texts.length, hnsw);
         raw.forEach((v, i) => store(project(projection!, v), i));
         writeFileSync(join(tmp, FILES.projection), Buffer.concat([f32Bytes(projection.mean), f32Bytes(projection.weights)]));
       }
@@ -140,7 +141,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
       label_counts: labelCounts,
       multi_label: scheme?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length !== 1)),
       context_window: 0,
-      projection: projection ? { kind: 'lda', dim_in: projection.dimIn, dim_out: projection.dimOut, shrinkage: options.projection!.shrinkage } : null,
+      projection: projection ? { kind: 'lda', dim_in: projection.dimIn, dim_out: projection.dimOut, shrinkage: options.projection!.shrinkage, blend: projection.blend } : null,
       hnsw,
       built_at: new Date().toISOString(),
       build_seconds: Number(((performance.now() - started) / 1000).toFixed(3)),

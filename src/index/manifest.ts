@@ -27,7 +27,7 @@ export const ManifestSchema = z.object({
   /** Preceding turns embedded with each utterance (0: the utterance alone). */
   context_window: z.number().int().nonnegative(),
   /** A learned projection applied to every vector (stored and query) before search; null: the raw embedding space. */
-  projection: z.object({ kind: z.literal('lda'), dim_in: z.number().int().positive(), dim_out: z.number().int().positive(), shrinkage: z.number() }).nullable().default(null),
+  projection: z.object({ kind: z.literal('lda'), dim_in: z.number().int().positive(), dim_out: z.number().int().positive(), shrinkage: z.number(), blend: z.number().min(0).max(1).default(0) }).nullable().default(null),
   hnsw: HnswParamsSchema,
   built_at: z.string(),
   build_seconds: z.number(),

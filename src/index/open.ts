@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
-import { project, type Projection } from '../embed/projection.js';
+import { project, projectedDim, type Projection } from '../embed/projection.js';
 import { recoverInterruptedBuilds } from './recover.js';
 import { FILES, ManifestSchema, sha256File, type Manifest } from './manifest.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
@@ -100,14 +100,14 @@ export class DemoIndex {
       }
     }
 
-    const searchDim = manifest.projection?.dim_out ?? manifest.embedder.dim;
+    const searchDim = manifest.projection ? projectedDim({ dimIn: manifest.projection.dim_in, dimOut: manifest.projection.dim_out, blend: manifest.projection.blend }) : manifest.embedder.dim;
     let projection: Projection | undefined;
     if (manifest.projection) {
       const { dim_in: dimIn, dim_out: dimOut } = manifest.projection;
       const bytes = readFileSync(join(dir, FILES.projection));
       if (bytes.byteLength !== 4 * (dimIn + dimIn * dimOut)) throw new IndexLoadError(dir, `${FILES.projection} has ${bytes.byteLength} bytes, expected ${4 * (dimIn + dimIn * dimOut)}`);
       const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-      projection = { kind: 'lda', dimIn, dimOut, mean: all.slice(0, dimIn), weights: all.slice(dimIn) };
+      projection = { kind: 'lda', dimIn, dimOut, mean: all.slice(0, dimIn), weights: all.slice(dimIn), blend: manifest.projection.blend };
     }
     const hnsw = new hnswlib.HierarchicalNSW('cosine', searchDim);
     hnsw.readIndexSync(join(dir, FILES.hnsw));

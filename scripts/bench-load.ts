@@ -1,0 +1,35 @@
+/**
+ * Load generator for scripts/bench.ts, run as its own process: autocannon against GET /demonstrations, cycling
+ * through the given utterances (one per request, in order), bounded by request count and duration.
+ *   npx tsx scripts/bench-load.ts --url http://127.0.0.1:8080 --utterances file.json --connections 16 --amount 2000 --duration 20 -k 8
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' }, utterances: { type: 'string' }, connections: { type: 'string', default: '1' },
+    amount: { type: 'string', default: '1000' }, duration: { type: 'string', default: '20' }, k: { type: 'string', default: '8' },
+  },
+});
+const utterances = JSON.parse(readFileSync(values.utterances!, 'utf8')) as string[];
+let next = 0;
+const result = await autocannon({
+  url: values.url!,
+  connections: Number(values.connections),
+  amount: Number(values.amount),
+  duration: Number(values.duration),
+  requests: [{
+    method: 'GET',
+    setupRequest: (req) => ({ ...req, path: `/demonstrations?k=${values.k}&utterance=${encodeURIComponent(utterances[next++ % utterances.length])}` }),
+  }],
+});
+console.log(JSON.stringify({
+  requests: result.requests.total,
+  rps: result.requests.average,
+  p50_ms: result.latency.p50,
+  p99_ms: result.latency.p99,
+  errors: result.errors + result.non2xx + result.timeouts,
+  seconds: result.duration,
+}));

@@ -1,0 +1,122 @@
+/**
+ * One-run benchmark on MELD (npm run bench -- [--json] [--data ../shared/data/meld]):
+ *  1. a full MELD train index build (the CLI as a child process): utterances/s over its wall time, peak RSS;
+ *  2. the service on that index, driven by autocannon in a separate process with MELD test utterances (each
+ *     request a different one, in order), k=8, at concurrency 1 and 16: p50/p99 latency, requests/s, errors;
+ *  3. the same load against LangChain.js' SemanticSimilarityExampleSelector (scripts/bench-peer.ts), same model.
+ * The index is built with --projection none so both sides rank the same raw USE-lite vectors.
+ * Writes docs/performance-results.md; prints a JSON object with --json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadCorpus } from '../src/corpus/load.js';
+
+const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, data: { type: 'string', default: '../shared/data/meld' } } });
+const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+const work = mkdtempSync(join(tmpdir(), 'erc-bench-'));
+const tsx = ['--import', 'tsx'];
+
+function rssMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs a command to completion; peak RSS is sampled from /proc every 50 ms (Linux). */
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number; peakRssMb: number }> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let peak = 0;
+    const timer = setInterval(() => (peak = Math.max(peak, rssMb(child.pid!))), 50);
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000, peakRssMb: peak });
+    });
+  });
+}
+
+/** Starts a server and resolves with its URL once it prints one. */
+function startServer(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c;
+      const m = err.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
+  });
+}
+
+interface Load { requests: number; rps: number; p50_ms: number; p99_ms: number; errors: number }
+async function load(url: string, connections: number, amount: number, utterances: string): Promise<Load> {
+  const r = await run([...tsx, 'scripts/bench-load.ts', '--url', url, '--utterances', utterances, '--connections', String(connections), '--amount', String(amount), '--duration', '30', '-k', '8']);
+  if (r.code !== 0) throw new Error(`load generator failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Load;
+}
+
+try {
+  const test = loadCorpus({ format: 'meld', data: values.data!, splits: ['test'] });
+  const utterances = join(work, 'utterances.json');
+  writeFileSync(utterances, JSON.stringify(test.dialogues.flatMap((d) => d.turns.map((t) => t.text))));
+
+  log('building the MELD train index ...');
+  const indexDir = join(work, 'meld');
+  const build = await run(['bin/erc-demos.mjs', 'build', '--corpus', 'meld', '--data', values.data!, '--split', 'train', '--projection', 'none', '--out', indexDir]);
+  if (build.code !== 0) throw new Error(`build failed: ${build.stderr}`);
+  const count = (JSON.parse(readFileSync(join(indexDir, 'manifest.json'), 'utf8')) as { count: number }).count;
+  log(`built ${count} utterances in ${build.seconds.toFixed(1)} s, peak RSS ${build.peakRssMb.toFixed(0)} MB`);
+
+  log('service: warm-up, concurrency 1, concurrency 16 ...');
+  const ours = await startServer(['bin/erc-demos.mjs', 'serve', '--index', indexDir, '--port', '0']);
+  await load(ours.url, 4, 200, utterances);
+  const c1 = await load(ours.url, 1, 1000, utterances);
+  const c16 = await load(ours.url, 16, 4000, utterances);
+  ours.child.kill('SIGTERM');
+
+  log('peer (LangChain.js SemanticSimilarityExampleSelector + MemoryVectorStore) ...');
+  const peer = await startServer([...tsx, 'scripts/bench-peer.ts', '--index', indexDir, '--port', '0']);
+  await load(peer.url, 4, 200, utterances);
+  const peerC1 = await load(peer.url, 1, 1000, utterances);
+  const peerC16 = await load(peer.url, 16, 4000, utterances);
+  peer.child.kill('SIGTERM');
+
+  const result = {
+    machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`,
+    build_items: count,
+    build_seconds: Number(build.seconds.toFixed(2)),
+    build_items_per_s: Number((count / build.seconds).toFixed(1)),
+    build_peak_rss_mb: Number(build.peakRssMb.toFixed(0)),
+    c1_p50_ms: c1.p50_ms,
+    c1_p99_ms: c1.p99_ms,
+    c1_rps: Number(c1.rps.toFixed(1)),
+    c16_p50_ms: c16.p50_ms,
+    c16_p99_ms: c16.p99_ms,
+    c16_rps: Number(c16.rps.toFixed(1)),
+    peer_c1_p50_ms: peerC1.p50_ms,
+    peer_c16_p50_ms: peerC16.p50_ms,
+    peer_c16_p99_ms: peerC16.p99_ms,
+    peer_c16_rps: Number(peerC16.rps.toFixed(1)),
+    rps_ratio_vs_peer: Number((c16.rps / peerC16.rps).toFixed(2)),
+    errors: c1.errors + c16.errors,
+    peer_errors: peerC1.errors + peerC16.errors,
+  };
+  const rows = Object.entries(result).map(([k, v]) => `| ${k} | ${v} |`).join('\n');
+  writeFileSync('docs/performance-results.md', `# Performance (generated)\n\nWritten by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Medians are autocannon's p50 over the run; see docs/PERFORMANCE.md for the method.\n\n| key | value |\n|---|---|\n${rows}\n`);
+  if (values.json) console.log(JSON.stringify(result));
+  else console.log(rows);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
