@@ -201,3 +201,31 @@ describe('index build, open and retrieval with the real embedder', () => {
     expect(readdirSync(dir).filter((f) => f.startsWith('recover.tmp-'))).toEqual([]);
   });
 });
+
+describe('an index with the learned (LDA, blended) projection', () => {
+  const dir = tempDir();
+  const data = testDialogues();
+
+  it('stores the projection with checksums, applies it to queries, and still equals exact search', async () => {
+    const embedder = await createEmbedder('use-lite');
+    const out = join(dir, 'lda');
+    await buildIndex({ dialogues: data.dialogues, corpus: data.corpus, splits: data.splits, embedder, out, projection: { kind: 'lda', shrinkage: 0.1, blend: 0.4 } });
+    const index = await DemoIndex.open(out, { embedder });
+    const classes = new Set(data.dialogues.flatMap((d) => d.turns.map((t) => t.labels[0]))).size;
+    expect(index.manifest.projection).toEqual({ kind: 'lda', dim_in: 512, dim_out: classes - 1, shrinkage: 0.1, blend: 0.4 });
+    expect(index.searchDim).toBe(512 + classes - 1);
+    expect(Object.keys(index.manifest.checksums)).toContain('projection.f32');
+    const graph = await DemoIndex.open(out, { embedder, exactSearchMaxRows: 0, efSearch: index.manifest.count });
+    // A stored row is its own best match once its text goes through embedder + projection.
+    const row = index.rows[25];
+    const [raw] = await embedder.embed([row.text]);
+    const q = index.queryVector(raw);
+    expect(q.length).toBe(index.searchDim);
+    expect(retrieve(index, q, { k: 1, strategy: 'topk' })[0].text).toBe(row.text);
+    for (const opts of [{ k: 10, strategy: 'topk' as const }, { k: 1, strategy: 'per-label' as const }]) {
+      expectSameSelection(index, q, retrieve(graph, q, opts), retrieveExact(index, q, opts));
+    }
+    writeFileSync(join(out, 'projection.f32'), 'short');
+    await expect(DemoIndex.open(out)).rejects.toThrow(/projection\.f32 does not match its checksum/);
+  });
+});

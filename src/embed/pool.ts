@@ -1,73 +1,84 @@
 import { Worker } from 'node:worker_threads';
 import { normalize, type Embedder } from './types.js';
-import { lengthSortedCalls, USE_LITE_CALL_SIZE } from './use-lite.js';
+import { USE_LITE_CALL_SIZE } from './use-lite.js';
 
-interface Pending {
+interface Item {
+  text: string;
   resolve: (v: Float32Array) => void;
   reject: (e: Error) => void;
 }
 
 interface PoolWorker {
   worker: Worker;
-  pending: Map<number, Pending>;
+  /** The call in flight, or undefined when idle. */
+  busy: Item[] | undefined;
 }
 
 /**
- * USE-lite on several worker threads (one model each): a batch is cut into length-sorted model calls that go to
- * the least busy worker, so a build uses every core and concurrent requests do not queue behind one another.
- * Same vectors as UseLiteEmbedder (same id): an index built by one opens with the other.
+ * USE-lite on several worker threads (one model each), fed from one queue of sentences. An idle worker takes the
+ * next call at once, so a lone request waits for nothing; while all are busy, sentences queue and the next free
+ * worker takes up to USE_LITE_CALL_SIZE of them in one model call (sorted by length, since a call pads to its
+ * longest sentence). So concurrent requests are micro-batched without a fixed delay, and a build keeps every core
+ * busy. Same vectors as UseLiteEmbedder (same id): an index built by one opens with the other.
  */
 export class UseLitePool implements Embedder {
   readonly id = 'use-lite';
   readonly dim = 512;
-  private nextId = 0;
+  private readonly queue: Item[] = [];
 
   private constructor(private readonly workers: PoolWorker[]) {}
 
   static async start(size: number): Promise<UseLitePool> {
-    const workers = await Promise.all(Array.from({ length: size }, () => new Promise<PoolWorker>((resolve, reject) => {
+    const workers: PoolWorker[] = [];
+    await Promise.all(Array.from({ length: size }, () => new Promise<void>((resolve, reject) => {
       const worker = new Worker(new URL('./use-lite-worker.mjs', import.meta.url));
-      const entry: PoolWorker = { worker, pending: new Map() };
       worker.once('error', reject);
-      worker.on('message', (message: { ready?: boolean; id?: number; vectors?: Float32Array; error?: string }) => {
-        if (message.ready) {
-          resolve(entry);
-          return;
-        }
-        const waiting = entry.pending.get(message.id!);
-        if (!waiting) return;
-        entry.pending.delete(message.id!);
-        if (entry.pending.size === 0) worker.unref();
-        if (message.error !== undefined) waiting.reject(new Error(`embedder worker: ${message.error}`));
-        else waiting.resolve(message.vectors!);
-      });
-      worker.on('exit', (code) => {
-        for (const p of entry.pending.values()) p.reject(new Error(`embedder worker exited (${code})`));
-        entry.pending.clear();
+      worker.once('message', () => {
+        worker.unref(); // idle workers must not keep the process alive; ref'd while they hold a call
+        workers.push({ worker, busy: undefined });
+        resolve();
       });
     })));
-    // An idle worker must not keep the process alive: referenced only while it has work (see call()).
-    for (const w of workers) w.worker.unref();
-    return new UseLitePool(workers);
+    const pool = new UseLitePool(workers);
+    for (const w of workers) pool.listen(w);
+    return pool;
   }
 
-  private call(texts: string[]): Promise<Float32Array> {
-    const target = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      target.pending.set(id, { resolve, reject });
-      target.worker.ref();
-      target.worker.postMessage({ id, texts });
+  private listen(w: PoolWorker): void {
+    w.worker.on('message', (message: { vectors?: Float32Array; error?: string }) => {
+      const items = w.busy ?? [];
+      w.busy = undefined;
+      w.worker.unref();
+      items.forEach((item, n) => {
+        if (message.error !== undefined) item.reject(new Error(`embedder worker: ${message.error}`));
+        else item.resolve(normalize(message.vectors!.slice(n * this.dim, (n + 1) * this.dim)));
+      });
+      this.dispatch();
+    });
+    w.worker.on('exit', (code) => {
+      for (const item of w.busy ?? []) item.reject(new Error(`embedder worker exited (${code})`));
+      w.busy = undefined;
     });
   }
 
+  private dispatch(): void {
+    for (const w of this.workers) {
+      if (this.queue.length === 0) return;
+      if (w.busy) continue;
+      const call = this.queue.splice(0, USE_LITE_CALL_SIZE).sort((a, b) => a.text.length - b.text.length);
+      w.busy = call;
+      w.worker.ref();
+      w.worker.postMessage({ id: 0, texts: call.map((i) => i.text) });
+    }
+  }
+
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    const out: Float32Array[] = new Array(texts.length);
-    await Promise.all(lengthSortedCalls(texts, USE_LITE_CALL_SIZE).map(async (call) => {
-      const flat = await this.call(call.map((i) => texts[i]));
-      call.forEach((i, n) => (out[i] = normalize(flat.slice(n * this.dim, (n + 1) * this.dim))));
-    }));
-    return out;
+    // Queued in length order, so a large batch leaves in calls of similar lengths.
+    const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
+    const out: Promise<Float32Array>[] = new Array(texts.length);
+    for (const i of order) out[i] = new Promise((resolve, reject) => this.queue.push({ text: texts[i], resolve, reject }));
+    this.dispatch();
+    return Promise.all(out);
   }
 
   async close(): Promise<void> {
