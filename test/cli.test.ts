@@ -49,6 +49,30 @@ describe('erc-demos CLI, as a separate process', () => {
     expect(wrongEmbedder.stderr).toMatch(/built with embedder transformers:.*tiny-bert \(32 dims\), but this run uses use-lite \(512 dims\)/);
   });
 
+  it('eval runs on a JSONL corpus and prints the documented JSON keys', () => {
+    const r = cli(['eval', '--index', out, '--corpus', 'jsonl', '--corpus-name', 'sample', '--data', SAMPLE_CORPUS, '--split', 'train', '-k', '3', '--json']);
+    expect(r.code).toBe(0);
+    const body = JSON.parse(r.stdout) as Record<string, number>;
+    for (const key of ['knn_weighted_f1', 'accuracy', 'macro_f1', 'precision_at_k', 'hnsw_recall_at_k', 'k', 'n']) expect(body).toHaveProperty(key);
+    expect(body.n).toBe(100);
+    expect(body.k).toBe(3);
+    expect(body.hnsw_recall_at_k).toBeGreaterThan(0.9);
+  });
+
+  it('prompts writes one JSON line per turn, and a bad format leaves no file', () => {
+    const file = join(dir, 'sample.jsonl');
+    const r = cli(['prompts', '--index', out, '--corpus', 'jsonl', '--corpus-name', 'sample', '--data', SAMPLE_CORPUS, '--split', 'train', '--format', 'instructerc', '-k', '2', '--out', file]);
+    expect(r.code).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; input: string; target: string; demonstrations: number[] });
+    expect(lines).toHaveLength(100);
+    expect(lines[0]).toMatchObject({ id: 'sample/train/s00/0', target: 'joyful' });
+    expect(lines[0].demonstrations).toHaveLength(2);
+    const bad = cli(['prompts', '--index', out, '--corpus', 'jsonl', '--corpus-name', 'sample', '--data', SAMPLE_CORPUS, '--split', 'train', '--format', 'nope', '--out', join(dir, 'never.jsonl')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('erc-demos: invalid format: unknown format "nope"');
+    expect(existsSync(join(dir, 'never.jsonl'))).toBe(false);
+  });
+
   it('serve answers over HTTP on the port it prints', async () => {
     const child = spawn(process.execPath, [BIN, 'serve', '--index', `tiny=${out}`, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {

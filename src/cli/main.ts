@@ -122,14 +122,21 @@ program
     console.log(JSON.stringify(await service.demonstrations(query), null, 2));
   });
 
-program
-  .command('prompts')
-  .description('write one prompt per target turn of a corpus split as JSONL ({id, input, target, demonstrations})')
-  .requiredOption('--index <dir>', 'index the demonstrations come from')
-  .addOption(new Option('--corpus <format>', 'corpus format').choices(CORPUS_FORMATS).makeOptionMandatory())
-  .requiredOption('--data <path>', 'corpus directory (or one file)')
-  .option('--split <name>', 'split to make prompts for', 'test')
-  .option('--corpus-name <name>', 'jsonl only: corpus name (label scheme)')
+/** The options of commands that run an index over one split of a corpus (prompts, eval). */
+function indexOverSplit(command: Command, indexHelp: string, splitHelp: string): Command {
+  return command
+    .requiredOption('--index <dir>', indexHelp)
+    .addOption(new Option('--corpus <format>', 'corpus format').choices(CORPUS_FORMATS).makeOptionMandatory())
+    .requiredOption('--data <path>', 'corpus directory (or one file)')
+    .option('--split <name>', splitHelp, 'test')
+    .option('--corpus-name <name>', 'jsonl only: corpus name (label scheme)');
+}
+
+indexOverSplit(
+  program.command('prompts').description('write one prompt per target turn of a corpus split as JSONL ({id, input, target, demonstrations})'),
+  'index the demonstrations come from',
+  'split to make prompts for',
+)
   .option('--format <name>', `built-in format: ${[...FORMATS.keys()].join(', ')}`, 'instructerc')
   .option('--format-file <json>', 'a format of your own (see docs/PROMPTS.md); overrides --format')
   .option('-k, --k <n>', 'demonstrations per prompt (per label with --strategy per-label); 0 for none', '4')
@@ -145,14 +152,11 @@ program
     await runPromptExport(o);
   });
 
-program
-  .command('eval')
-  .description('measure demonstration quality on a labelled split: kNN weighted-F1, precision@k, HNSW recall')
-  .requiredOption('--index <dir>', 'index of the training split')
-  .addOption(new Option('--corpus <format>', 'corpus format').choices(CORPUS_FORMATS).makeOptionMandatory())
-  .requiredOption('--data <path>', 'corpus directory (or one file)')
-  .option('--split <name>', 'split to evaluate', 'test')
-  .option('--corpus-name <name>', 'jsonl only: corpus name (label scheme)')
+indexOverSplit(
+  program.command('eval').description('measure demonstration quality on a labelled split: kNN weighted-F1, precision@k, HNSW recall'),
+  'index of the training split',
+  'split to evaluate',
+)
   .option('-k, --k <n>', 'neighbours', positiveInt, 10)
   .addOption(new Option('--search <kind>', 'search the metrics use').choices(['exact', 'hnsw']).default('exact'))
   .option('--json', 'print one JSON object')
