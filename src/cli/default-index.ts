@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_EMBEDDER } from '../embed/create.js';
-import { DemoIndex } from '../index/open.js';
+import { DemoIndex, readManifest } from '../index/open.js';
 import { DEFAULT_INDEX_DIR, meldDir, SAMPLE_CORPUS } from '../paths.js';
 import { runBuild, type BuildCommandOptions } from './build-index.js';
 
 /**
  * The built-in default of `serve` with no --index: MELD train when MELD is found ($ERC_DEMOS_MELD_DIR, or
  * ../shared/data/meld), else the project's own small sample corpus. Reuses a valid index from an earlier start and
- * builds one (with a progress bar) otherwise.
+ * builds one (with a progress bar) otherwise, or when the earlier one is damaged.
  */
 export async function ensureDefaultIndex(): Promise<string> {
   const meld = meldDir();
@@ -26,8 +26,10 @@ export async function ensureDefaultIndex(): Promise<string> {
   }
   if (existsSync(build.out)) {
     try {
-      await DemoIndex.open(build.out, { embedder: { id: DEFAULT_EMBEDDER, dim: 512 } });
-      console.error(`using the index built earlier at ${build.out}`);
+      const manifest = readManifest(build.out);
+      if (manifest.embedder.id !== DEFAULT_EMBEDDER) throw new Error(`it was built with ${manifest.embedder.id}`);
+      await DemoIndex.open(build.out); // verifies the files: a damaged default index is rebuilt, not served
+      console.error(`using the index built earlier at ${build.out} (${manifest.built_at})`);
       return build.out;
     } catch (error) {
       console.error(`rebuilding ${build.out}: ${(error as Error).message}`);

@@ -95,9 +95,18 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     let projection: Projection | undefined;
     try {
       // Batches of similar length: the embedder pads a call to its longest sentence (docs/PERFORMANCE.md).
+      // The next batch embeds (on the worker threads) while this one goes into the graph on the main thread.
       let done = 0;
-      for (const batch of lengthSortedCalls(texts, batchSize)) {
-        const vectors = await embedder.embed(batch.map((id) => texts[id]));
+      const batches = lengthSortedCalls(texts, batchSize);
+      const embedBatch = (b: number) => {
+        const promise = embedder.embed(batches[b].map((id) => texts[id]));
+        promise.catch(() => {}); // awaited below; this only stops an early failure counting as unhandled
+        return promise;
+      };
+      let next = embedBatch(0);
+      for (const [b, batch] of batches.entries()) {
+        const vectors = await next;
+        if (b + 1 < batches.length) next = embedBatch(b + 1);
         vectors.forEach((v, n) => {
           if (v.length !== embedder.dim) throw new Error(`embedder returned ${v.length} dims, expected ${embedder.dim}`);
           if (options.projection) raw[batch[n]] = v;

@@ -44,6 +44,28 @@ interface MetaRecord {
   source_id: string | null;
 }
 
+/**
+ * Reads and validates an index directory's manifest (after recovering from an interrupted build), without loading
+ * the index: enough to pick the embedder it needs.
+ */
+export function readManifest(dirArg: string): Manifest {
+  const dir = resolve(dirArg);
+  recoverInterruptedBuilds(dir);
+  const manifestPath = join(dir, FILES.manifest);
+  if (!existsSync(manifestPath)) throw new IndexLoadError(dir, `no ${FILES.manifest} (not an index directory, or not built yet)`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch (error) {
+    throw new IndexLoadError(dir, `${FILES.manifest} is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = ManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new IndexLoadError(dir, `${FILES.manifest} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
 /** An opened index: HNSW graph, raw vectors for exact search, and all row metadata in memory. */
 export class DemoIndex {
   private constructor(
@@ -71,20 +93,7 @@ export class DemoIndex {
 
   static async open(dirArg: string, options: OpenOptions = {}): Promise<DemoIndex> {
     const dir = resolve(dirArg);
-    recoverInterruptedBuilds(dir);
-    const manifestPath = join(dir, FILES.manifest);
-    if (!existsSync(manifestPath)) throw new IndexLoadError(dir, `no ${FILES.manifest} (not an index directory, or not built yet)`);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
-    } catch (error) {
-      throw new IndexLoadError(dir, `${FILES.manifest} is not valid JSON: ${(error as Error).message}`);
-    }
-    const parsed = ManifestSchema.safeParse(raw);
-    if (!parsed.success) {
-      throw new IndexLoadError(dir, `${FILES.manifest} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    }
-    const manifest = parsed.data;
+    const manifest = readManifest(dir);
     const expected = options.embedder;
     if (expected && (expected.id !== manifest.embedder.id || expected.dim !== manifest.embedder.dim)) {
       throw new IndexLoadError(dir,

@@ -1,7 +1,7 @@
 import { createEmbedder } from '../embed/create.js';
 import type { Embedder } from '../embed/types.js';
 import { InputError } from '../errors.js';
-import { DemoIndex } from '../index/open.js';
+import { DemoIndex, readManifest } from '../index/open.js';
 import { retrieve } from '../retrieve/retrieve.js';
 import { resolveLabels, type Demonstration, type SelectionOptions } from '../retrieve/select.js';
 import { resolveFormat, type PromptRequest } from './prompt-request.js';
@@ -36,8 +36,7 @@ export class DemoService {
     const forced = options.embedder ? await createEmbedder(options.embedder) : undefined;
     if (forced) embedders.set(forced.id, forced);
     for (const [i, dir] of dirs.entries()) {
-      const peek = await DemoIndex.open(dir, { verify: false, ...(forced ? { embedder: forced } : {}) });
-      const id = peek.manifest.embedder.id;
+      const id = forced?.id ?? readManifest(dir).embedder.id;
       if (!embedders.has(id)) embedders.set(id, await createEmbedder(id));
       const index = await DemoIndex.open(dir, { embedder: embedders.get(id)! });
       const name = options.names?.[i] ?? index.name;
