@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { AutoTokenizer, env } from '@xenova/transformers';
 import { describe, expect, it } from 'vitest';
 import { createEmbedder } from '../src/embed/create.js';
+import { UseLitePool } from '../src/embed/pool.js';
+import { UseLiteEmbedder } from '../src/embed/use-lite.js';
 import { TINY_BERT } from './helpers.js';
 
 const dot = (a: Float32Array, b: ArrayLike<number>) => a.reduce((s, x, i) => s + x * b[i], 0);
@@ -19,6 +21,22 @@ describe('USE-lite, the offline default', () => {
     }
     expect(dot(a, b)).toBeGreaterThan(dot(a, c) + 0.2);
     expect(await embedder.embed([])).toEqual([]);
+  });
+});
+
+describe('USE-lite worker pool', () => {
+  it('gives the in-thread vectors, for one batch and for concurrent single calls (micro-batched)', async () => {
+    const single = await UseLiteEmbedder.load();
+    const pool = await UseLitePool.start(2);
+    const texts = ['a', 'a much longer sentence than the others here', 'Okay.', "I can't believe you did that!", 'x y z', 'Hi!'];
+    const direct = await single.embed(texts);
+    const batched = await pool.embed(texts);
+    const concurrent = await Promise.all(texts.map((t) => pool.embed([t])));
+    texts.forEach((_, i) => {
+      expect(dot(direct[i], batched[i])).toBeGreaterThan(0.99999);
+      expect(dot(direct[i], concurrent[i][0])).toBeGreaterThan(0.99999);
+    });
+    await pool.close();
   });
 });
 

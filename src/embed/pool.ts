@@ -2,7 +2,12 @@ import { Worker } from 'node:worker_threads';
 import { normalize, type Embedder } from './types.js';
 import { USE_LITE_CALL_SIZE } from './use-lite.js';
 
+/** Sentences of different requests embedded together in one model call, at most. */
+export const MIXED_CALL_SIZE = 4;
+
 interface Item {
+  /** The embed() call the sentence came from. */
+  origin: number;
   text: string;
   resolve: (v: Float32Array) => void;
   reject: (e: Error) => void;
@@ -17,14 +22,15 @@ interface PoolWorker {
 /**
  * USE-lite on several worker threads (one model each), fed from one queue of sentences. An idle worker takes the
  * next call at once, so a lone request waits for nothing; while all are busy, sentences queue and the next free
- * worker takes up to USE_LITE_CALL_SIZE of them in one model call (sorted by length, since a call pads to its
- * longest sentence). So concurrent requests are micro-batched without a fixed delay, and a build keeps every core
- * busy. Same vectors as UseLiteEmbedder (same id): an index built by one opens with the other.
+ * worker takes the next call (see takeCall). So concurrent requests are micro-batched without a fixed delay, and
+ * a build keeps every core busy. Same vectors as UseLiteEmbedder (same id): an index built by one opens with the
+ * other.
  */
 export class UseLitePool implements Embedder {
   readonly id = 'use-lite';
   readonly dim = 512;
   private readonly queue: Item[] = [];
+  private calls = 0;
 
   private constructor(private readonly workers: PoolWorker[]) {}
 
@@ -65,18 +71,32 @@ export class UseLitePool implements Embedder {
     for (const w of this.workers) {
       if (this.queue.length === 0) return;
       if (w.busy) continue;
-      const call = this.queue.splice(0, USE_LITE_CALL_SIZE).sort((a, b) => a.text.length - b.text.length);
+      const call = this.takeCall().sort((a, b) => a.text.length - b.text.length);
       w.busy = call;
       w.worker.ref();
       w.worker.postMessage({ id: 0, texts: call.map((i) => i.text) });
     }
   }
 
+  /**
+   * The next model call: up to USE_LITE_CALL_SIZE sentences of one embed() call (already length-sorted), or, when
+   * the queue starts with other requests' sentences, at most MIXED_CALL_SIZE of them: requests of unrelated lengths
+   * padded together buy little throughput and cost latency (docs/PERFORMANCE.md).
+   */
+  private takeCall(): Item[] {
+    const origin = this.queue[0].origin;
+    let n = 0;
+    while (n < this.queue.length && n < USE_LITE_CALL_SIZE && this.queue[n].origin === origin) n++;
+    if (n === 1) while (n < this.queue.length && n < MIXED_CALL_SIZE && this.queue[n].origin !== this.queue[n - 1].origin) n++;
+    return this.queue.splice(0, n);
+  }
+
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
     // Queued in length order, so a large batch leaves in calls of similar lengths.
+    const origin = this.calls++;
     const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
     const out: Promise<Float32Array>[] = new Array(texts.length);
-    for (const i of order) out[i] = new Promise((resolve, reject) => this.queue.push({ text: texts[i], resolve, reject }));
+    for (const i of order) out[i] = new Promise((resolve, reject) => this.queue.push({ origin, text: texts[i], resolve, reject }));
     this.dispatch();
     return Promise.all(out);
   }
