@@ -74,7 +74,7 @@ export class UseLitePool implements Embedder {
       const call = this.takeCall().sort((a, b) => a.text.length - b.text.length);
       w.busy = call;
       w.worker.ref();
-      w.worker.postMessage({ id: 0, texts: call.map((i) => i.text) });
+      w.worker.postMessage({ texts: call.map((i) => i.text) });
     }
   }
 
