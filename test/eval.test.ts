@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { classificationReport, weightedVote } from '../src/eval/metrics.js';
 import { fitLda, project, projectedDim } from '../src/embed/projection.js';
+import type { IndexedRow } from '../src/index/rows.js';
+import { mergeHits, plannedSearches } from '../src/retrieve/select.js';
 
 describe('metrics', () => {
   it('weighted-F1, macro-F1 and accuracy as sklearn defines them (worked by hand)', () => {
@@ -48,5 +50,21 @@ describe('LDA projection', () => {
     expect(out.length).toBe(9);
     expect(out.reduce((s, x) => s + x * x, 0)).toBeCloseTo(1, 5);
     expect(() => fitLda(vectors, vectors.map(() => 'one'))).toThrow('LDA needs at least two labels');
+  });
+});
+
+describe('dedup of repeated texts', () => {
+  const row = (id: number, text: string, label: string): IndexedRow => ({ id, corpus: 'meld', split: 'train', dialogue: `train/${id}`, turn: 0, speaker: 'A', text, labels: [label], sourceId: null });
+  const rows = [row(0, 'Okay.', 'neutral'), row(1, 'okay', 'neutral'), row(2, 'Okay!', 'joy'), row(3, 'Fine, okay.', 'neutral'), row(4, 'No!', 'anger')];
+  const hits = [{ id: 0, score: 0.9 }, { id: 1, score: 0.89 }, { id: 2, score: 0.88 }, { id: 3, score: 0.7 }, { id: 4, score: 0.5 }];
+
+  it('keeps the best of each text (case, spacing and punctuation aside) and still returns k', () => {
+    expect(mergeHits([hits], rows, { k: 3, dedup: true }).map((d) => d.id)).toEqual([0, 3, 4]);
+    expect(mergeHits([hits], rows, { k: 3 }).map((d) => d.id)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('plans a deeper search to make up for what it drops', () => {
+    expect(plannedSearches({ k: 5, strategy: 'topk', dedup: true }, [])[0].k).toBe(20);
+    expect(plannedSearches({ k: 5, strategy: 'topk' }, [])[0].k).toBe(5);
   });
 });

@@ -97,6 +97,7 @@ describe('HTTP service on loopback, two indexes', () => {
     ['unknown split', '/demonstrations?utterance=hi&index=sample&split=test', /^split: unknown split "test"/],
     ['repeated parameter', '/demonstrations?utterance=hi&utterance=ho&index=sample', /^utterance: must be given once/],
     ['unknown parameter', '/demonstrations?utterance=hi&index=sample&kk=3', /^kk: unknown parameter/],
+    ['dedup not a boolean', '/demonstrations?utterance=hi&index=sample&dedup=yes', /^dedup: must be true or false/],
   ];
   for (const [name, path, message] of bad) {
     it(`400 naming the parameter: ${name}`, async () => {

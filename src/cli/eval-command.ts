@@ -11,6 +11,7 @@ export interface EvalCommandOptions {
   corpusName?: string;
   k: number;
   search: 'exact' | 'hnsw';
+  dedup?: boolean;
   json?: boolean;
 }
 
@@ -20,7 +21,7 @@ export async function runEval(o: EvalCommandOptions): Promise<void> {
   const { index } = service.index();
   const corpus = loadCorpus({ format: o.corpus, data: o.data, splits: [o.split], name: o.corpusName });
   const bar = progressBar('eval');
-  const result = await evaluateRetrieval(index, service.embedderFor(index), corpus.dialogues, { k: o.k, search: o.search, onProgress: bar.update });
+  const result = await evaluateRetrieval(index, service.embedderFor(index), corpus.dialogues, { k: o.k, search: o.search, dedup: o.dedup, onProgress: bar.update });
   bar.stop();
   if (o.json) {
     console.log(JSON.stringify({ index: index.name, corpus: corpus.corpus, split: o.split, ...result }));

@@ -112,11 +112,12 @@ program
   .option('--strategy <name>', 'topk or per-label', 'topk')
   .option('--exclude-dialogue <ids>', 'never from these dialogue ids (comma-separated)')
   .option('--split <names>', 'only from these splits (comma-separated)')
+  .option('--dedup', 'drop demonstrations whose text repeats a better one')
   .option('--embedder <spec>', 'refuse the index unless built with this embedder')
   .argument('<utterance>', 'the utterance to find demonstrations for')
-  .action(async (utterance: string, o: { index: string; k?: string; labels?: string; strategy: string; excludeDialogue?: string; split?: string; embedder?: string }) => {
+  .action(async (utterance: string, o: { index: string; k?: string; labels?: string; strategy: string; excludeDialogue?: string; split?: string; dedup?: boolean; embedder?: string }) => {
     const query = parseInput(DemoQuerySchema, {
-      utterance, k: o.k, labels: o.labels, strategy: o.strategy, exclude_dialogue: o.excludeDialogue, split: o.split,
+      utterance, k: o.k, labels: o.labels, strategy: o.strategy, exclude_dialogue: o.excludeDialogue, split: o.split, dedup: o.dedup ? 'true' : undefined,
     });
     const service = await loadService([o.index], o.embedder);
     console.log(JSON.stringify(await service.demonstrations(query), null, 2));
@@ -144,11 +145,12 @@ indexOverSplit(
   .option('--window <n>', "history window (turns before the target); default: the format's")
   .option('--unified', 'map labels into the unified 9-label space')
   .option('--allow-eval-demos', 'allow demonstrations from dev/test splits the index holds')
+  .option('--dedup', 'drop demonstrations whose text repeats a better one')
   .option('--demo-block <template>', 'demonstration block template, with {examples}')
   .option('--demo-item <template>', 'one demonstration, with {text} {label} {labels}')
   .option('--demo-separator <text>', 'between demonstrations')
   .requiredOption('--out <file>', 'JSONL file to write (replaced atomically)')
-  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; out: string }) => {
+  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; out: string }) => {
     await runPromptExport(o);
   });
 
@@ -159,8 +161,9 @@ indexOverSplit(
 )
   .option('-k, --k <n>', 'neighbours', positiveInt, 10)
   .addOption(new Option('--search <kind>', 'search the metrics use').choices(['exact', 'hnsw']).default('exact'))
+  .option('--dedup', 'drop neighbours whose text repeats a closer one (as demonstrations would be)')
   .option('--json', 'print one JSON object')
-  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; k: number; search: 'exact' | 'hnsw'; json?: boolean }) => {
+  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; k: number; search: 'exact' | 'hnsw'; dedup?: boolean; json?: boolean }) => {
     await runEval(o);
   });
 

@@ -20,6 +20,7 @@ export interface PromptsCommandOptions {
   window?: string;
   unified?: boolean;
   allowEvalDemos?: boolean;
+  dedup?: boolean;
   demoBlock?: string;
   demoItem?: string;
   demoSeparator?: string;
@@ -53,7 +54,7 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   try {
     const summary = await exportPrompts({
       index, embedder: service.embedderFor(index), format, dialogues: corpus.dialogues, out: o.out,
-      options: { k, strategy: o.strategy as Strategy, window, unified: o.unified, allowEvalSplits: o.allowEvalDemos },
+      options: { k, strategy: o.strategy as Strategy, window, unified: o.unified, allowEvalSplits: o.allowEvalDemos, dedup: o.dedup },
       onProgress: bar.update,
     });
     bar.stop();

@@ -1,3 +1,5 @@
+import { InputError } from '../errors.js';
+
 /**
  * Label sets: each corpus' own names, the names and order InstructERC writes into its prompts, and the 9-label
  * unified Feeling-Wheel space of the paper's Table 3. See docs/LABELS.md for the two cells of Table 3 that
@@ -99,6 +101,6 @@ export function toUnifiedLabel(corpus: string, label: string): string {
   const scheme = labelScheme(corpus);
   if ((UNIFIED_LABELS as readonly string[]).includes(label)) return label;
   const unified = scheme?.toUnified[label];
-  if (!unified) throw new Error(`no unified (Feeling-Wheel) label for ${corpus} label "${label}"`);
+  if (!unified) throw new InputError('unified', `no unified (Feeling-Wheel) label for ${corpus} label "${label}"`);
   return unified;
 }

@@ -1,12 +1,15 @@
 import type { Dialogue } from '../corpus/types.js';
 import type { Embedder } from '../embed/types.js';
 import type { DemoIndex } from '../index/open.js';
+import { retrieve, retrieveExact } from '../retrieve/retrieve.js';
 import { classificationReport, weightedVote, type ClassificationReport } from './metrics.js';
 
 export interface EvalOptions {
   k: number;
   /** Which search the metrics use: exact (brute force) or the index's HNSW. Recall of HNSW is reported either way. */
   search: 'exact' | 'hnsw';
+  /** Score deduplicated neighbours (as `dedup` demonstrations would be). */
+  dedup?: boolean;
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -40,14 +43,14 @@ export async function evaluateRetrieval(index: DemoIndex, embedder: Embedder, di
     const batch = turns.slice(start, start + batchSize);
     const vectors = (await embedder.embed(batch.map((t) => t.text))).map((v) => index.queryVector(v));
     batch.forEach((turn, i) => {
-      const exact = index.exactSearch(vectors[i], options.k);
-      const approx = index.search(vectors[i], options.k);
+      const selection = { k: options.k, strategy: 'topk' as const, dedup: options.dedup };
+      const exact = retrieveExact(index, vectors[i], selection);
+      const approx = retrieve(index, vectors[i], selection);
       const kth = exact[exact.length - 1]?.score ?? -Infinity;
       const exactIds = new Set(exact.map((h) => h.id));
       recallHits += approx.filter((h) => exactIds.has(h.id) || h.score >= kth - 1e-5).length;
-      const hits = options.search === 'exact' ? exact : approx;
+      const neighbours = options.search === 'exact' ? exact : approx;
       const target = turn.labels[0];
-      const neighbours = hits.map((h) => ({ label: index.rows[h.id].labels[0] ?? null, score: h.score }));
       sameLabel += neighbours.filter((n) => n.label === target).length;
       shown += neighbours.length;
       gold.push(target);

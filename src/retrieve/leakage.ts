@@ -24,6 +24,7 @@ export interface LeakageOptions {
   /** Allow demonstrations from dev/test splits the index holds. */
   allowEvalSplits?: boolean;
   extraExcludedDialogues?: readonly string[];
+  dedup?: boolean;
 }
 
 /**
@@ -48,5 +49,6 @@ export function leakageSafeSelection(index: IndexFacts, target: TargetFacts, opt
     ...(splits ? { splits } : {}),
     ...(excludeDialogues.length ? { excludeDialogues } : {}),
     ...(target.rowId !== undefined ? { excludeIds: [target.rowId] } : {}),
+    ...(options.dedup ? { dedup: true } : {}),
   };
 }

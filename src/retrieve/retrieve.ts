@@ -7,11 +7,11 @@ import { mergeHits, plannedSearches, type Demonstration, type SelectionOptions }
  */
 export function retrieve(index: DemoIndex, query: Float32Array, options: SelectionOptions): Demonstration[] {
   const hitLists = plannedSearches(options, index.manifest.labels).map(({ k, filter }) => index.search(query, k, filter));
-  return mergeHits(hitLists, index.rows);
+  return mergeHits(hitLists, index.rows, options);
 }
 
 /** The same selection by brute force: what tests and the recall script compare `retrieve` against. */
 export function retrieveExact(index: DemoIndex, query: Float32Array, options: SelectionOptions): Demonstration[] {
   const hitLists = plannedSearches(options, index.manifest.labels).map(({ k, filter }) => index.exactSearch(query, k, filter));
-  return mergeHits(hitLists, index.rows);
+  return mergeHits(hitLists, index.rows, options);
 }

@@ -28,7 +28,12 @@ export interface SelectionOptions {
   splits?: readonly string[];
   excludeDialogues?: readonly string[];
   excludeIds?: readonly number[];
+  /** Drop demonstrations whose text repeats a better one ("Okay." said 200 times); over-fetches to keep k. */
+  dedup?: boolean;
 }
+
+/** How many candidates a deduplicating search fetches per demonstration it must return. */
+const DEDUP_OVERFETCH = 4;
 
 /**
  * Maps requested label names onto the index's own (case-insensitive; InstructERC's spelling is accepted too, so
@@ -55,15 +60,39 @@ export function toRowFilter(options: SelectionOptions): RowFilter {
 /** The search a selection needs: one top-k, or one per label (with the label filter narrowed to that label). */
 export function plannedSearches(options: SelectionOptions, indexLabels: readonly string[]): { k: number; filter: RowFilter }[] {
   const filter = toRowFilter(options);
-  if (options.strategy === 'topk') return [{ k: options.k, filter }];
+  const k = options.dedup ? options.k * DEDUP_OVERFETCH : options.k;
+  if (options.strategy === 'topk') return [{ k, filter }];
   const labels = options.labels?.length ? options.labels : indexLabels;
-  return labels.map((label) => ({ k: options.k, filter: { ...filter, labels: new Set([label]) } }));
+  return labels.map((label) => ({ k, filter: { ...filter, labels: new Set([label]) } }));
 }
 
-/** Merges search results into demonstrations: best first, each row once (a multi-label row may match twice). */
-export function mergeHits(hitLists: readonly Hit[][], rows: readonly IndexedRow[]): Demonstration[] {
+/** Same text up to case, spacing and punctuation (curly or straight quotes alike). */
+function textKey(text: string): string {
+  return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+}
+
+/**
+ * Merges search results into demonstrations: best first, each row once (a multi-label row may match twice). With
+ * dedup, a row whose text repeats a better one's is dropped, and each search keeps its own k (one list of k for
+ * top-k, k per label for per-label).
+ */
+export function mergeHits(hitLists: readonly Hit[][], rows: readonly IndexedRow[], options?: Pick<SelectionOptions, 'k' | 'dedup'>): Demonstration[] {
   const best = new Map<number, Hit>();
-  for (const hits of hitLists) for (const hit of hits) if (!best.has(hit.id)) best.set(hit.id, hit);
+  const seenText = new Set<string>();
+  for (const hits of hitLists) {
+    let kept = 0;
+    for (const hit of hits) {
+      if (options?.dedup && kept >= options.k) break;
+      if (best.has(hit.id)) continue;
+      if (options?.dedup) {
+        const key = textKey(rows[hit.id].text);
+        if (seenText.has(key)) continue;
+        seenText.add(key);
+      }
+      best.set(hit.id, hit);
+      kept += 1;
+    }
+  }
   return [...best.values()]
     .sort((a, b) => b.score - a.score || a.id - b.id)
     .map((hit) => {

@@ -15,6 +15,7 @@ export interface PromptOptions {
   labels?: readonly string[];
   allowEvalSplits?: boolean;
   excludeDialogues?: readonly string[];
+  dedup?: boolean;
 }
 
 /** One prompt to build: a dialogue (from a corpus file or a request) and a target turn. */
@@ -65,7 +66,7 @@ export async function buildPrompts(index: DemoIndex, embedder: Embedder, format:
     if (vector) {
       const selection = leakageSafeSelection(index.manifest, {
         corpus: job.corpus, dialogue: job.dialogueId, rowId: ownRow(index, job, job.target),
-      }, { k: options.k, strategy: options.strategy, labels: options.labels, allowEvalSplits: options.allowEvalSplits, extraExcludedDialogues: options.excludeDialogues });
+      }, { k: options.k, strategy: options.strategy, labels: options.labels, allowEvalSplits: options.allowEvalSplits, extraExcludedDialogues: options.excludeDialogues, dedup: options.dedup });
       demonstrations = retrieve(index, vector, selection);
     }
     const rendered = renderPrompt(format, {

@@ -27,6 +27,7 @@ export const DemoQuerySchema = z.object({
   strategy: z.enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` }).default('topk'),
   exclude_dialogue: commaList.optional(),
   split: commaList.optional(),
+  dedup: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true').optional(),
 }).strict();
 
 export type DemoQueryInput = z.input<typeof DemoQuerySchema>;

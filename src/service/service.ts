@@ -73,7 +73,7 @@ export class DemoService {
       const unknown = query.split.find((s) => !index.manifest.splits.includes(s));
       if (unknown) throw new InputError('split', `unknown split "${unknown}" (index holds: ${index.manifest.splits.join(', ')})`);
     }
-    return { k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, excludeDialogues: query.exclude_dialogue };
+    return { k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, excludeDialogues: query.exclude_dialogue, dedup: query.dedup };
   }
 
   async demonstrations(query: DemoQuery): Promise<DemoResponse> {
@@ -131,7 +131,7 @@ export class DemoService {
       corpus, dialogueId: request.dialogue.id, turns, target: request.target,
     }], {
       k: o.k, strategy: o.strategy, window: o.window, unified: o.unified, labels, allowEvalSplits: o.allow_eval_demos,
-      excludeDialogues: o.exclude_dialogue,
+      excludeDialogues: o.exclude_dialogue, dedup: o.dedup,
     });
     return { ...built, took_ms: Number((performance.now() - started).toFixed(2)) };
   }
