@@ -33,6 +33,17 @@ describe('erc-demos CLI, as a separate process', () => {
     expect(body.demonstrations[0]).toMatchObject({ text: 'Guess what? I got the job!', label: 'joy' });
   });
 
+  it('with the default embedder (worker pool), commands exit when done instead of idling on the workers', () => {
+    const useLite = join(dir, 'sample-use-lite');
+    const built = cli(['build', '--corpus', 'jsonl', '--data', SAMPLE_CORPUS, '--corpus-name', 'sample', '--out', useLite]);
+    expect(built.code).toBe(0);
+    const started = Date.now();
+    const queried = spawnSync(process.execPath, [BIN, 'query', '--index', useLite, '-k', '1', 'spider in the bath'], { encoding: 'utf8', timeout: 30_000 });
+    expect(queried.status).toBe(0); // null if the 30 s timeout had to kill it
+    expect(JSON.parse(queried.stdout).demonstrations[0].label).toBe('fear');
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
   it('bad arguments exit non-zero with a message naming what was wrong, writing nothing', () => {
     const k = cli(['query', '--index', out, '-k', '0', 'hi']);
     expect(k.code).toBe(2);

@@ -35,36 +35,37 @@ export class UseLitePool implements Embedder {
   private constructor(private readonly workers: PoolWorker[]) {}
 
   static async start(size: number): Promise<UseLitePool> {
-    const workers: PoolWorker[] = [];
+    const pool = new UseLitePool([]);
     await Promise.all(Array.from({ length: size }, () => new Promise<void>((resolve, reject) => {
       const worker = new Worker(new URL('./use-lite-worker.mjs', import.meta.url));
+      const entry: PoolWorker = { worker, busy: undefined };
       worker.once('error', reject);
-      worker.once('message', () => {
-        worker.unref(); // idle workers must not keep the process alive; ref'd while they hold a call
-        workers.push({ worker, busy: undefined });
-        resolve();
+      worker.on('message', (message: { ready?: boolean; vectors?: Float32Array; error?: string }) => {
+        if (message.ready) {
+          pool.workers.push(entry);
+          resolve();
+        } else {
+          pool.finish(entry, message);
+        }
+        // An idle worker must not keep the process alive: ref'd only while it holds a call (see dispatch()).
+        if (!entry.busy) worker.unref();
+      });
+      worker.on('exit', (code) => {
+        for (const item of entry.busy ?? []) item.reject(new Error(`embedder worker exited (${code})`));
+        entry.busy = undefined;
       });
     })));
-    const pool = new UseLitePool(workers);
-    for (const w of workers) pool.listen(w);
     return pool;
   }
 
-  private listen(w: PoolWorker): void {
-    w.worker.on('message', (message: { vectors?: Float32Array; error?: string }) => {
-      const items = w.busy ?? [];
-      w.busy = undefined;
-      w.worker.unref();
-      items.forEach((item, n) => {
-        if (message.error !== undefined) item.reject(new Error(`embedder worker: ${message.error}`));
-        else item.resolve(normalize(message.vectors!.slice(n * this.dim, (n + 1) * this.dim)));
-      });
-      this.dispatch();
+  private finish(w: PoolWorker, message: { vectors?: Float32Array; error?: string }): void {
+    const items = w.busy ?? [];
+    w.busy = undefined;
+    items.forEach((item, n) => {
+      if (message.error !== undefined) item.reject(new Error(`embedder worker: ${message.error}`));
+      else item.resolve(normalize(message.vectors!.slice(n * this.dim, (n + 1) * this.dim)));
     });
-    w.worker.on('exit', (code) => {
-      for (const item of w.busy ?? []) item.reject(new Error(`embedder worker exited (${code})`));
-      w.busy = undefined;
-    });
+    this.dispatch();
   }
 
   private dispatch(): void {
