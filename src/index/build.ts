@@ -61,7 +61,8 @@ function writeMetadata(file: string, dialogues: readonly Dialogue[]): void {
 }
 
 /**
- * Embeds every turn and writes an index directory (HNSW graph, raw vectors, SQLite metadata, manifest). The
+ * Embeds every turn and writes an index directory (HNSW graph, the searched vectors, SQLite metadata, the learned
+ * projection if any, manifest). The
  * directory is built beside `out` under a temporary name and renamed into place only when complete, so an
  * interrupted build never leaves a half index where a good one was.
  */
@@ -81,11 +82,10 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
   try {
     writeMetadata(join(tmp, FILES.meta), dialogues);
 
-    const searchDim = options.projection ? -1 : embedder.dim;
     // Without a projection vectors stream to disk batch by batch (memory: one batch plus the HNSW graph); with one,
-    // all raw vectors are needed to fit it first.
+    // all raw vectors are needed to fit it first, and the graph is made for the projected dimension after.
     const raw: Float32Array[] = [];
-    let index = searchDim > 0 ? newGraph(searchDim, texts.length, hnsw) : undefined;
+    let index = options.projection ? undefined : newGraph(embedder.dim, texts.length, hnsw);
     const vectorsFd = openSync(join(tmp, FILES.vectors), 'w');
     const store = (v: Float32Array, id: number) => {
       index!.addPoint(Array.from(v), id);

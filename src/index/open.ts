@@ -31,18 +31,8 @@ export interface OpenOptions {
   efSearch?: number;
 }
 
-interface MetaRecord {
-  id: number;
-  corpus: string;
-  split: string;
-  dialogue: string;
-  turn: number;
-  speaker: string;
-  text: string;
-  labels: string;
-  scores: string | null;
-  source_id: string | null;
-}
+/** An `utterances` row as SQLite returns it: labels and scores as JSON text, snake_case source id. */
+type MetaRecord = Omit<IndexedRow, 'labels' | 'scores' | 'sourceId'> & { labels: string; scores: string | null; source_id: string | null };
 
 /**
  * Reads and validates an index directory's manifest (after recovering from an interrupted build), without loading

@@ -10,11 +10,6 @@ export class TemplateError extends Error {
   }
 }
 
-/** The placeholders a template uses, in order of first use. */
-export function placeholders(template: string): string[] {
-  return [...new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1]))];
-}
-
 /**
  * Replaces `{name}` placeholders. An unknown placeholder is an error naming it (a typo in a user's template must
  * not end up in thousands of prompts); a known one whose value is null makes the whole result null.

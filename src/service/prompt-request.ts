@@ -66,7 +66,6 @@ export const DemoBatchSchema = z.object({
     .min(1, 'must hold at least one query')
     .max(1000, 'at most 1000 queries per request'),
 }).strict();
-export type DemoBatch = z.output<typeof DemoBatchSchema>;
 
 export function parsePromptRequest(body: unknown): PromptRequest {
   return parseInput(PromptRequestSchema, body, 'body');

@@ -30,7 +30,6 @@ export const DemoQuerySchema = z.object({
   dedup: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true').optional(),
 }).strict();
 
-export type DemoQueryInput = z.input<typeof DemoQuerySchema>;
 export type DemoQuery = z.output<typeof DemoQuerySchema>;
 
 /** Default k: 5 for top-k, 1 per label for per-label. */
