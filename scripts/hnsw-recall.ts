@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { loadCorpus, type CorpusFormat } from '../src/corpus/load.js';
 import { createEmbedder } from '../src/embed/create.js';
+import { tieAwareHits } from '../src/eval/metrics.js';
 import { DemoIndex } from '../src/index/open.js';
 
 const { values } = parseArgs({
@@ -40,8 +41,7 @@ for (const v of vectors) {
   const exactHits = index.exactSearch(v, k);
   exactMs += performance.now() - t;
   const exact = new Set(exactHits.map((h) => h.id));
-  const kth = exactHits[exactHits.length - 1].score;
-  found += approx.filter((h) => exact.has(h.id) || h.score >= kth - 1e-5).length;
+  found += tieAwareHits(approx, exactHits);
   foundById += approx.filter((h) => exact.has(h.id)).length;
 }
 console.log(JSON.stringify({

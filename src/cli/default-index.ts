@@ -1,16 +1,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_EMBEDDER } from '../embed/create.js';
-import { DemoIndex, readManifest } from '../index/open.js';
+import { IndexLoadError, readManifest } from '../index/open.js';
 import { DEFAULT_INDEX_DIR, meldDir, SAMPLE_CORPUS } from '../paths.js';
 import { runBuild, type BuildCommandOptions } from './build-index.js';
 
 /**
  * The built-in default of `serve` with no --index: MELD train when MELD is found ($ERC_DEMOS_MELD_DIR, or
- * ../shared/data/meld), else the project's own small sample corpus. Reuses a valid index from an earlier start and
- * builds one (with a progress bar) otherwise, or when the earlier one is damaged.
+ * ../shared/data/meld), else the project's own small sample corpus. `open` loads an index directory (the service);
+ * an index from an earlier start is opened once and reused, and one is built (with a progress bar) when there is
+ * none, or when opening the earlier one fails on the index itself (damaged, other embedder, older format).
  */
-export async function ensureDefaultIndex(): Promise<string> {
+export async function openDefaultIndex<T>(open: (dir: string) => Promise<T>): Promise<T> {
   const meld = meldDir();
   const build: BuildCommandOptions = meld
     ? { format: 'meld', data: meld, splits: ['train'], embedder: DEFAULT_EMBEDDER, out: join(DEFAULT_INDEX_DIR, 'meld-train'), name: 'meld', batchSize: 1024 }
@@ -27,14 +28,15 @@ export async function ensureDefaultIndex(): Promise<string> {
   if (existsSync(build.out)) {
     try {
       const manifest = readManifest(build.out);
-      if (manifest.embedder.id !== DEFAULT_EMBEDDER) throw new Error(`it was built with ${manifest.embedder.id}`);
-      await DemoIndex.open(build.out); // verifies the files: a damaged default index is rebuilt, not served
+      if (manifest.embedder.id !== DEFAULT_EMBEDDER) throw new IndexLoadError(build.out, `built with ${manifest.embedder.id}`);
+      const opened = await open(build.out);
       console.error(`using the index built earlier at ${build.out} (${manifest.built_at})`);
-      return build.out;
+      return opened;
     } catch (error) {
-      console.error(`rebuilding ${build.out}: ${(error as Error).message}`);
+      if (!(error instanceof IndexLoadError)) throw error;
+      console.error(`rebuilding: ${error.message}`);
     }
   }
   await runBuild(build);
-  return build.out;
+  return open(build.out);
 }

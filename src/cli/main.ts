@@ -7,7 +7,7 @@ import { DemoQuerySchema } from '../service/query.js';
 import { DemoService } from '../service/service.js';
 import { parseInput } from '../service/validate.js';
 import { runBuild } from './build-index.js';
-import { ensureDefaultIndex } from './default-index.js';
+import { openDefaultIndex } from './default-index.js';
 import { runPromptExport } from './prompts-command.js';
 import { runEval } from './eval-command.js';
 import { FORMATS } from '../prompt/formats.js';
@@ -84,8 +84,7 @@ program
   .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
   .option('--embedder <spec>', 'refuse indexes not built with this embedder')
   .action(async (o: { index?: string[]; port: number; host: string; embedder?: string }) => {
-    const indexArgs = o.index ?? [await ensureDefaultIndex()];
-    const service = await loadService(indexArgs, o.embedder);
+    const service = o.index ? await loadService(o.index, o.embedder) : await openDefaultIndex((dir) => loadService([dir], o.embedder));
     const server = createApp(service).listen(o.port, o.host, () => {
       const address = server.address();
       const actualPort = typeof address === 'object' && address ? address.port : o.port;

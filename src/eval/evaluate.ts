@@ -2,7 +2,7 @@ import type { Dialogue } from '../corpus/types.js';
 import type { Embedder } from '../embed/types.js';
 import type { DemoIndex } from '../index/open.js';
 import { retrieve, retrieveExact } from '../retrieve/retrieve.js';
-import { classificationReport, weightedVote, type ClassificationReport } from './metrics.js';
+import { classificationReport, tieAwareHits, weightedVote, type ClassificationReport } from './metrics.js';
 
 export interface EvalOptions {
   k: number;
@@ -46,9 +46,7 @@ export async function evaluateRetrieval(index: DemoIndex, embedder: Embedder, di
       const selection = { k: options.k, strategy: 'topk' as const, dedup: options.dedup };
       const exact = retrieveExact(index, vectors[i], selection);
       const approx = retrieve(index, vectors[i], selection);
-      const kth = exact[exact.length - 1]?.score ?? -Infinity;
-      const exactIds = new Set(exact.map((h) => h.id));
-      recallHits += approx.filter((h) => exactIds.has(h.id) || h.score >= kth - 1e-5).length;
+      recallHits += tieAwareHits(approx, exact);
       const neighbours = options.search === 'exact' ? exact : approx;
       const target = turn.labels[0];
       sameLabel += neighbours.filter((n) => n.label === target).length;

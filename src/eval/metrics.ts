@@ -51,6 +51,16 @@ export function classificationReport(gold: readonly string[], predicted: readonl
   };
 }
 
+/**
+ * How many approximate results are correct against the exact top-k: a result counts when it is in the exact set or
+ * scores at least the exact k-th score (verbatim repeats tie, and any of them is a correct answer).
+ */
+export function tieAwareHits(approx: readonly { id: number; score: number }[], exact: readonly { id: number; score: number }[]): number {
+  const exactIds = new Set(exact.map((h) => h.id));
+  const kth = exact[exact.length - 1]?.score ?? -Infinity;
+  return approx.filter((h) => exactIds.has(h.id) || h.score >= kth - 1e-5).length;
+}
+
 /** The similarity-weighted majority label of the neighbours (ties: the label met first, i.e. the closer one). */
 export function weightedVote(neighbours: readonly { label: string | null; score: number }[]): string | null {
   const weight = new Map<string, number>();

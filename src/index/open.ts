@@ -164,7 +164,7 @@ export class DemoIndex {
       const hits = this.hnswSearch(query, Math.min(k + excluded.size, this.rows.length));
       return hits.filter((h) => !excluded.has(h.id)).slice(0, k);
     }
-    const allowed = this.rows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
+    const allowed = this.allowedIds(filter);
     if (allowed.length === 0) return [];
     if (allowed.length <= this.exactSearchMaxRows) return this.exactOver(query, k, allowed);
     const allowedSet = new Set(allowed);
@@ -173,8 +173,11 @@ export class DemoIndex {
 
   /** Brute-force top-k over every row that passes the filter: the ground truth HNSW is measured against. */
   exactSearch(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
-    const allowed = this.rows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
-    return this.exactOver(query, k, allowed);
+    return this.exactOver(query, k, this.allowedIds(filter));
+  }
+
+  private allowedIds(filter: RowFilter): number[] {
+    return this.rows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
   }
 
   private exactOver(query: Float32Array, k: number, ids: readonly number[]): Hit[] {
