@@ -10,13 +10,13 @@ import { Embeddings } from '@langchain/core/embeddings';
 import { SemanticSimilarityExampleSelector } from '@langchain/core/example_selectors';
 import express from 'express';
 import { MemoryVectorStore } from 'langchain/vectorstores/memory';
-import { UseLiteEmbedder } from '../src/embed/use-lite.js';
+import { createEmbedder } from '../src/embed/create.js';
 import { DemoIndex } from '../src/index/open.js';
 
 const { values } = parseArgs({ options: { index: { type: 'string' }, port: { type: 'string', default: '0' } } });
 const index = await DemoIndex.open(values.index!);
 if (index.manifest.projection) throw new Error('the peer compares raw embeddings: give an index built with --projection none');
-const model = await UseLiteEmbedder.load();
+const model = await createEmbedder(); // the service's own default embedder, so only the retrieval layer differs
 const known = new Map(index.rows.map((r) => [r.text, Array.from(index.vector(r.id))]));
 
 class UseLiteEmbeddings extends Embeddings {

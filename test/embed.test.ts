@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createEmbedder } from '../src/embed/create.js';
 import { UseLitePool } from '../src/embed/pool.js';
 import { UseLiteEmbedder } from '../src/embed/use-lite.js';
+import { UseLiteOnnxEmbedder } from '../src/embed/use-lite-onnx.js';
 import { TINY_BERT } from './helpers.js';
 
 const dot = (a: Float32Array, b: ArrayLike<number>) => a.reduce((s, x, i) => s + x * b[i], 0);
@@ -24,9 +25,33 @@ describe('USE-lite, the offline default', () => {
   });
 });
 
+describe('USE-lite on onnxruntime (the runtime the default embedder uses)', () => {
+  it('gives the TF.js runtime\'s vectors: the same weights, rewritten as an ONNX graph', async () => {
+    const reference = await UseLiteEmbedder.load();
+    const native = await UseLiteOnnxEmbedder.load();
+    const texts = [
+      "I can't believe you did that!", 'Okay.', 'Oh.', 'Hey, Joey! What are you doing here?', 'Mmm-hmm, yeah, sure...',
+      // characters outside the vocabulary (unknown pieces), accents, and more than the 128 tokens the model reads
+      'Pizza 🍕 for the émigré ☃ — “quoted”', 'a '.repeat(200), 'I AM SO ANGRY AT YOU RIGHT NOW',
+    ];
+    const expected = await Promise.all(texts.map(async (t) => (await reference.embed([t]))[0]));
+    const packed = await native.embed(texts);
+    const alone = await Promise.all(texts.map(async (t) => (await native.embed([t]))[0]));
+    texts.forEach((_, i) => {
+      expect(dot(expected[i], packed[i])).toBeGreaterThan(0.999);
+      expect(dot(alone[i], packed[i])).toBeGreaterThan(0.99999); // a sentence's company in a call changes nothing
+    });
+    // Empty texts have no tokens; they still get a unit vector (the TF.js runtime gives one inside a batch too).
+    const [empty, word] = await native.embed(['', 'word']);
+    expect(dot(empty, empty)).toBeCloseTo(1, 5);
+    expect(dot(word, (await reference.embed(['', 'word']))[1])).toBeGreaterThan(0.999);
+    expect(dot(empty, (await reference.embed(['', 'word']))[0])).toBeGreaterThan(0.999);
+  });
+});
+
 describe('USE-lite worker pool', () => {
   it('gives the in-thread vectors, for one batch and for concurrent single calls (micro-batched)', async () => {
-    const single = await UseLiteEmbedder.load();
+    const single = await UseLiteOnnxEmbedder.load();
     const pool = await UseLitePool.start(2);
     const texts = ['a', 'a much longer sentence than the others here', 'Okay.', "I can't believe you did that!", 'x y z', 'Hi!'];
     const direct = await single.embed(texts);

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CORPUS_FORMATS, type CorpusFormat } from '../corpus/load.js';
-import { DEFAULT_EMBEDDER } from '../embed/create.js';
+import { DEFAULT_EMBEDDER, type EmbedRole } from '../embed/create.js';
 import { InputError } from '../errors.js';
 import { createApp } from '../server/app.js';
 import { DemoQuerySchema } from '../service/query.js';
@@ -35,9 +35,9 @@ function parseIndexArg(arg: string): { name?: string; dir: string } {
   return eq > 0 ? { name: arg.slice(0, eq), dir: arg.slice(eq + 1) } : { dir: arg };
 }
 
-async function loadService(indexArgs: string[], embedder?: string): Promise<DemoService> {
+async function loadService(indexArgs: string[], embedder?: string, role?: EmbedRole): Promise<DemoService> {
   const parsed = indexArgs.map(parseIndexArg);
-  return DemoService.load(parsed.map((p) => p.dir), { embedder, names: parsed.map((p) => p.name) });
+  return DemoService.load(parsed.map((p) => p.dir), { embedder, names: parsed.map((p) => p.name), role });
 }
 
 const program = new Command();
@@ -84,7 +84,9 @@ program
   .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
   .option('--embedder <spec>', 'refuse indexes not built with this embedder')
   .action(async (o: { index?: string[]; port: number; host: string; embedder?: string }) => {
-    const service = o.index ? await loadService(o.index, o.embedder) : await openDefaultIndex((dir) => loadService([dir], o.embedder));
+    const service = o.index
+      ? await loadService(o.index, o.embedder, 'serve')
+      : await openDefaultIndex((dir) => loadService([dir], o.embedder, 'serve'));
     const server = createApp(service).listen(o.port, o.host, () => {
       const address = server.address();
       const actualPort = typeof address === 'object' && address ? address.port : o.port;

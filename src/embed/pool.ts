@@ -1,13 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import { normalize, type Embedder } from './types.js';
-import { USE_LITE_CALL_SIZE } from './use-lite.js';
+import type { Embedder } from './types.js';
 
-/** Sentences of different requests embedded together in one model call, at most. */
-export const MIXED_CALL_SIZE = 4;
+/** Sentences per model call, at most: length-sorted calls of 32 run at full speed (docs/PERFORMANCE.md). */
+export const CALL_SIZE = 32;
 
 interface Item {
-  /** The embed() call the sentence came from. */
-  origin: number;
   text: string;
   resolve: (v: Float32Array) => void;
   reject: (e: Error) => void;
@@ -20,24 +17,23 @@ interface PoolWorker {
 }
 
 /**
- * USE-lite on several worker threads (one model each), fed from one queue of sentences. An idle worker takes the
- * next call at once, so a lone request waits for nothing; while all are busy, sentences queue and the next free
- * worker takes the next call (see takeCall). So concurrent requests are micro-batched without a fixed delay, and
- * a build keeps every core busy. Same vectors as UseLiteEmbedder (same id): an index built by one opens with the
- * other.
+ * Native USE-lite (UseLiteOnnxEmbedder) on worker threads, one model each, fed from one queue of sentences. An idle
+ * worker takes the next call at once, so a lone request waits for nothing; while all are busy, sentences queue and
+ * the next free worker takes up to CALL_SIZE of them in one call. So concurrent requests are micro-batched without
+ * a fixed delay, and the main thread stays free for HTTP and graph search meanwhile. Same vectors as the in-thread
+ * embedder (same id): an index built by one opens with the other.
  */
 export class UseLitePool implements Embedder {
   readonly id = 'use-lite';
   readonly dim = 512;
   private readonly queue: Item[] = [];
-  private calls = 0;
 
   private constructor(private readonly workers: PoolWorker[]) {}
 
   static async start(size: number): Promise<UseLitePool> {
     const pool = new UseLitePool([]);
     await Promise.all(Array.from({ length: size }, () => new Promise<void>((resolve, reject) => {
-      const worker = new Worker(new URL('./use-lite-worker.mjs', import.meta.url));
+      const worker = new Worker(new URL('./embed-worker.mjs', import.meta.url));
       const entry: PoolWorker = { worker, busy: undefined };
       worker.once('error', reject);
       worker.on('message', (message: { ready?: boolean; vectors?: Float32Array; error?: string }) => {
@@ -63,7 +59,7 @@ export class UseLitePool implements Embedder {
     w.busy = undefined;
     items.forEach((item, n) => {
       if (message.error !== undefined) item.reject(new Error(`embedder worker: ${message.error}`));
-      else item.resolve(normalize(message.vectors!.slice(n * this.dim, (n + 1) * this.dim)));
+      else item.resolve(message.vectors!.slice(n * this.dim, (n + 1) * this.dim));
     });
     this.dispatch();
   }
@@ -72,32 +68,18 @@ export class UseLitePool implements Embedder {
     for (const w of this.workers) {
       if (this.queue.length === 0) return;
       if (w.busy) continue;
-      const call = this.takeCall().sort((a, b) => a.text.length - b.text.length);
+      const call = this.queue.splice(0, CALL_SIZE); // whichever requests the sentences came from
       w.busy = call;
       w.worker.ref();
       w.worker.postMessage({ texts: call.map((i) => i.text) });
     }
   }
 
-  /**
-   * The next model call: up to USE_LITE_CALL_SIZE sentences of one embed() call (already length-sorted), or, when
-   * the queue starts with other requests' sentences, at most MIXED_CALL_SIZE of them: requests of unrelated lengths
-   * padded together buy little throughput and cost latency (docs/PERFORMANCE.md).
-   */
-  private takeCall(): Item[] {
-    const origin = this.queue[0].origin;
-    let n = 0;
-    while (n < this.queue.length && n < USE_LITE_CALL_SIZE && this.queue[n].origin === origin) n++;
-    if (n === 1) while (n < this.queue.length && n < MIXED_CALL_SIZE && this.queue[n].origin !== this.queue[n - 1].origin) n++;
-    return this.queue.splice(0, n);
-  }
-
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
     // Queued in length order, so a large batch leaves in calls of similar lengths.
-    const origin = this.calls++;
     const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
     const out: Promise<Float32Array>[] = new Array(texts.length);
-    for (const i of order) out[i] = new Promise((resolve, reject) => this.queue.push({ origin, text: texts[i], resolve, reject }));
+    for (const i of order) out[i] = new Promise((resolve, reject) => this.queue.push({ text: texts[i], resolve, reject }));
     this.dispatch();
     return Promise.all(out);
   }

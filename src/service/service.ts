@@ -1,4 +1,4 @@
-import { createEmbedder } from '../embed/create.js';
+import { createEmbedder, type EmbedRole } from '../embed/create.js';
 import type { Embedder } from '../embed/types.js';
 import { InputError } from '../errors.js';
 import { DemoIndex, readManifest } from '../index/open.js';
@@ -29,21 +29,24 @@ export class DemoService {
   ) {}
 
   /** Opens index directories; `embedder` (a spec) forces one embedder and refuses indexes built with another. */
-  static async load(dirs: readonly string[], options: { embedder?: string; names?: readonly (string | undefined)[] } = {}): Promise<DemoService> {
+  static async load(
+    dirs: readonly string[],
+    options: { embedder?: string; names?: readonly (string | undefined)[]; role?: EmbedRole } = {},
+  ): Promise<DemoService> {
     if (dirs.length === 0) throw new Error('no index to serve');
     const embedders = new Map<string, Embedder>();
     const indexes = new Map<string, DemoIndex>();
-    const forced = options.embedder ? await createEmbedder(options.embedder) : undefined;
+    const forced = options.embedder ? await createEmbedder(options.embedder, options.role) : undefined;
     if (forced) embedders.set(forced.id, forced);
     for (const [i, dir] of dirs.entries()) {
       const id = forced?.id ?? readManifest(dir).embedder.id;
-      if (!embedders.has(id)) embedders.set(id, await createEmbedder(id));
+      if (!embedders.has(id)) embedders.set(id, await createEmbedder(id, options.role));
       const index = await DemoIndex.open(dir, { embedder: embedders.get(id)! });
       const name = options.names?.[i] ?? index.name;
       if (indexes.has(name)) throw new Error(`two indexes are named "${name}"; name them with --index name=<dir>`);
       indexes.set(name, index);
     }
-    // The first call of a TensorFlow.js model compiles its kernels (~100 ms): pay it at start, not on a request.
+    // A model's first call allocates and plans (tens of ms): pay it at start, not on a request.
     for (const embedder of embedders.values()) await embedder.embed(['warm up']);
     return new DemoService(indexes, embedders);
   }
