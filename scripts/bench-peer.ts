@@ -16,7 +16,7 @@ import { DemoIndex } from '../src/index/open.js';
 const { values } = parseArgs({ options: { index: { type: 'string' }, port: { type: 'string', default: '0' } } });
 const index = await DemoIndex.open(values.index!);
 if (index.manifest.projection) throw new Error('the peer compares raw embeddings: give an index built with --projection none');
-const model = await createEmbedder(); // the service's own default embedder, so only the retrieval layer differs
+const model = await createEmbedder(undefined, 'serve'); // the service's own embedder and threads: only the retrieval layer differs
 const known = new Map(index.rows.map((r) => [r.text, Array.from(index.vector(r.id))]));
 
 class UseLiteEmbeddings extends Embeddings {

@@ -1,11 +1,12 @@
 /**
- * One-run benchmark on MELD (npm run bench -- [--json] [--data ../shared/data/meld]):
+ * Benchmark on MELD (npm run bench -- [--json] [--runs N] [--data ../shared/data/meld]); each run does:
  *  1. a full MELD train index build (the CLI as a child process): utterances/s over its wall time, peak RSS;
  *  2. the service on that index, driven by autocannon in a separate process with MELD test utterances (each
  *     request a different one, in order), k=8, at concurrency 1 and 16: p50/p99 latency, requests/s, errors;
  *  3. the same load against LangChain.js' SemanticSimilarityExampleSelector (scripts/bench-peer.ts), same model.
  * The index is built with --projection none so both sides rank the same raw USE-lite vectors.
- * Writes docs/performance-results.md; prints a JSON object with --json.
+ * With --runs N, every key is the median over the N runs (errors: the sum); the machine is shared and noisy.
+ * Writes docs/performance-results.md (medians and every run); prints the medians as one JSON object with --json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCorpus } from '../src/corpus/load.js';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean', default: false }, data: { type: 'string', default: '../shared/data/meld' } } });
+const { values } = parseArgs({
+  options: { json: { type: 'boolean', default: false }, data: { type: 'string', default: '../shared/data/meld' }, runs: { type: 'string', default: '1' } },
+});
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got "${values.runs}"`);
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 const work = mkdtempSync(join(tmpdir(), 'erc-bench-'));
 const tsx = ['--import', 'tsx'];
@@ -67,13 +72,10 @@ async function load(url: string, connections: number, amount: number, utterances
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Load;
 }
 
-try {
-  const test = loadCorpus({ format: 'meld', data: values.data!, splits: ['test'] });
-  const utterances = join(work, 'utterances.json');
-  writeFileSync(utterances, JSON.stringify(test.dialogues.flatMap((d) => d.turns.map((t) => t.text))));
-
+/** One whole run: build, our service at c1/c16, the peer at c1/c16 (each server stopped before the next starts). */
+async function benchOnce(runNumber: number, utterances: string): Promise<Record<string, number>> {
   log('building the MELD train index ...');
-  const indexDir = join(work, 'meld');
+  const indexDir = join(work, `meld-${runNumber}`);
   const build = await run(['bin/erc-demos.mjs', 'build', '--corpus', 'meld', '--data', values.data!, '--split', 'train', '--projection', 'none', '--out', indexDir]);
   if (build.code !== 0) throw new Error(`build failed: ${build.stderr}`);
   const count = (JSON.parse(readFileSync(join(indexDir, 'manifest.json'), 'utf8')) as { count: number }).count;
@@ -93,8 +95,7 @@ try {
   const peerC16 = await load(peer.url, 16, 4000, utterances);
   peer.child.kill('SIGTERM');
 
-  const result = {
-    machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`,
+  return {
     build_items: count,
     build_seconds: Number(build.seconds.toFixed(2)),
     build_items_per_s: Number((count / build.seconds).toFixed(1)),
@@ -113,10 +114,36 @@ try {
     errors: c1.errors + c16.errors,
     peer_errors: peerC1.errors + peerC16.errors,
   };
-  const rows = Object.entries(result).map(([k, v]) => `| ${k} | ${v} |`).join('\n');
-  writeFileSync('docs/performance-results.md', `# Performance (generated)\n\nWritten by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Medians are autocannon's p50 over the run; see docs/PERFORMANCE.md for the method.\n\n| key | value |\n|---|---|\n${rows}\n`);
-  if (values.json) console.log(JSON.stringify(result));
-  else console.log(rows);
+}
+
+/** Middle value (mean of the two middle ones for an even count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : Number(((s[m - 1] + s[m]) / 2).toFixed(2));
+}
+
+try {
+  const test = loadCorpus({ format: 'meld', data: values.data!, splits: ['test'] });
+  const utterances = join(work, 'utterances.json');
+  writeFileSync(utterances, JSON.stringify(test.dialogues.flatMap((d) => d.turns.map((t) => t.text))));
+  const results: Record<string, number>[] = [];
+  for (let r = 1; r <= runs; r++) {
+    log(`run ${r} of ${runs}`);
+    results.push(await benchOnce(r, utterances));
+  }
+  // Medians per key over the runs; errors are summed, so one failed request in any run shows.
+  const keys = Object.keys(results[0]);
+  const summary: Record<string, number | string> = {
+    machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`,
+    runs,
+  };
+  for (const k of keys) summary[k] = k.endsWith('errors') ? results.reduce((s, r) => s + r[k], 0) : median(results.map((r) => r[k]));
+  const header = `| key | median of ${runs} | ${results.map((_, i) => `run ${i + 1}`).join(' | ')} |\n|---|---|${results.map(() => '---|').join('')}`;
+  const rows = keys.map((k) => `| ${k} | ${summary[k]} | ${results.map((r) => r[k]).join(' | ')} |`).join('\n');
+  writeFileSync('docs/performance-results.md', `# Performance (generated)\n\nWritten by \`npm run bench -- --runs ${runs}\` on ${new Date().toISOString().slice(0, 10)}, ${summary.machine}. Latencies are autocannon's p50/p99 within a run; the first column is the median of the runs (errors: the sum). See docs/PERFORMANCE.md for the method.\n\n${header}\n${rows}\n`);
+  if (values.json) console.log(JSON.stringify(summary));
+  else console.log(`${header}\n${rows}`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

