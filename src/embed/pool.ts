@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Embedder } from './types.js';
 
-/** Sentences per model call, at most: length-sorted calls of 32 run at full speed (docs/PERFORMANCE.md). */
+/** Sentences handed to a worker at once, at most (it packs them into model calls of up to 256 tokens). */
 export const CALL_SIZE = 32;
 
 interface Item {
@@ -76,10 +76,7 @@ export class UseLitePool implements Embedder {
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    // Queued in length order, so a large batch leaves in calls of similar lengths.
-    const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length);
-    const out: Promise<Float32Array>[] = new Array(texts.length);
-    for (const i of order) out[i] = new Promise((resolve, reject) => this.queue.push({ text: texts[i], resolve, reject }));
+    const out = texts.map((text) => new Promise<Float32Array>((resolve, reject) => this.queue.push({ text, resolve, reject })));
     this.dispatch();
     return Promise.all(out);
   }

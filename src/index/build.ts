@@ -94,7 +94,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     };
     let projection: Projection | undefined;
     try {
-      // Batches of similar length: the embedder pads a call to its longest sentence (docs/PERFORMANCE.md).
+      // Batches of similar length: an embedder that pads (transformers.js) pads a call to its longest sentence.
       // The next batch embeds (on the worker threads) while this one goes into the graph on the main thread.
       let done = 0;
       const batches = lengthSortedCalls(texts, batchSize);
