@@ -42,6 +42,11 @@ describe('erc-demos CLI, as a separate process', () => {
     expect(queried.status).toBe(0); // null if the 30 s timeout had to kill it
     expect(JSON.parse(queried.stdout).demonstrations[0].label).toBe('fear');
     expect(Date.now() - started).toBeLessThan(30_000);
+
+    // A use-lite and a transformers.js index in one process: refused up front (two onnxruntime libraries).
+    const mixed = cli(['serve', '--index', `a=${useLite}`, '--index', `b=${out}`, '--port', '0']);
+    expect(mixed.code).not.toBe(0);
+    expect(mixed.stderr).toContain('use-lite and transformers.js indexes cannot be served by one process');
   });
 
   it('bad arguments exit non-zero with a message naming what was wrong, writing nothing', () => {
@@ -57,7 +62,7 @@ describe('erc-demos CLI, as a separate process', () => {
     expect(format.stderr).toMatch(/--corpus <format>' argument 'csv' is invalid\. Allowed choices are meld, emorynlp, jsonl/);
     const wrongEmbedder = cli(['query', '--index', out, '--embedder', 'use-lite', 'hi']);
     expect(wrongEmbedder.code).toBe(1);
-    expect(wrongEmbedder.stderr).toMatch(/built with embedder transformers:.*tiny-bert \(32 dims\), but this run uses use-lite \(512 dims\)/);
+    expect(wrongEmbedder.stderr).toMatch(/built with embedder transformers:.*tiny-bert \(32 dims\), but this run uses use-lite; rebuild/);
   });
 
   it('eval runs on a JSONL corpus and prints the documented JSON keys', () => {

@@ -1,4 +1,3 @@
-import { TransformersEmbedder } from './transformers.js';
 import type { Embedder } from './types.js';
 import { availableParallelism } from 'node:os';
 import { UseLitePool } from './pool.js';
@@ -28,6 +27,9 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
     return threads > 0 ? UseLitePool.start(threads) : UseLiteOnnxEmbedder.load();
   }
   if (spec.startsWith('transformers:') && spec.length > 'transformers:'.length) {
+    // Imported only when asked for: transformers.js loads its own onnxruntime (1.14) at import, and two
+    // onnxruntime libraries in one thread corrupt its heap (use-lite loads 1.20 only when it loads its model).
+    const { TransformersEmbedder } = await import('./transformers.js');
     return TransformersEmbedder.load({
       model: spec.slice('transformers:'.length),
       allowRemote: process.env.ERC_DEMOS_ALLOW_REMOTE_MODELS === '1',

@@ -27,31 +27,54 @@ export class UseLitePool implements Embedder {
   readonly id = 'use-lite';
   readonly dim = 512;
   private readonly queue: Item[] = [];
+  private readonly workers: PoolWorker[] = [];
+  private closed = false;
 
-  private constructor(private readonly workers: PoolWorker[]) {}
+  private constructor() {}
 
   static async start(size: number): Promise<UseLitePool> {
-    const pool = new UseLitePool([]);
-    await Promise.all(Array.from({ length: size }, () => new Promise<void>((resolve, reject) => {
+    const pool = new UseLitePool();
+    await Promise.all(Array.from({ length: size }, () => pool.spawn()));
+    return pool;
+  }
+
+  /** Threads currently embedding for this pool (for tests and diagnostics). */
+  get threadIds(): number[] {
+    return this.workers.map((w) => w.worker.threadId);
+  }
+
+  /** Starts one worker; it joins the pool once its model is loaded. */
+  private spawn(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const worker = new Worker(new URL('./embed-worker.mjs', import.meta.url));
       const entry: PoolWorker = { worker, busy: undefined };
       worker.once('error', reject);
       worker.on('message', (message: { ready?: boolean; vectors?: Float32Array; error?: string }) => {
         if (message.ready) {
-          pool.workers.push(entry);
+          this.workers.push(entry);
           resolve();
+          this.dispatch();
         } else {
-          pool.finish(entry, message);
+          this.finish(entry, message);
         }
         // An idle worker must not keep the process alive: ref'd only while it holds a call (see dispatch()).
         if (!entry.busy) worker.unref();
       });
       worker.on('exit', (code) => {
+        // A worker that dies (out of memory, say) fails its own call and leaves the pool, so nothing waits on a
+        // thread that is gone; with none left, queued and later sentences fail at once. Not restarted: a second
+        // onnxruntime session in a new thread after one was torn down can corrupt the heap (onnxruntime#13086).
         for (const item of entry.busy ?? []) item.reject(new Error(`embedder worker exited (${code})`));
         entry.busy = undefined;
+        const at = this.workers.indexOf(entry);
+        if (at >= 0) this.workers.splice(at, 1);
+        if (this.workers.length === 0) this.failQueued(`embedder worker exited (${code}); restart the process`);
       });
-    })));
-    return pool;
+    });
+  }
+
+  private failQueued(reason: string): void {
+    for (const item of this.queue.splice(0)) item.reject(new Error(reason));
   }
 
   private finish(w: PoolWorker, message: { vectors?: Float32Array; error?: string }): void {
@@ -76,12 +99,22 @@ export class UseLitePool implements Embedder {
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    if (this.closed) throw new Error('embedder closed');
+    if (this.workers.length === 0) throw new Error('no embedder worker is running; restart the process');
     const out = texts.map((text) => new Promise<Float32Array>((resolve, reject) => this.queue.push({ text, resolve, reject })));
     this.dispatch();
     return Promise.all(out);
   }
 
+  /**
+   * Refuses queued and later sentences, waits for the calls in flight, and lets the workers go (unref'd, they do
+   * not hold the process). They are not terminated: ending a thread that holds an onnxruntime session and then
+   * starting another one in the same process can corrupt the heap (onnxruntime#13086); they end with the process.
+   */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    this.closed = true;
+    this.failQueued('embedder closed');
+    while (this.workers.some((w) => w.busy)) await new Promise((r) => setTimeout(r, 5));
+    for (const w of this.workers) w.worker.unref();
   }
 }

@@ -15,8 +15,14 @@ const CALL_TOKENS = 256;
 
 type Tokenizer = EmbeddingsModel['tokenizer'];
 
-// onnxruntime-node 1.20 ships without type declarations; its API is onnxruntime-common's, which it re-exports.
-const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof OrtApi;
+type Ort = typeof OrtApi;
+
+/**
+ * onnxruntime-node 1.20, loaded on first use, not at import: a process that only runs transformers.js (which loads
+ * its own onnxruntime 1.14) must not hold both libraries, which corrupts the heap. It ships without type
+ * declarations; its API is onnxruntime-common's, which it re-exports.
+ */
+const loadOrt = (): Ort => createRequire(import.meta.url)('onnxruntime-node') as Ort;
 
 /**
  * Universal Sentence Encoder lite on onnxruntime-node (native, ships its binary through npm): the TF.js graph's
@@ -28,11 +34,16 @@ export class UseLiteOnnxEmbedder implements Embedder {
   readonly id = 'use-lite';
   readonly dim = 512;
 
-  private constructor(private readonly session: OrtApi.InferenceSession, private readonly tokenizer: Tokenizer) {}
+  private constructor(
+    private readonly ort: Ort,
+    private readonly session: OrtApi.InferenceSession,
+    private readonly tokenizer: Tokenizer,
+  ) {}
 
   /** `threads`: onnxruntime intra-op threads for one call (1 suits many concurrent calls; more, one big call). */
   static async load(threads = 1): Promise<UseLiteOnnxEmbedder> {
     const weights = loadUseLiteWeights();
+    const ort = loadOrt();
     const session = await ort.InferenceSession.create(buildUseLiteOnnx(weights), {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -42,7 +53,7 @@ export class UseLiteOnnxEmbedder implements Embedder {
     });
     // The tokenizer comes with the runtime package's model class; only its tokenizer is used here.
     const tokenizer = new EmbeddingsModel({ vocabulary: weights.vocabulary, model: undefined as never }).tokenizer;
-    return new UseLiteOnnxEmbedder(session, tokenizer);
+    return new UseLiteOnnxEmbedder(ort, session, tokenizer);
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
@@ -82,10 +93,10 @@ export class UseLiteOnnxEmbedder implements Embedder {
       at += s.length;
     });
     const result = await this.session.run({
-      [USE_LITE_ONNX.tokenIds]: new ort.Tensor('int32', ids, [total]),
-      [USE_LITE_ONNX.positions]: new ort.Tensor('int32', positions, [total]),
-      [USE_LITE_ONNX.sentences]: new ort.Tensor('int32', owner, [total]),
-      [USE_LITE_ONNX.pooling]: new ort.Tensor('float32', pooling, [sentences.length, total]),
+      [USE_LITE_ONNX.tokenIds]: new this.ort.Tensor('int32', ids, [total]),
+      [USE_LITE_ONNX.positions]: new this.ort.Tensor('int32', positions, [total]),
+      [USE_LITE_ONNX.sentences]: new this.ort.Tensor('int32', owner, [total]),
+      [USE_LITE_ONNX.pooling]: new this.ort.Tensor('float32', pooling, [sentences.length, total]),
     });
     return result[USE_LITE_ONNX.output].data as Float32Array;
   }

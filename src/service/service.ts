@@ -1,7 +1,7 @@
 import { createEmbedder, type EmbedRole } from '../embed/create.js';
 import type { Embedder } from '../embed/types.js';
 import { InputError } from '../errors.js';
-import { DemoIndex, readManifest } from '../index/open.js';
+import { DemoIndex, IndexLoadError, readManifest } from '../index/open.js';
 import { retrieve } from '../retrieve/retrieve.js';
 import { resolveLabels, type Demonstration, type SelectionOptions } from '../retrieve/select.js';
 import { resolveFormat, type PromptRequest } from './prompt-request.js';
@@ -36,10 +36,23 @@ export class DemoService {
     if (dirs.length === 0) throw new Error('no index to serve');
     const embedders = new Map<string, Embedder>();
     const indexes = new Map<string, DemoIndex>();
+    const manifests = dirs.map((dir) => readManifest(dir));
+    // Refused before any model loads: an embedder spec is the id it stores, so a mismatch is known from the spec.
+    for (const [i, manifest] of manifests.entries()) {
+      if (options.embedder && options.embedder !== manifest.embedder.id) {
+        throw new IndexLoadError(dirs[i], `built with embedder ${manifest.embedder.id} (${manifest.embedder.dim} dims), but this run uses ` +
+          `${options.embedder}; rebuild the index with this embedder or query it with the one it was built with`);
+      }
+    }
+    const ids = new Set(manifests.map((m) => m.embedder.id));
+    if (ids.has('use-lite') && [...ids].some((id) => id.startsWith('transformers:'))) {
+      throw new InputError('embedder', 'use-lite and transformers.js indexes cannot be served by one process (each brings its own ' +
+        'onnxruntime, and the two corrupt each other); serve them from two processes');
+    }
     const forced = options.embedder ? await createEmbedder(options.embedder, options.role) : undefined;
     if (forced) embedders.set(forced.id, forced);
     for (const [i, dir] of dirs.entries()) {
-      const id = forced?.id ?? readManifest(dir).embedder.id;
+      const id = forced?.id ?? manifests[i].embedder.id;
       if (!embedders.has(id)) embedders.set(id, await createEmbedder(id, options.role));
       const index = await DemoIndex.open(dir, { embedder: embedders.get(id)! });
       const name = options.names?.[i] ?? index.name;
