@@ -10,16 +10,15 @@ import { loadCorpus } from '../src/corpus/load.js';
 import { UseLitePool } from '../src/embed/pool.js';
 import type { Embedder } from '../src/embed/types.js';
 import { UseLiteEmbedder } from '../src/embed/use-lite.js';
-import { UseLiteOnnxEmbedder } from '../src/embed/use-lite-onnx.js';
-import { EmbeddingsModel } from '@energetic-ai/embeddings';
-import { loadUseLiteWeights } from '../src/embed/use-lite-weights.js';
+import { UseLiteOnnxEmbedder, useLiteTokenizer } from '../src/embed/use-lite-onnx.js';
+import { loadUseLiteVocabulary } from '../src/embed/use-lite-weights.js';
 
 const { values } = parseArgs({ options: { data: { type: 'string', default: '../shared/data/meld' } } });
 const texts = loadCorpus({ format: 'meld', data: values.data!, splits: ['train'] }).dialogues.flatMap((d) => d.turns.map((t) => t.text)).slice(0, 2048);
 const out: Record<string, number> = {};
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
-const tokenizer = new EmbeddingsModel({ vocabulary: loadUseLiteWeights().vocabulary, model: undefined as never }).tokenizer;
+const tokenizer = useLiteTokenizer(loadUseLiteVocabulary());
 let t = performance.now();
 let tokens = 0;
 for (const x of texts) tokens += tokenizer.encode(x).length;

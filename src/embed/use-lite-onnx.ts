@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type * as OrtApi from 'onnxruntime-common';
 import { normalize, type Embedder } from './types.js';
 import { buildUseLiteOnnx, USE_LITE_ONNX } from './use-lite-onnx-graph.js';
-import { loadUseLiteWeights } from './use-lite-weights.js';
+import { loadUseLiteWeights, type Vocabulary } from './use-lite-weights.js';
 
 /** Tokens the model reads per sentence; the TF graph drops the rest (ClipToMaxLength). */
 const MAX_TOKENS = 128;
@@ -14,6 +14,11 @@ const MAX_TOKENS = 128;
 const CALL_TOKENS = 256;
 
 type Tokenizer = EmbeddingsModel['tokenizer'];
+
+/** The package's own sentencepiece tokenizer; it comes with the runtime's model class, of which only it is used. */
+export function useLiteTokenizer(vocabulary: Vocabulary): Tokenizer {
+  return new EmbeddingsModel({ vocabulary, model: undefined as never }).tokenizer;
+}
 
 type Ort = typeof OrtApi;
 
@@ -51,9 +56,7 @@ export class UseLiteOnnxEmbedder implements Embedder {
       // Spinning threads wait for the next call by burning a core: costly beside HTTP work on a small machine.
       extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     });
-    // The tokenizer comes with the runtime package's model class; only its tokenizer is used here.
-    const tokenizer = new EmbeddingsModel({ vocabulary: weights.vocabulary, model: undefined as never }).tokenizer;
-    return new UseLiteOnnxEmbedder(ort, session, tokenizer);
+    return new UseLiteOnnxEmbedder(ort, session, useLiteTokenizer(weights.vocabulary));
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {

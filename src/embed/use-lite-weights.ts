@@ -44,6 +44,9 @@ export function loadUseLiteWeights(dir: string = useLiteModelDir()): UseLiteWeig
     }
     if (offset !== bytes.length) throw new Error(`USE-lite weights: manifest covers ${offset} of ${bytes.length} bytes`);
   }
-  const vocabulary = JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8')) as Vocabulary;
-  return { constants, vocabulary };
+  return { constants, vocabulary: loadUseLiteVocabulary(dir) };
+}
+
+export function loadUseLiteVocabulary(dir: string = useLiteModelDir()): Vocabulary {
+  return JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8')) as Vocabulary;
 }
