@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadCorpus } from '../src/corpus/load.js';
-import { UseLitePool } from '../src/embed/pool.js';
+import { startUseLitePool } from '../src/embed/pool.js';
 import type { Embedder } from '../src/embed/types.js';
 import { UseLiteEmbedder } from '../src/embed/use-lite.js';
 import { UseLiteOnnxEmbedder, useLiteTokenizer } from '../src/embed/use-lite-onnx.js';
@@ -52,7 +52,7 @@ for (const [name, embedder] of [['tfjs', await UseLiteEmbedder.load()], ['native
 const single = await UseLiteOnnxEmbedder.load();
 await single.embed(texts.slice(0, 32));
 out.native_in_thread_2048_per_s = round(1000 / (await measure(single, [texts])).wall, 0);
-const pool = await UseLitePool.start(2);
+const pool = await startUseLitePool(2);
 out.native_pool2_2048_per_s = round(1000 / (await measure(pool, [texts])).wall, 0);
 await pool.close();
 console.log(JSON.stringify(out, null, 2));

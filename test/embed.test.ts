@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createEmbedder } from '../src/embed/create.js';
-import { UseLitePool } from '../src/embed/pool.js';
+import { startUseLitePool } from '../src/embed/pool.js';
 import { UseLiteEmbedder } from '../src/embed/use-lite.js';
 import { UseLiteOnnxEmbedder } from '../src/embed/use-lite-onnx.js';
 
@@ -52,7 +52,7 @@ describe('USE-lite on onnxruntime (the runtime the default embedder uses)', () =
 describe('USE-lite worker pool', () => {
   it('gives the in-thread vectors, for one batch and for concurrent single calls (micro-batched)', async () => {
     const single = await UseLiteOnnxEmbedder.load();
-    const pool = await UseLitePool.start(2);
+    const pool = await startUseLitePool(2);
     const texts = ['a', 'a much longer sentence than the others here', 'Okay.', "I can't believe you did that!", 'x y z', 'Hi!'];
     const direct = await single.embed(texts);
     const batched = await pool.embed(texts);
@@ -69,9 +69,9 @@ describe('USE-lite worker pool', () => {
     // process may not survive its teardown (see pool.ts); the test reads what the child printed before that.
     const script = join(mkdtempSync(join(tmpdir(), 'erc-pool-')), 'kill-worker.mts');
     writeFileSync(script, `
-      import { UseLitePool } from ${JSON.stringify(join(process.cwd(), 'src/embed/pool.ts'))};
-      const pool = await UseLitePool.start(1);
-      await pool.workers[0].worker.terminate(); // from outside, as the OOM killer might (private field)
+      import { startUseLitePool } from ${JSON.stringify(join(process.cwd(), 'src/embed/pool.ts'))};
+      const pool = await startUseLitePool(1);
+      await pool.executors[0].worker.terminate(); // from outside, as the OOM killer might
       await pool.embed(['anyone there?']).then(() => console.log('answered'), (e) => console.log('refused: ' + e.message));
       console.log('threads: ' + pool.threadIds.length);
       process.exit(0);`);
@@ -81,7 +81,7 @@ describe('USE-lite worker pool', () => {
   });
 
   it('refuses calls once closed', async () => {
-    const pool = await UseLitePool.start(1);
+    const pool = await startUseLitePool(1);
     await pool.close();
     await expect(pool.embed(['late'])).rejects.toThrow('embedder closed');
   });

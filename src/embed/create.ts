@@ -1,6 +1,8 @@
 import type { Embedder } from './types.js';
 import { availableParallelism } from 'node:os';
-import { UseLitePool } from './pool.js';
+import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
+import { startUseLitePool } from './pool.js';
+import { inThread, ScheduledEmbedder, type ScheduleOptions } from './scheduler.js';
 import { UseLiteOnnxEmbedder } from './use-lite-onnx.js';
 
 /**
@@ -18,22 +20,37 @@ export function embedThreads(role: EmbedRole = 'batch'): number {
   return Math.min(4, role === 'serve' ? Math.max(1, cores - 1) : cores);
 }
 
+/**
+ * How calls are cut and shared. Serving caps one request's share of the threads (by default all but one, so a
+ * batch always leaves one to single queries); a build, export or eval is the only request and takes every thread.
+ */
+export function scheduleFor(role: EmbedRole, executors: number, settings: Settings = DEFAULT_SETTINGS): ScheduleOptions {
+  const share = settings.maxWorkersPerRequest > 0 ? settings.maxWorkersPerRequest : Math.max(1, executors - 1);
+  return { callItems: 32, callChars: settings.embedCallChars, maxExecutorsPerRequest: role === 'serve' ? share : executors };
+}
+
 export const DEFAULT_EMBEDDER = 'use-lite';
 
-/** Builds an embedder from its spec: `use-lite` or `transformers:<hub id or local folder>`. */
-export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: EmbedRole = 'batch'): Promise<Embedder> {
+/**
+ * Builds an embedder from its spec: `use-lite` or `transformers:<hub id or local folder>`. Every embedder is
+ * scheduled (scheduler.ts): fair between concurrent requests, cancellable, in calls of bounded size.
+ */
+export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: EmbedRole = 'batch', settings: Settings = DEFAULT_SETTINGS): Promise<Embedder> {
   if (spec === 'use-lite') {
     const threads = embedThreads(role);
-    return threads > 0 ? UseLitePool.start(threads) : UseLiteOnnxEmbedder.load();
+    if (threads > 0) return startUseLitePool(threads, scheduleFor(role, threads, settings));
+    const model = await UseLiteOnnxEmbedder.load();
+    return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings));
   }
   if (spec.startsWith('transformers:') && spec.length > 'transformers:'.length) {
     // Imported only when asked for: transformers.js loads its own onnxruntime (1.14) at import, and two
     // onnxruntime libraries in one thread corrupt its heap (use-lite loads 1.20 only when it loads its model).
     const { TransformersEmbedder } = await import('./transformers.js');
-    return TransformersEmbedder.load({
+    const model = await TransformersEmbedder.load({
       model: spec.slice('transformers:'.length),
       allowRemote: process.env.ERC_DEMOS_ALLOW_REMOTE_MODELS === '1',
     });
+    return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings));
   }
   throw new Error(`unknown embedder "${spec}" (expected use-lite or transformers:<model id or folder>)`);
 }

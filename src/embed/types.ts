@@ -1,9 +1,14 @@
+export interface EmbedOptions {
+  /** Aborting drops the call's sentences not yet embedded (the request's client went away); the call rejects. */
+  signal?: AbortSignal;
+}
+
 /** Turns a batch of strings into unit-length vectors; the only thing the rest of the code knows of a model. */
 export interface Embedder {
   /** Stable id stored in index manifests: an index only opens with the embedder that built it. */
   readonly id: string;
   readonly dim: number;
-  embed(texts: readonly string[]): Promise<Float32Array[]>;
+  embed(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
   close?(): Promise<void>;
 }
 

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+/**
+ * Every limit and timeout of the service, each a setting with a documented default (README, docs/RELIABILITY.md),
+ * read from the environment once at start. A bad value stops the start with a message naming the variable.
+ */
+const SETTINGS = {
+  // Embedder scheduling (src/embed/scheduler.ts).
+  embedCallChars: { env: 'ERC_DEMOS_EMBED_CALL_CHARS', default: 2048, min: 1, doc: 'characters in one embedder call, at most (one longer sentence goes alone): bounds how long a single query waits behind a batch' },
+  maxWorkersPerRequest: { env: 'ERC_DEMOS_MAX_WORKERS_PER_REQUEST', default: 0, min: 0, doc: 'embedder threads one request may hold at once when serving; 0: all but one (at least one)' },
+  // Work per request (src/service/limits.ts).
+  maxBatchQueries: { env: 'ERC_DEMOS_MAX_BATCH_QUERIES', default: 1000, min: 1, doc: 'queries in one POST /demonstrations' },
+  maxRequestChars: { env: 'ERC_DEMOS_MAX_REQUEST_CHARS', default: 200_000, min: 1, doc: 'characters to embed or render in one request: the utterances of a batch, the turns of a prompt dialogue' },
+  maxDemonstrations: { env: 'ERC_DEMOS_MAX_DEMONSTRATIONS', default: 10_000, min: 1, doc: 'demonstrations one request may ask for: the sum over its queries of k x labels searched (per-label) or k (topk)' },
+  maxListItems: { env: 'ERC_DEMOS_MAX_LIST_ITEMS', default: 100, min: 1, doc: 'items in one list parameter (labels, split, exclude_dialogue)' },
+  maxPromptChars: { env: 'ERC_DEMOS_MAX_PROMPT_CHARS', default: 200_000, min: 1, doc: 'characters of one rendered prompt (template, history window and demonstrations together)' },
+  maxBodyBytes: { env: 'ERC_DEMOS_MAX_BODY_BYTES', default: 5 * 1024 * 1024, min: 1, doc: 'bytes of a request body (413 beyond)' },
+  // HTTP (src/server/http-server.ts, src/server/shutdown.ts).
+  maxHeaderBytes: { env: 'ERC_DEMOS_MAX_HEADER_BYTES', default: 64 * 1024, min: 1024, doc: 'bytes of the request line and headers (a 2000-character utterance in any script fits in a GET); JSON 431 beyond' },
+  headersTimeoutMs: { env: 'ERC_DEMOS_HEADERS_TIMEOUT_MS', default: 10_000, min: 1, doc: 'time to receive a request\'s headers (408 after)' },
+  requestTimeoutMs: { env: 'ERC_DEMOS_REQUEST_TIMEOUT_MS', default: 30_000, min: 1, doc: 'time to receive a whole request, body included (408 after)' },
+  keepAliveTimeoutMs: { env: 'ERC_DEMOS_KEEP_ALIVE_TIMEOUT_MS', default: 5_000, min: 1, doc: 'an idle keep-alive connection is closed after this' },
+  socketTimeoutMs: { env: 'ERC_DEMOS_SOCKET_TIMEOUT_MS', default: 60_000, min: 1, doc: 'a connection with no traffic either way (a client that stops reading its answer) is closed after this' },
+  maxConnections: { env: 'ERC_DEMOS_MAX_CONNECTIONS', default: 1024, min: 1, doc: 'open connections; further ones are closed at once' },
+  shutdownTimeoutMs: { env: 'ERC_DEMOS_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, doc: 'on SIGTERM/SIGINT, time for in-flight requests to finish before every connection is closed and the process exits' },
+} as const;
+
+export type Settings = { [K in keyof typeof SETTINGS]: number };
+export type SettingName = keyof Settings;
+
+/** The documented table: name, environment variable, default, meaning. */
+export const SETTINGS_TABLE = Object.entries(SETTINGS).map(([name, s]) => ({ name: name as SettingName, env: s.env, default: s.default, doc: s.doc }));
+
+export const DEFAULT_SETTINGS: Settings = Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [name, s.default])) as Settings;
+
+const SettingsSchema = z.object(Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [
+  name,
+  z.coerce.number({ error: 'must be an integer' }).int('must be an integer').min(s.min, `must be at least ${s.min}`).default(s.default),
+])));
+
+/** Settings from environment variables (unset or empty: the default). */
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+  const input = Object.fromEntries(Object.entries(SETTINGS).flatMap(([name, s]) => (env[s.env] ? [[name, env[s.env]]] : [])));
+  const parsed = SettingsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue.path[0] as SettingName;
+    throw new Error(`${SETTINGS[name].env}=${env[SETTINGS[name].env]}: ${issue.message}`);
+  }
+  return parsed.data as Settings;
+}
