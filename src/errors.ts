@@ -8,3 +8,11 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
+
+/** Work stopped because its request was cancelled (the client went away): nobody is waiting for an answer. */
+export class CancelledError extends Error {
+  constructor() {
+    super('request cancelled');
+    this.name = 'CancelledError';
+  }
+}

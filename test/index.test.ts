@@ -1,4 +1,6 @@
-import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCorpus } from '../src/corpus/load.js';
@@ -158,11 +160,41 @@ describe('index build, open and retrieval with the real embedder', () => {
     vectors[100] ^= 0xff;
     writeFileSync(join(copy, 'vectors.f32'), vectors);
     await expect(DemoIndex.open(copy)).rejects.toThrow(/vectors\.f32 does not match its checksum/);
-    writeFileSync(join(copy, 'manifest.json'), '{"format_version": 1');
+    // A manifest rewritten together with a checksum that matches it is still parsed and validated field by field.
+    const withSum = (text: string) => {
+      writeFileSync(join(copy, 'manifest.json'), text);
+      writeFileSync(join(copy, 'manifest.sha256'), `${createHash('sha256').update(text).digest('hex')}  manifest.json\n`);
+    };
+    withSum('{"format_version": 1');
     await expect(DemoIndex.open(copy)).rejects.toThrow(/manifest\.json is not valid JSON/);
-    writeFileSync(join(copy, 'manifest.json'), '{"format_version": 1}');
+    withSum('{"format_version": 1}');
     await expect(DemoIndex.open(copy)).rejects.toThrow(/manifest\.json is invalid: name/);
     await expect(DemoIndex.open(join(dir, 'missing'))).rejects.toThrow(/no manifest\.json/);
+  });
+
+  it('refuses a manifest edited by hand or damaged: a flipped byte in a label name, a changed blend, a missing checksum', async () => {
+    const original = readFileSync(join(out, 'manifest.json'), 'utf8');
+    // The checksum file is the one `sha256sum -c` reads: checked here against the system's reference tool.
+    const sumTool = spawnSync('sha256sum', ['-c', 'manifest.sha256'], { cwd: out, encoding: 'utf8' });
+    if (!sumTool.error) expect(sumTool.stdout).toContain('manifest.json: OK');
+    const tampered = join(dir, 'tampered');
+    const label = JSON.parse(original).labels[0] as string;
+    const edits = [
+      original.replace(`"${label}"`, `"${label.slice(0, -1)}${String.fromCharCode(label.charCodeAt(label.length - 1) ^ 1)}"`),
+      original.replace('"efSearch": 128', '"efSearch": 129'),
+      original.replace('"count"', ' "count"'),
+    ];
+    for (const edited of edits) {
+      expect(edited).not.toBe(original);
+      cpSync(out, tampered, { recursive: true });
+      writeFileSync(join(tampered, 'manifest.json'), edited);
+      await expect(DemoIndex.open(tampered)).rejects.toThrow(/manifest\.json does not match manifest\.sha256/);
+      rmSync(tampered, { recursive: true });
+    }
+    cpSync(out, tampered, { recursive: true });
+    rmSync(join(tampered, 'manifest.sha256'));
+    await expect(DemoIndex.open(tampered)).rejects.toThrow(/no manifest\.sha256 .*rebuild the index/);
+    rmSync(tampered, { recursive: true });
   });
 
   it('an interrupted build leaves the previous index intact and no temporary directory', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { CancelledError } from '../src/errors.js';
 import { FairQueue } from '../src/embed/fair-queue.js';
 import { startUseLitePool } from '../src/embed/pool.js';
-import { EmbedCancelledError, ScheduledEmbedder, type EmbedExecutor } from '../src/embed/scheduler.js';
+import { ScheduledEmbedder, type EmbedExecutor } from '../src/embed/scheduler.js';
 
 const items = (prefix: string, n: number, cost = 1) => Array.from({ length: n }, (_, i) => ({ value: `${prefix}${i}`, cost }));
 
@@ -94,7 +95,7 @@ describe('scheduled embedder', () => {
     const batch = embedder.embed(['a', 'b', 'c'], { signal: controller.signal });
     expect(embedder.queued).toBe(2);
     controller.abort();
-    await expect(batch).rejects.toBeInstanceOf(EmbedCancelledError);
+    await expect(batch).rejects.toBeInstanceOf(CancelledError);
     expect(embedder.queued).toBe(0);
     executor.calls[0].finish();
     await new Promise((r) => setImmediate(r));
@@ -121,7 +122,7 @@ describe('USE-lite pool under a big batch (real model)', () => {
     const abandoned = pool.embed(long, { signal: controller.signal });
     await new Promise((r) => setTimeout(r, 100));
     controller.abort();
-    await expect(abandoned).rejects.toBeInstanceOf(EmbedCancelledError);
+    await expect(abandoned).rejects.toBeInstanceOf(CancelledError);
     expect(pool.queued).toBe(0);
     await pool.close();
   });

@@ -3,6 +3,9 @@ import { CORPUS_FORMATS, type CorpusFormat } from '../corpus/load.js';
 import { DEFAULT_EMBEDDER, type EmbedRole } from '../embed/create.js';
 import { InputError } from '../errors.js';
 import { createApp } from '../server/app.js';
+import { createHttpServer } from '../server/http-server.js';
+import { drain, type Lifecycle } from '../server/shutdown.js';
+import { settingsFromEnv, type Settings } from '../settings.js';
 import { DemoQuerySchema } from '../service/query.js';
 import { DemoService } from '../service/service.js';
 import { parseInput } from '../service/validate.js';
@@ -35,9 +38,9 @@ function parseIndexArg(arg: string): { name?: string; dir: string } {
   return eq > 0 ? { name: arg.slice(0, eq), dir: arg.slice(eq + 1) } : { dir: arg };
 }
 
-async function loadService(indexArgs: string[], embedder?: string, role?: EmbedRole): Promise<DemoService> {
+async function loadService(indexArgs: string[], embedder?: string, role?: EmbedRole, settings?: Settings): Promise<DemoService> {
   const parsed = indexArgs.map(parseIndexArg);
-  return DemoService.load(parsed.map((p) => p.dir), { embedder, names: parsed.map((p) => p.name), role });
+  return DemoService.load(parsed.map((p) => p.dir), { embedder, names: parsed.map((p) => p.name), role, settings });
 }
 
 const program = new Command();
@@ -84,10 +87,17 @@ program
   .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
   .option('--embedder <spec>', 'refuse indexes not built with this embedder')
   .action(async (o: { index?: string[]; port: number; host: string; embedder?: string }) => {
+    const settings = settingsFromEnv();
     const service = o.index
-      ? await loadService(o.index, o.embedder, 'serve')
-      : await openDefaultIndex((dir) => loadService([dir], o.embedder, 'serve'));
-    const server = createApp(service).listen(o.port, o.host, () => {
+      ? await loadService(o.index, o.embedder, 'serve', settings)
+      : await openDefaultIndex((dir) => loadService([dir], o.embedder, 'serve', settings));
+    const lifecycle: Lifecycle = { draining: false };
+    const server = createHttpServer(createApp(service, { lifecycle, maxBodyBytes: settings.maxBodyBytes }), settings);
+    server.once('error', (error) => {
+      console.error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);
+      process.exit(1);
+    });
+    server.once('listening', () => {
       const address = server.address();
       const actualPort = typeof address === 'object' && address ? address.port : o.port;
       for (const [name, index] of service.indexes) {
@@ -95,11 +105,18 @@ program
       }
       console.error(`listening on http://${o.host}:${actualPort}  (try: curl "http://${o.host}:${actualPort}/demonstrations?utterance=I%20can%27t%20believe%20you%20did%20that!&k=5")`);
     });
-    server.on('error', (error) => {
-      console.error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);
-      process.exit(1);
-    });
-    const stop = () => server.close(() => process.exit(0));
+    server.listen(o.port, o.host);
+    const stop = (signal: NodeJS.Signals) => {
+      if (lifecycle.draining) {
+        console.error(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      console.error(`${signal}: draining (new connections refused, /healthz 503, up to ${settings.shutdownTimeoutMs} ms for requests in flight)`);
+      void drain(server, lifecycle, settings.shutdownTimeoutMs).then(({ forced }) => {
+        console.error(forced ? 'closed the connections left at the deadline; exiting' : 'drained; exiting');
+        process.exit(0);
+      });
+    };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });

@@ -1,3 +1,4 @@
+import { CancelledError } from '../errors.js';
 import { FairQueue, type FairTicket, type QueuedItem } from './fair-queue.js';
 import type { EmbedOptions, Embedder } from './types.js';
 
@@ -32,14 +33,6 @@ interface Pending {
   text: string;
   resolve: (vector: Float32Array) => void;
   reject: (error: Error) => void;
-}
-
-/** The error a cancelled request's sentences are rejected with. */
-export class EmbedCancelledError extends Error {
-  constructor() {
-    super('request cancelled');
-    this.name = 'EmbedCancelledError';
-  }
 }
 
 /**
@@ -85,7 +78,7 @@ export class ScheduledEmbedder implements Embedder {
     if (this.closed) throw new Error('embedder closed');
     if (this.live === 0) throw new Error('no embedder worker is running; restart the process');
     const { signal } = options;
-    if (signal?.aborted) throw new EmbedCancelledError();
+    if (signal?.aborted) throw new CancelledError();
     if (texts.length === 0) return [];
     const items: QueuedItem<Pending>[] = [];
     const vectors = texts.map((text) => new Promise<Float32Array>((resolve, reject) => {
@@ -93,7 +86,7 @@ export class ScheduledEmbedder implements Embedder {
     }));
     const ticket = this.queue.add(items);
     const cancel = () => {
-      for (const pending of this.queue.cancel(ticket)) pending.reject(new EmbedCancelledError());
+      for (const pending of this.queue.cancel(ticket)) pending.reject(new CancelledError());
     };
     signal?.addEventListener('abort', cancel, { once: true });
     this.dispatch();

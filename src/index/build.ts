@@ -8,7 +8,7 @@ import type { Embedder } from '../embed/types.js';
 import { lengthSortedCalls } from '../embed/use-lite.js';
 import { labelScheme } from '../corpus/labels.js';
 import { recoverInterruptedBuilds } from './recover.js';
-import { FILES, INDEX_FORMAT_VERSION, sha256File, type HnswParams, type Manifest } from './manifest.js';
+import { FILES, INDEX_FORMAT_VERSION, manifestSumLine, sha256File, type HnswParams, type Manifest } from './manifest.js';
 
 /** Chosen on MELD and EmoryNLP dev (docs/RETRIEVAL-QUALITY.md). */
 export const DEFAULT_LDA_SHRINKAGE = 0.1;
@@ -157,7 +157,9 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
       skipped_rows: options.skippedRows ?? 0,
       checksums,
     };
-    writeFileSync(join(tmp, FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+    const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+    writeFileSync(join(tmp, FILES.manifest), manifestBytes);
+    writeFileSync(join(tmp, FILES.manifestSum), manifestSumLine(manifestBytes));
 
     // Swap in: the old index (if any) moves aside first, since rename cannot replace a non-empty directory.
     const old = `${out}.tmp-${process.pid}-old`;

@@ -3,7 +3,11 @@ import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 
 export const INDEX_FORMAT_VERSION = 1;
-export const FILES = { hnsw: 'hnsw.bin', vectors: 'vectors.f32', meta: 'meta.sqlite', manifest: 'manifest.json', projection: 'projection.f32' } as const;
+export const FILES = {
+  hnsw: 'hnsw.bin', vectors: 'vectors.f32', meta: 'meta.sqlite', manifest: 'manifest.json', projection: 'projection.f32',
+  /** The manifest's own checksum, in `sha256sum` format (the manifest holds the other files' checksums). */
+  manifestSum: 'manifest.sha256',
+} as const;
 
 export const HnswParamsSchema = z.object({
   space: z.literal('cosine'),
@@ -44,4 +48,9 @@ export function sha256File(path: string): Promise<string> {
       .on('error', reject)
       .on('end', () => resolvePromise(hash.digest('hex')));
   });
+}
+
+/** The line of FILES.manifestSum for a manifest's bytes (`sha256sum -c manifest.sha256` checks it too). */
+export function manifestSumLine(manifestBytes: Uint8Array): string {
+  return `${createHash('sha256').update(manifestBytes).digest('hex')}  ${FILES.manifest}\n`;
 }

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import { project, projectedDim, type Projection } from '../embed/projection.js';
 import { recoverInterruptedBuilds } from './recover.js';
-import { FILES, ManifestSchema, sha256File, type Manifest } from './manifest.js';
+import { FILES, manifestSumLine, ManifestSchema, sha256File, type Manifest } from './manifest.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
 
 /**
@@ -43,9 +43,15 @@ export function readManifest(dirArg: string): Manifest {
   recoverInterruptedBuilds(dir);
   const manifestPath = join(dir, FILES.manifest);
   if (!existsSync(manifestPath)) throw new IndexLoadError(dir, `no ${FILES.manifest} (not an index directory, or not built yet)`);
+  const bytes = readFileSync(manifestPath);
+  const sumPath = join(dir, FILES.manifestSum);
+  if (!existsSync(sumPath)) throw new IndexLoadError(dir, `no ${FILES.manifestSum} (built by an older erc-demos, or damaged); rebuild the index`);
+  if (readFileSync(sumPath, 'utf8') !== manifestSumLine(bytes)) {
+    throw new IndexLoadError(dir, `${FILES.manifest} does not match ${FILES.manifestSum} (edited, corrupted or replaced); rebuild the index`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    raw = JSON.parse(bytes.toString('utf8'));
   } catch (error) {
     throw new IndexLoadError(dir, `${FILES.manifest} is not valid JSON: ${(error as Error).message}`);
   }

@@ -1,6 +1,6 @@
 import { labelScheme, toInstructercLabel, toUnifiedLabel, UNIFIED_LABELS } from '../corpus/labels.js';
 import { InputError } from '../errors.js';
-import { fill, type TemplateVars } from './fill.js';
+import { fill, PromptTooLongError, type TemplateVars } from './fill.js';
 import type { PromptFormat } from './formats.js';
 import { track1Levels, track2Levels, track3Levels } from './wassa.js';
 
@@ -31,6 +31,8 @@ export interface RenderInput {
   unified?: boolean;
   /** The labels the index holds, for corpora without a known scheme. */
   labelSet?: readonly string[];
+  /** Refuse (PromptTooLongError) a prompt, or any part of it, longer than this. */
+  maxChars?: number;
 }
 
 export interface RenderedPrompt {
@@ -98,6 +100,24 @@ function labelVars(format: PromptFormat, corpus: string, labels: readonly string
   return { label: shown[0] ?? null, labels: shown.length ? shown.join(', ') : 'none' };
 }
 
+/**
+ * Collects rendered parts and refuses them as soon as their joined length passes the limit: each part is checked
+ * when it is filled, their sum as it grows, so a template that repeats the text cannot fill memory one turn or one
+ * demonstration at a time.
+ */
+function boundedParts(separator: string, maxChars: number, param: string, what: string): { parts: string[]; add: (part: string) => void } {
+  const parts: string[] = [];
+  let size = 0;
+  return {
+    parts,
+    add(part) {
+      size += part.length + (parts.length > 0 ? separator.length : 0);
+      parts.push(part);
+      if (size > maxChars) throw new PromptTooLongError(param, `${what} would be over ${size} characters, past this service's limit of ${maxChars} (ERC_DEMOS_MAX_PROMPT_CHARS)`);
+    },
+  };
+}
+
 /** Renders one prompt: pure, from a dialogue, a target turn, a window and the demonstrations to show. */
 export function renderPrompt(format: PromptFormat, input: RenderInput): RenderedPrompt {
   const { turns, target, corpus } = input;
@@ -109,28 +129,31 @@ export function renderPrompt(format: PromptFormat, input: RenderInput): Rendered
     throw new InputError('target', `format ${format.name} needs a target turn >= ${format.min_target} (it predicts from the turns before it)`);
   }
   const window = input.window ?? format.window;
+  const maxChars = input.maxChars ?? Number.POSITIVE_INFINITY;
   const names = speakerNames(format, corpus, turns, target);
   const first = format.history === 'all' ? 0 : Math.max(0, target - window);
   const last = format.history === 'all' ? turns.length - 1 : format.include_target ? target : target - 1;
-  const turnText = (i: number) => fill(format.turn, { speaker: names[i], text: turns[i].text }, `${format.name}.turn`)!;
-  const history: string[] = [];
-  for (let i = first; i <= last; i++) history.push(format.turn_prefix + turnText(i));
+  const turnText = (i: number) => fill(format.turn, { speaker: names[i], text: turns[i].text }, `${format.name}.turn`, maxChars)!;
+  const history = boundedParts(format.turn_separator, maxChars, 'options.window', 'the history window');
+  for (let i = first; i <= last; i++) history.add(format.turn_prefix + turnText(i));
 
-  const items = input.demonstrations
-    .map((d) => fill(format.demo.item, {
+  const items = boundedParts(format.demo.separator, maxChars, 'options.k', 'the demonstrations');
+  for (const d of input.demonstrations) {
+    const item = fill(format.demo.item, {
       text: d.text,
       ...labelVars(format, d.corpus, d.labels, unified),
       ...levelVars(format, d.scores),
-    }, `${format.name}.demo.item`))
-    .filter((s): s is string => s !== null);
-  const demonstrations = items.length ? fill(format.demo.block, { examples: items.join(format.demo.separator) }, `${format.name}.demo.block`)! : '';
+    }, `${format.name}.demo.item`, maxChars);
+    if (item !== null) items.add(item);
+  }
+  const demonstrations = items.parts.length ? fill(format.demo.block, { examples: items.parts.join(format.demo.separator) }, `${format.name}.demo.block`, maxChars)! : '';
 
   const targetTurn = turns[target];
   const speakerCount = corpus === 'iemocap' ? 2 : 9;
   // The answer's placeholders ({label}, levels) are not the template's: a template using one is an error, not a leak.
   const templateVars: TemplateVars = {
     demonstrations,
-    history: history.join(format.turn_separator),
+    history: history.parts.join(format.turn_separator),
     target_turn: turnText(target),
     target_text: targetTurn.text,
     target_speaker: names[target],
@@ -142,7 +165,7 @@ export function renderPrompt(format: PromptFormat, input: RenderInput): Rendered
     ...labelVars(format, corpus, targetTurn.labels, unified),
     ...levelVars(format, targetTurn.scores),
   };
-  const prompt = fill(format.template, templateVars, `${format.name}.template`)!;
+  const prompt = fill(format.template, templateVars, `${format.name}.template`, maxChars)!;
   const answer = format.answer ? fill(format.answer, answerVars, `${format.name}.answer`) : null;
   return { prompt, target: answer };
 }

@@ -36,16 +36,19 @@ export interface SelectionOptions {
 const DEDUP_OVERFETCH = 4;
 
 /**
- * Maps requested label names onto the index's own (case-insensitive; InstructERC's spelling is accepted too, so
- * "angry" finds MELD's "anger"). An unknown label is an InputError listing the valid ones.
+ * Maps requested label names onto the index's own, each once in the order first asked (case-insensitive;
+ * InstructERC's spelling is accepted too, so "angry" finds MELD's "anger"): a label named twice is searched once.
+ * An unknown label is an InputError listing the valid ones.
  */
 export function resolveLabels(corpus: string, indexLabels: readonly string[], requested: readonly string[]): string[] {
-  return requested.map((wanted) => {
+  const resolved = new Set<string>();
+  for (const wanted of requested) {
     const w = wanted.trim().toLowerCase();
     const match = indexLabels.find((l) => l.toLowerCase() === w || toInstructercLabel(corpus, l).toLowerCase() === w);
     if (!match) throw new InputError('labels', `unknown label "${wanted}" (this index has: ${indexLabels.join(', ')})`);
-    return match;
-  });
+    resolved.add(match);
+  }
+  return [...resolved];
 }
 
 export function toRowFilter(options: SelectionOptions): RowFilter {

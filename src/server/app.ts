@@ -1,14 +1,22 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { InputError } from '../errors.js';
+import { CancelledError, InputError } from '../errors.js';
 import { TemplateError } from '../prompt/fill.js';
+import { checkBatchLength } from '../service/limits.js';
 import { DemoBatchSchema, parsePromptRequest } from '../service/prompt-request.js';
 import { DemoQuerySchema } from '../service/query.js';
 import type { DemoService } from '../service/service.js';
 import { parseInput } from '../service/validate.js';
+import { DEFAULT_SETTINGS } from '../settings.js';
+import { requestSignal } from './request-signal.js';
+import type { Lifecycle } from './shutdown.js';
+import { streamJsonObject } from './stream-json.js';
 
-/** A query string value given twice arrives as an array; name it rather than guess which one was meant. */
+/**
+ * A query string value given twice arrives as an array; name it rather than guess which one was meant. The copy has
+ * no prototype, so `__proto__` and `constructor` stay plain keys and are refused as unknown parameters.
+ */
 function singleValued(query: Request['query']): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of Object.entries(query)) {
     if (typeof value !== 'string') throw new InputError(key, 'must be given once, as a plain value');
     out[key] = value;
@@ -16,37 +24,53 @@ function singleValued(query: Request['query']): Record<string, string> {
   return out;
 }
 
+export interface AppOptions {
+  /** Set to draining on shutdown: /healthz answers 503 and every answer closes its connection. */
+  lifecycle?: Lifecycle;
+  maxBodyBytes?: number;
+}
+
 /** The HTTP door: routing, validation and error mapping only; the work is DemoService's. */
-export function createApp(service: DemoService): express.Express {
+export function createApp(service: DemoService, options: AppOptions = {}): express.Express {
+  const lifecycle = options.lifecycle ?? { draining: false };
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: '5mb' }));
+  app.use((_req, res, next) => {
+    // While draining, answers close their connection so keep-alive clients reconnect elsewhere.
+    if (lifecycle.draining) res.setHeader('Connection', 'close');
+    next();
+  });
+  app.use(express.json({ limit: options.maxBodyBytes ?? DEFAULT_SETTINGS.maxBodyBytes }));
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', indexes: [...service.indexes.keys()] });
+    if (lifecycle.draining) res.status(503).json({ status: 'draining' });
+    else res.json({ status: 'ok', indexes: [...service.indexes.keys()] });
   });
 
   app.get('/indexes', (_req, res) => {
-    res.json({
-      indexes: [...service.indexes.entries()].map(([name, index]) => ({ name, dir: index.dir, manifest: index.manifest })),
-    });
+    // Names and manifests only: where the server keeps its files is not the caller's business.
+    res.json({ indexes: [...service.indexes.entries()].map(([name, index]) => ({ name, manifest: index.manifest })) });
   });
 
   app.get('/demonstrations', async (req, res) => {
     const query = parseInput(DemoQuerySchema, singleValued(req.query), 'query');
-    res.json(await service.demonstrations(query));
+    res.json(await service.demonstrations(query, requestSignal(res)));
   });
 
   app.post('/demonstrations', async (req, res) => {
-    const batch = parseInput(DemoBatchSchema, req.body ?? {}, 'body');
+    const body = (req.body ?? {}) as { queries?: unknown };
+    checkBatchLength(body.queries, service.limits);
+    const batch = parseInput(DemoBatchSchema, body, 'body');
     const started = performance.now();
-    const results = await service.demonstrationsBatch(batch.queries);
-    res.json({ took_ms: Number((performance.now() - started).toFixed(2)), results });
+    // Streamed result by result: the answer is never held whole in memory, and a client that goes away stops it.
+    await streamJsonObject(res, 'results', service.run(service.plan(batch.queries), requestSignal(res)), () => ({
+      took_ms: Number((performance.now() - started).toFixed(2)),
+    }));
   });
 
   app.post('/prompts', async (req, res) => {
-    res.json(await service.prompt(parsePromptRequest(req.body ?? {})));
+    res.json(await service.prompt(parsePromptRequest(req.body ?? {}), requestSignal(res)));
   });
 
   app.use((req, res) => {
@@ -55,6 +79,11 @@ export function createApp(service: DemoService): express.Express {
 
   // Every failure leaves as JSON: caller mistakes as 400 naming the parameter, the rest as 500 without a stack.
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof CancelledError || res.headersSent) {
+      // The client went away (nobody to answer), or an answer was already under way: end the connection.
+      res.destroy();
+      return;
+    }
     if (error instanceof InputError) {
       res.status(400).json({ error: { param: error.param, message: error.message } });
       return;

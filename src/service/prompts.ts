@@ -16,6 +16,10 @@ export interface PromptOptions {
   allowEvalSplits?: boolean;
   excludeDialogues?: readonly string[];
   dedup?: boolean;
+  /** Refuse a prompt longer than this many characters (a request's limit; exports have none). */
+  maxPromptChars?: number;
+  /** Stops the work when aborted (the request's client went away). */
+  signal?: AbortSignal;
 }
 
 /** One prompt to build: a dialogue (from a corpus file or a request) and a target turn. */
@@ -57,7 +61,7 @@ export async function buildPrompts(index: DemoIndex, embedder: Embedder, format:
       if (row !== undefined) vectors[i] = index.vector(row);
       else toEmbed.push(i);
     });
-    const embedded = await embedder.embed(toEmbed.map((i) => jobs[i].turns[queryTurn(jobs[i])].text));
+    const embedded = await embedder.embed(toEmbed.map((i) => jobs[i].turns[queryTurn(jobs[i])].text), { signal: options.signal });
     toEmbed.forEach((jobIndex, n) => (vectors[jobIndex] = index.queryVector(embedded[n])));
   }
   return jobs.map((job, i) => {
@@ -71,9 +75,21 @@ export async function buildPrompts(index: DemoIndex, embedder: Embedder, format:
     }
     const rendered = renderPrompt(format, {
       corpus: job.corpus, turns: job.turns, target: job.target, demonstrations, window: options.window,
-      unified: options.unified, labelSet: index.manifest.labels,
+      unified: options.unified, labelSet: index.manifest.labels, maxChars: options.maxPromptChars,
     });
     return { ...rendered, demonstrations };
+  });
+}
+
+/**
+ * Renders a job once without demonstrations, to refuse (InputError) a prompt over `maxPromptChars` before anything
+ * is embedded: the size is computed before any string is built (fill.ts), so a template repeating a long history
+ * costs nothing.
+ */
+export function checkPromptSize(index: DemoIndex, format: PromptFormat, job: PromptJob, options: PromptOptions): void {
+  renderPrompt(format, {
+    corpus: job.corpus, turns: job.turns, target: job.target, demonstrations: [], window: options.window,
+    unified: options.unified, labelSet: index.manifest.labels, maxChars: options.maxPromptChars,
   });
 }
 

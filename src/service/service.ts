@@ -1,12 +1,15 @@
 import { createEmbedder, type EmbedRole } from '../embed/create.js';
 import type { Embedder } from '../embed/types.js';
+import type { Settings } from '../settings.js';
 import { InputError } from '../errors.js';
 import { DemoIndex, IndexLoadError, readManifest } from '../index/open.js';
 import { retrieve } from '../retrieve/retrieve.js';
 import { resolveLabels, type Demonstration, type SelectionOptions } from '../retrieve/select.js';
+import { checkDemonstrations, checkList, checkRequestChars, DEFAULT_LIMITS, demonstrationsAsked, type RequestLimits } from './limits.js';
 import { resolveFormat, type PromptRequest } from './prompt-request.js';
-import { buildPrompts } from './prompts.js';
+import { buildPrompts, checkPromptSize } from './prompts.js';
 import { effectiveK, type DemoQuery } from './query.js';
+import { yieldEvery } from './yield.js';
 
 /** A query's values, from GET (comma lists) or POST (arrays) alike. */
 type DemoQueryValues = Omit<DemoQuery, 'labels' | 'split' | 'exclude_dialogue'> & { labels?: string[]; split?: string[]; exclude_dialogue?: string[] };
@@ -18,6 +21,19 @@ export interface DemoResponse {
   demonstrations: Demonstration[];
 }
 
+/** A validated query, ready to run: its index, what to select and the text to embed. */
+interface PlannedQuery {
+  name: string;
+  index: DemoIndex;
+  selection: SelectionOptions;
+  text: string;
+}
+
+/** A validated batch: nothing has been embedded yet. */
+export interface DemoPlan {
+  readonly queries: readonly PlannedQuery[];
+}
+
 /**
  * The library behind both doors: loaded indexes (by name) and one embedder per embedder id they need. Each index
  * is opened against the embedder it names, so a mismatch is refused at load, not discovered at query time.
@@ -26,12 +42,16 @@ export class DemoService {
   private constructor(
     readonly indexes: ReadonlyMap<string, DemoIndex>,
     private readonly embedders: ReadonlyMap<string, Embedder>,
+    readonly limits: RequestLimits,
   ) {}
 
-  /** Opens index directories; `embedder` (a spec) forces one embedder and refuses indexes built with another. */
+  /**
+   * Opens index directories; `embedder` (a spec) forces one embedder and refuses indexes built with another.
+   * `settings` sets the limits on a request's work and the embedder's scheduling (default: settings.ts' defaults).
+   */
   static async load(
     dirs: readonly string[],
-    options: { embedder?: string; names?: readonly (string | undefined)[]; role?: EmbedRole } = {},
+    options: { embedder?: string; names?: readonly (string | undefined)[]; role?: EmbedRole; settings?: Settings } = {},
   ): Promise<DemoService> {
     if (dirs.length === 0) throw new Error('no index to serve');
     const embedders = new Map<string, Embedder>();
@@ -49,11 +69,11 @@ export class DemoService {
       throw new InputError('embedder', 'use-lite and transformers.js indexes cannot be served by one process (each brings its own ' +
         'onnxruntime, and the two corrupt each other); serve them from two processes');
     }
-    const forced = options.embedder ? await createEmbedder(options.embedder, options.role) : undefined;
+    const forced = options.embedder ? await createEmbedder(options.embedder, options.role, options.settings) : undefined;
     if (forced) embedders.set(forced.id, forced);
     for (const [i, dir] of dirs.entries()) {
       const id = forced?.id ?? manifests[i].embedder.id;
-      if (!embedders.has(id)) embedders.set(id, await createEmbedder(id, options.role));
+      if (!embedders.has(id)) embedders.set(id, await createEmbedder(id, options.role, options.settings));
       const index = await DemoIndex.open(dir, { embedder: embedders.get(id)! });
       const name = options.names?.[i] ?? index.name;
       if (indexes.has(name)) throw new Error(`two indexes are named "${name}"; name them with --index name=<dir>`);
@@ -61,7 +81,7 @@ export class DemoService {
     }
     // A model's first call allocates and plans (tens of ms): pay it at start, not on a request.
     for (const embedder of embedders.values()) await embedder.embed(['warm up']);
-    return new DemoService(indexes, embedders);
+    return new DemoService(indexes, embedders, options.settings ?? DEFAULT_LIMITS);
   }
 
   /** The named index, or the only one when no name is given, with the name it is served under. */
@@ -82,8 +102,11 @@ export class DemoService {
     return this.embedders.get(index.manifest.embedder.id)!;
   }
 
-  /** Validates a query against its index (labels, splits) and returns the selection to run. */
+  /** Validates a query against its index (labels, splits, list sizes) and returns the selection to run. */
   private selection(index: DemoIndex, query: DemoQueryValues): SelectionOptions {
+    checkList('labels', query.labels, this.limits);
+    checkList('split', query.split, this.limits);
+    checkList('exclude_dialogue', query.exclude_dialogue, this.limits);
     const labels = query.labels ? resolveLabels(index.manifest.corpus, index.manifest.labels, query.labels) : undefined;
     if (query.split) {
       const unknown = query.split.find((s) => !index.manifest.splits.includes(s));
@@ -92,48 +115,89 @@ export class DemoService {
     return { k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, excludeDialogues: query.exclude_dialogue, dedup: query.dedup };
   }
 
-  async demonstrations(query: DemoQuery): Promise<DemoResponse> {
-    const [result] = await this.demonstrationsBatch([query]);
-    return result;
-  }
-
-  /** Several queries: validated first (nothing runs if one is bad), then one embedder call per index. */
-  async demonstrationsBatch(queries: readonly DemoQueryValues[]): Promise<DemoResponse[]> {
-    const started = performance.now();
+  /**
+   * Validates queries against their indexes and this service's limits, before anything is embedded: one bad query
+   * refuses the batch, named by position (`queries.3.k`) when there are several.
+   */
+  plan(queries: readonly DemoQueryValues[]): DemoPlan {
+    const several = queries.length > 1;
     const planned = queries.map((query, i) => {
       try {
         const { name, index } = this.index(query.index);
         return { name, index, selection: this.selection(index, query), text: query.utterance };
       } catch (error) {
-        if (error instanceof InputError && queries.length > 1) throw new InputError(`queries.${i}.${error.param}`, error.message.slice(error.param.length + 2));
+        if (error instanceof InputError && several) throw new InputError(`queries.${i}.${error.param}`, error.message.slice(error.param.length + 2));
         throw error;
       }
     });
-    const vectors = new Map<number, Float32Array>();
-    for (const index of new Set(planned.map((p) => p.index))) {
-      const mine = planned.flatMap((p, i) => (p.index === index ? [i] : []));
-      const embedded = await this.embedderFor(index).embed(mine.map((i) => planned[i].text));
-      mine.forEach((i, n) => vectors.set(i, index.queryVector(embedded[n])));
-    }
-    const took = Number((performance.now() - started).toFixed(2));
-    return planned.map((p, i) => ({
-      index: p.name,
-      embedder: p.index.manifest.embedder.id,
-      took_ms: took,
-      demonstrations: retrieve(p.index, vectors.get(i)!, p.selection),
-    }));
+    checkRequestChars(several ? 'queries' : 'utterance', planned.map((p) => p.text), this.limits);
+    const asked = planned.reduce((n, p) => n + demonstrationsAsked(p.selection, p.index.manifest.labels.length), 0);
+    checkDemonstrations(several ? 'queries' : 'k', asked, this.limits);
+    return { queries: planned };
   }
 
-  /** One prompt for a dialogue sent in a request (POST /prompts). */
-  async prompt(request: PromptRequest): Promise<{ prompt: string; target: string | null; demonstrations: Demonstration[]; took_ms: number }> {
+  /**
+   * Runs a plan: one embedder call per index (scheduled fairly beside other requests), then each query's
+   * retrieval, yielded as it is ready. The event loop gets a turn every few milliseconds, so a big batch never
+   * holds other requests up for long; an aborted signal stops the work where it is.
+   */
+  async *run(plan: DemoPlan, signal?: AbortSignal): AsyncGenerator<DemoResponse> {
+    const started = performance.now();
+    const { queries } = plan;
+    const vectors = new Map<number, Float32Array>();
+    for (const index of new Set(queries.map((p) => p.index))) {
+      const mine = queries.flatMap((p, i) => (p.index === index ? [i] : []));
+      const embedded = await this.embedderFor(index).embed(mine.map((i) => queries[i].text), { signal });
+      mine.forEach((i, n) => vectors.set(i, index.queryVector(embedded[n])));
+    }
+    const pause = yieldEvery(signal);
+    for (const [i, p] of queries.entries()) {
+      await pause();
+      yield {
+        index: p.name,
+        embedder: p.index.manifest.embedder.id,
+        took_ms: Number((performance.now() - started).toFixed(2)),
+        demonstrations: retrieve(p.index, vectors.get(i)!, p.selection),
+      };
+    }
+  }
+
+  async demonstrations(query: DemoQuery, signal?: AbortSignal): Promise<DemoResponse> {
+    const [result] = await this.demonstrationsBatch([query], signal);
+    return result;
+  }
+
+  /** Several queries, planned then run, all results at once (the CLI, tests; HTTP streams `run`). */
+  async demonstrationsBatch(queries: readonly DemoQueryValues[], signal?: AbortSignal): Promise<DemoResponse[]> {
+    const results: DemoResponse[] = [];
+    for await (const result of this.run(this.plan(queries), signal)) results.push(result);
+    return results;
+  }
+
+  /**
+   * One prompt for a dialogue sent in a request (POST /prompts). Limits are checked before anything is embedded:
+   * the dialogue's characters, the demonstrations asked for, and the prompt's size, rendered once without
+   * demonstrations (a template that repeats the history is refused here, not after it has filled memory).
+   */
+  async prompt(request: PromptRequest, signal?: AbortSignal): Promise<{ prompt: string; target: string | null; demonstrations: Demonstration[]; took_ms: number }> {
     const started = performance.now();
     const { index } = this.index(request.index);
     const format = resolveFormat(request.format);
     const corpus = index.manifest.corpus;
     const o = request.options;
-    const labels = o.labels ? resolveLabels(corpus, index.manifest.labels, o.labels) : undefined;
+    checkList('options.labels', o.labels, this.limits);
+    checkList('options.exclude_dialogue', o.exclude_dialogue, this.limits);
+    checkRequestChars('dialogue.turns', request.dialogue.turns.map((t) => t.text), this.limits);
+    let labels: string[] | undefined;
+    try {
+      labels = o.labels ? resolveLabels(corpus, index.manifest.labels, o.labels) : undefined;
+    } catch (error) {
+      throw error instanceof InputError ? new InputError('options.labels', error.message.replace(/^labels: /, '')) : error;
+    }
+    checkDemonstrations('options.k', demonstrationsAsked({ k: o.k, strategy: o.strategy, labels }, index.manifest.labels.length), this.limits);
     const turns = request.dialogue.turns.map((t, i) => {
       const given = t.labels ?? (t.label !== undefined ? [t.label] : undefined);
+      checkList(`dialogue.turns.${i}.labels`, given, this.limits);
       try {
         return { speaker: t.speaker, text: t.text, scores: t.scores, labels: given && resolveLabels(corpus, index.manifest.labels, given) };
       } catch (error) {
@@ -143,12 +207,13 @@ export class DemoService {
     if (request.target < 0 || request.target >= turns.length) {
       throw new InputError('target', `must be a turn index in 0..${turns.length - 1}, got ${request.target}`);
     }
-    const [built] = await buildPrompts(index, this.embedderFor(index), format, [{
-      corpus, dialogueId: request.dialogue.id, turns, target: request.target,
-    }], {
+    const job = { corpus, dialogueId: request.dialogue.id, turns, target: request.target };
+    const options = {
       k: o.k, strategy: o.strategy, window: o.window, unified: o.unified, labels, allowEvalSplits: o.allow_eval_demos,
-      excludeDialogues: o.exclude_dialogue, dedup: o.dedup,
-    });
+      excludeDialogues: o.exclude_dialogue, dedup: o.dedup, maxPromptChars: this.limits.maxPromptChars, signal,
+    };
+    checkPromptSize(index, format, job, options);
+    const [built] = await buildPrompts(index, this.embedderFor(index), format, [job], options);
     return { ...built, took_ms: Number((performance.now() - started).toFixed(2)) };
   }
 }

@@ -1,0 +1,51 @@
+import { createServer, STATUS_CODES, type RequestListener, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Settings } from '../settings.js';
+
+type HttpSettings = Pick<Settings, 'maxHeaderBytes' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'socketTimeoutMs' | 'maxConnections'>;
+
+/** What a client error at the HTTP layer (before any route runs) is answered with. */
+function clientErrorAnswer(error: NodeJS.ErrnoException, settings: HttpSettings): { status: number; param: string | null; message: string } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, param: 'url', message: `the request line and headers are over ${settings.maxHeaderBytes} bytes (ERC_DEMOS_MAX_HEADER_BYTES); send long input by POST` };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, param: null, message: `the request was not received in time (headers within ${settings.headersTimeoutMs} ms, the whole request within ${settings.requestTimeoutMs} ms)` };
+    default:
+      return { status: 400, param: null, message: `malformed HTTP request (${error.code ?? error.message})` };
+  }
+}
+
+/**
+ * The HTTP server around the app, with every HTTP-layer limit set (settings.ts): header size (any valid GET fits:
+ * a 2000-character utterance percent-encodes to at most 18 KB), time to receive headers and whole requests,
+ * keep-alive and idle-socket timeouts, and a connection cap. Errors the HTTP parser raises before any route runs
+ * (headers too large, a timeout, a malformed request) are answered in JSON like every other error.
+ */
+export function createHttpServer(app: RequestListener, settings: HttpSettings): Server {
+  if (settings.headersTimeoutMs > settings.requestTimeoutMs) {
+    throw new Error(`ERC_DEMOS_HEADERS_TIMEOUT_MS (${settings.headersTimeoutMs}) must not exceed ERC_DEMOS_REQUEST_TIMEOUT_MS (${settings.requestTimeoutMs})`);
+  }
+  const server = createServer({
+    maxHeaderSize: settings.maxHeaderBytes,
+    headersTimeout: settings.headersTimeoutMs,
+    requestTimeout: settings.requestTimeoutMs,
+    // How often Node checks the two timeouts above (default 30 s, which would let a slow client overstay them).
+    connectionsCheckingInterval: Math.min(1000, settings.headersTimeoutMs),
+  }, app);
+  server.keepAliveTimeout = settings.keepAliveTimeoutMs;
+  server.timeout = settings.socketTimeoutMs;
+  server.maxConnections = settings.maxConnections;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const answered = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+    if (error.code === 'ECONNRESET' || !socket.writable || answered) {
+      socket.destroy();
+      return;
+    }
+    const { status, param, message } = clientErrorAnswer(error, settings);
+    const body = JSON.stringify({ error: { param, message } });
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  return server;
+}

@@ -1,0 +1,49 @@
+import { InputError } from '../errors.js';
+import type { SelectionOptions } from '../retrieve/select.js';
+import { DEFAULT_SETTINGS, SETTINGS_TABLE, type Settings } from '../settings.js';
+
+/** The limits on the work one request may ask for (settings.ts has their defaults and variables). */
+export type RequestLimits = Pick<Settings, 'maxBatchQueries' | 'maxRequestChars' | 'maxDemonstrations' | 'maxListItems' | 'maxPromptChars'>;
+
+export const DEFAULT_LIMITS: RequestLimits = DEFAULT_SETTINGS;
+
+function variable(name: keyof RequestLimits): string {
+  return SETTINGS_TABLE.find((s) => s.name === name)!.env;
+}
+
+/** A request over one of the limits: a 400 naming the parameter, the limit and the setting that raises it. */
+export class LimitError extends InputError {
+  constructor(param: string, what: string, limit: keyof RequestLimits, limits: RequestLimits) {
+    super(param, `${what}, over this service's limit of ${limits[limit]} (${variable(limit)})`);
+    this.name = 'LimitError';
+  }
+}
+
+/** Checked before the body is validated item by item, so a huge list costs nothing. */
+export function checkBatchLength(queries: unknown, limits: RequestLimits): void {
+  if (Array.isArray(queries) && queries.length > limits.maxBatchQueries) {
+    throw new LimitError('queries', `has ${queries.length} queries`, 'maxBatchQueries', limits);
+  }
+}
+
+/** A list parameter (labels, split, exclude_dialogue) of at most maxListItems items. */
+export function checkList(param: string, list: readonly unknown[] | undefined, limits: RequestLimits): void {
+  if (list && list.length > limits.maxListItems) throw new LimitError(param, `has ${list.length} items`, 'maxListItems', limits);
+}
+
+/** Characters to embed or render in one request. */
+export function checkRequestChars(param: string, texts: readonly string[], limits: RequestLimits): void {
+  const total = texts.reduce((n, t) => n + t.length, 0);
+  if (total > limits.maxRequestChars) throw new LimitError(param, `hold ${total} characters in all`, 'maxRequestChars', limits);
+}
+
+/** Demonstrations a selection can return: k, or k for each label searched (per-label). */
+export function demonstrationsAsked(selection: Pick<SelectionOptions, 'k' | 'strategy' | 'labels'>, indexLabelCount: number): number {
+  return selection.strategy === 'per-label' ? selection.k * (selection.labels?.length || indexLabelCount) : selection.k;
+}
+
+export function checkDemonstrations(param: string, asked: number, limits: RequestLimits): void {
+  if (asked > limits.maxDemonstrations) {
+    throw new LimitError(param, `asks for up to ${asked} demonstrations (k, times the labels searched with per-label, summed over queries)`, 'maxDemonstrations', limits);
+  }
+}
