@@ -8,12 +8,13 @@
  * With --runs N, every key is the median over the N runs (errors: the sum); the machine is shared and noisy.
  * Writes docs/performance-results.md (medians and every run); prints the medians as one JSON object with --json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCorpus } from '../src/corpus/load.js';
+import { startServeProcess } from './serve-process.js';
 
 const { values } = parseArgs({
   options: { json: { type: 'boolean', default: false }, data: { type: 'string', default: '../shared/data/meld' }, runs: { type: 'string', default: '1' } },
@@ -51,20 +52,6 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-/** Starts a server and resolves with its URL once it prints one. */
-function startServer(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c;
-      const m = err.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
-  });
-}
-
 interface Load { requests: number; rps: number; p50_ms: number; p99_ms: number; errors: number }
 async function load(url: string, connections: number, amount: number, utterances: string): Promise<Load> {
   const r = await run([...tsx, 'scripts/bench-load.ts', '--url', url, '--utterances', utterances, '--connections', String(connections), '--amount', String(amount), '--duration', '30', '-k', '8']);
@@ -82,14 +69,14 @@ async function benchOnce(runNumber: number, utterances: string): Promise<Record<
   log(`built ${count} utterances in ${build.seconds.toFixed(1)} s, peak RSS ${build.peakRssMb.toFixed(0)} MB`);
 
   log('service: warm-up, concurrency 1, concurrency 16 ...');
-  const ours = await startServer(['bin/erc-demos.mjs', 'serve', '--index', indexDir, '--port', '0']);
+  const ours = await startServeProcess(['bin/erc-demos.mjs', 'serve', '--index', indexDir, '--port', '0']);
   await load(ours.url, 4, 200, utterances);
   const c1 = await load(ours.url, 1, 1000, utterances);
   const c16 = await load(ours.url, 16, 4000, utterances);
   ours.child.kill('SIGTERM');
 
   log('peer (LangChain.js SemanticSimilarityExampleSelector + MemoryVectorStore) ...');
-  const peer = await startServer([...tsx, 'scripts/bench-peer.ts', '--index', indexDir, '--port', '0']);
+  const peer = await startServeProcess([...tsx, 'scripts/bench-peer.ts', '--index', indexDir, '--port', '0']);
   await load(peer.url, 4, 200, utterances);
   const peerC1 = await load(peer.url, 1, 1000, utterances);
   const peerC16 = await load(peer.url, 16, 4000, utterances);

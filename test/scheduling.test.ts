@@ -104,9 +104,9 @@ describe('scheduled embedder', () => {
 });
 
 describe('USE-lite pool under a big batch (real model)', () => {
-  it('answers a single query long before a 400-sentence batch of 2000 characters ends, and drops an abandoned batch', async () => {
+  it('answers a single query long before a 160-sentence batch of 2000 characters ends, and drops an abandoned batch', async () => {
     const pool = await startUseLitePool(1);
-    const long = Array.from({ length: 400 }, (_, i) => `${i} ${'this sentence goes on and on about nothing at all '.repeat(40)}`.slice(0, 2000));
+    const long = Array.from({ length: 160 }, (_, i) => `${i} ${'this sentence goes on and on about nothing at all '.repeat(40)}`.slice(0, 2000));
     const started = performance.now();
     let batchDone = 0;
     const batch = pool.embed(long).then(() => (batchDone = performance.now() - started));

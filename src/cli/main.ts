@@ -4,7 +4,7 @@ import { DEFAULT_EMBEDDER, type EmbedRole } from '../embed/create.js';
 import { InputError } from '../errors.js';
 import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
-import { drain, type Lifecycle } from '../server/shutdown.js';
+import { drain, newLifecycle } from '../server/shutdown.js';
 import { settingsFromEnv, type Settings } from '../settings.js';
 import { DemoQuerySchema } from '../service/query.js';
 import { DemoService } from '../service/service.js';
@@ -91,7 +91,7 @@ program
     const service = o.index
       ? await loadService(o.index, o.embedder, 'serve', settings)
       : await openDefaultIndex((dir) => loadService([dir], o.embedder, 'serve', settings));
-    const lifecycle: Lifecycle = { draining: false };
+    const lifecycle = newLifecycle();
     const server = createHttpServer(createApp(service, { lifecycle, maxBodyBytes: settings.maxBodyBytes }), settings);
     server.once('error', (error) => {
       console.error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);

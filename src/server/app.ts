@@ -8,7 +8,7 @@ import type { DemoService } from '../service/service.js';
 import { parseInput } from '../service/validate.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { requestSignal } from './request-signal.js';
-import type { Lifecycle } from './shutdown.js';
+import { newLifecycle, trackAnswers, type Lifecycle } from './shutdown.js';
 import { streamJsonObject } from './stream-json.js';
 
 /**
@@ -32,15 +32,11 @@ export interface AppOptions {
 
 /** The HTTP door: routing, validation and error mapping only; the work is DemoService's. */
 export function createApp(service: DemoService, options: AppOptions = {}): express.Express {
-  const lifecycle = options.lifecycle ?? { draining: false };
+  const lifecycle = options.lifecycle ?? newLifecycle();
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use((_req, res, next) => {
-    // While draining, answers close their connection so keep-alive clients reconnect elsewhere.
-    if (lifecycle.draining) res.setHeader('Connection', 'close');
-    next();
-  });
+  app.use(trackAnswers(lifecycle));
   app.use(express.json({ limit: options.maxBodyBytes ?? DEFAULT_SETTINGS.maxBodyBytes }));
 
   app.get('/healthz', (_req, res) => {

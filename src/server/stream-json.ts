@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Response } from 'express';
 import { CancelledError } from '../errors.js';
 
@@ -22,5 +21,15 @@ export async function streamJsonObject<T>(res: Response, key: string, items: Asy
 
 async function write(res: Response, chunk: string): Promise<void> {
   if (res.destroyed) throw new CancelledError();
-  if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  if (res.write(chunk)) return;
+  // Until the socket drains, or closes (then the next write throws); both listeners go either way.
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
