@@ -208,41 +208,61 @@ describe('settings', () => {
 });
 
 describe('erc-demos serve: shutdown and start, as a separate process', () => {
-  it('on SIGTERM: the answer in flight completes with Connection: close, then it exits by the deadline despite a held socket', async () => {
-    const serve = await startServeProcess([BIN, 'serve', '--index', indexDir, '--port', '0'], { ERC_DEMOS_SHUTDOWN_TIMEOUT_MS: '2500' });
-    const port = Number(new URL(serve.url).port);
-    // A client that sent half its headers holds its socket; an idle one has sent nothing yet.
-    const holder = connect(port, '127.0.0.1', () => holder.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
-    const idle: Socket = connect(port, '127.0.0.1');
-    for (const s of [holder, idle]) s.on('error', () => {});
-    const idleClosed = new Promise((r) => idle.once('close', r));
-    // A batch of about a second is in flight when the signal comes.
-    const batch = JSON.stringify({ queries: Array.from({ length: 40 }, (_, i) => ({ utterance: `${i} ${'and so it goes on '.repeat(110)}`.slice(0, 2000) })) });
-    const inFlight = new Promise<{ status: number; connection: string | undefined; body: string }>((resolvePromise, reject) => {
-      const req = httpRequest(`${serve.url}/demonstrations`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+  /** POSTs a batch of `n` 2000-character queries; resolves with the status, Connection header and body, or the error. */
+  function postBatch(url: string, n: number): Promise<{ status: number; connection: string | undefined; body: string } | { error: string }> {
+    const batch = JSON.stringify({ queries: Array.from({ length: n }, (_, i) => ({ utterance: `${i} ${'and so it goes on '.repeat(110)}`.slice(0, 2000) })) });
+    return new Promise((resolvePromise) => {
+      const req = httpRequest(`${url}/demonstrations`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
         let body = '';
         res.on('data', (c) => (body += c));
         res.on('end', () => resolvePromise({ status: res.statusCode!, connection: res.headers.connection, body }));
+        res.on('error', (e) => resolvePromise({ error: e.message }));
       });
-      req.on('error', reject);
+      req.on('error', (e) => resolvePromise({ error: e.message }));
       req.end(batch);
     });
+  }
+
+  it('on SIGTERM: the answer in flight completes with Connection: close; idle and half-sent sockets do not hold it', async () => {
+    const serve = await startServeProcess([BIN, 'serve', '--index', indexDir, '--port', '0'], { ERC_DEMOS_SHUTDOWN_TIMEOUT_MS: '8000' });
+    const port = Number(new URL(serve.url).port);
+    // A client that sent half its headers holds its socket; an idle one has sent nothing at all.
+    const holder = connect(port, '127.0.0.1', () => holder.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
+    const idle: Socket = connect(port, '127.0.0.1');
+    for (const s of [holder, idle]) s.on('error', () => {});
+    const closed = Promise.all([holder, idle].map((s) => new Promise((r) => s.once('close', r))));
+    const inFlight = postBatch(serve.url, 40); // about a second of embedding
     await new Promise((r) => setTimeout(r, 150));
     const stopped = performance.now();
     serve.child.kill('SIGTERM');
     const answer = await inFlight;
+    if ('error' in answer) throw new Error(answer.error);
     expect(answer.status).toBe(200);
     expect(answer.connection).toBe('close');
     expect((JSON.parse(answer.body) as { results: unknown[] }).results).toHaveLength(40);
-    await idleClosed;
+    await closed;
     const refused = await fetch(`${serve.url}/healthz`).then(() => 'answered', () => 'refused');
     expect(refused).toBe('refused');
     const { code } = await serve.exited;
     const seconds = (performance.now() - stopped) / 1000;
     expect(code).toBe(0);
-    expect(seconds).toBeGreaterThan(2); // the half-sent request held it to the deadline...
-    expect(seconds).toBeLessThan(4.5); // ...and no longer
-    expect(serve.stderr()).toMatch(/SIGTERM: draining[\s\S]*closed the connections left at the deadline/);
+    expect(seconds).toBeLessThan(5); // well before the 8 s deadline: nothing held it
+    expect(serve.stderr()).toMatch(/SIGTERM: draining[\s\S]*drained; exiting/);
+  });
+
+  it('on SIGTERM: a request still running at the deadline is cut, and the process exits then', async () => {
+    const serve = await startServeProcess([BIN, 'serve', '--index', indexDir, '--port', '0'], { ERC_DEMOS_SHUTDOWN_TIMEOUT_MS: '600' });
+    const inFlight = postBatch(serve.url, 100); // a few seconds of embedding
+    await new Promise((r) => setTimeout(r, 150));
+    const stopped = performance.now();
+    serve.child.kill('SIGTERM');
+    const { code } = await serve.exited;
+    const seconds = (performance.now() - stopped) / 1000;
+    expect(code).toBe(0);
+    expect(seconds).toBeGreaterThan(0.5);
+    expect(seconds).toBeLessThan(2.5);
+    expect(await inFlight).toHaveProperty('error');
+    expect(serve.stderr()).toMatch(/closed the connections left at the deadline/);
   });
 
   it('when the port is taken, says so and exits 1 without claiming to listen', async () => {

@@ -4,7 +4,7 @@ import { DEFAULT_EMBEDDER, type EmbedRole } from '../embed/create.js';
 import { InputError } from '../errors.js';
 import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
-import { drain, newLifecycle } from '../server/shutdown.js';
+import { drain, newLifecycle, trackConnections } from '../server/shutdown.js';
 import { settingsFromEnv, type Settings } from '../settings.js';
 import { DemoQuerySchema } from '../service/query.js';
 import { DemoService } from '../service/service.js';
@@ -93,6 +93,7 @@ program
       : await openDefaultIndex((dir) => loadService([dir], o.embedder, 'serve', settings));
     const lifecycle = newLifecycle();
     const server = createHttpServer(createApp(service, { lifecycle, maxBodyBytes: settings.maxBodyBytes }), settings);
+    trackConnections(server, lifecycle);
     server.once('error', (error) => {
       console.error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);
       process.exit(1);

@@ -19,7 +19,8 @@ function clientErrorAnswer(error: NodeJS.ErrnoException, settings: HttpSettings)
 /**
  * The HTTP server around the app, with every HTTP-layer limit set (settings.ts): header size (any valid GET fits:
  * a 2000-character utterance percent-encodes to at most 18 KB), time to receive headers and whole requests,
- * keep-alive and idle-socket timeouts, and a connection cap. Errors the HTTP parser raises before any route runs
+ * keep-alive and idle-socket timeouts (a connection that sends nothing at all is closed after the header timeout), and
+ * a connection cap. Errors the HTTP parser raises before any route runs
  * (headers too large, a timeout, a malformed request) are answered in JSON like every other error.
  */
 export function createHttpServer(app: RequestListener, settings: HttpSettings): Server {
@@ -36,6 +37,15 @@ export function createHttpServer(app: RequestListener, settings: HttpSettings): 
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;
   server.timeout = settings.socketTimeoutMs;
   server.maxConnections = settings.maxConnections;
+  // Node's header timeout starts with the first byte: a connection that never sends one would stay until the
+  // socket timeout. It gets the same time to start a request as to finish its headers.
+  server.on('connection', (socket: Socket) => {
+    const silent = setTimeout(() => {
+      if (socket.bytesRead === 0) socket.destroy();
+    }, settings.headersTimeoutMs);
+    silent.unref();
+    socket.once('close', () => clearTimeout(silent));
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     const answered = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
     if (error.code === 'ECONNRESET' || !socket.writable || answered) {
