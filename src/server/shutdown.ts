@@ -56,12 +56,11 @@ export function drain(server: Server, lifecycle: Lifecycle, timeoutMs: number): 
   for (const res of lifecycle.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
   const started = performance.now();
   const sweep = () => {
+    // Kept-alive connections between requests: Node ends them cleanly (an answer just written still arrives).
+    server.closeIdleConnections();
+    if (performance.now() - started < Math.min(DRAIN_NEW_CONNECTION_GRACE_MS, timeoutMs)) return;
     const busy = new Set([...lifecycle.inFlight].map((res) => res.socket));
-    const graceOver = performance.now() - started >= Math.min(DRAIN_NEW_CONNECTION_GRACE_MS, timeoutMs);
-    for (const socket of lifecycle.sockets) {
-      if (busy.has(socket)) continue;
-      if (lifecycle.used.has(socket) || graceOver) socket.destroy();
-    }
+    for (const socket of lifecycle.sockets) if (!busy.has(socket) && !lifecycle.used.has(socket)) socket.destroy();
   };
   return new Promise((resolve) => {
     let forced = false;
