@@ -17,7 +17,7 @@ const SETTINGS = {
   maxBodyBytes: { env: 'ERC_DEMOS_MAX_BODY_BYTES', default: 5 * 1024 * 1024, min: 1, doc: 'bytes of a request body (413 beyond)' },
   // HTTP (src/server/http-server.ts, src/server/shutdown.ts).
   maxHeaderBytes: { env: 'ERC_DEMOS_MAX_HEADER_BYTES', default: 64 * 1024, min: 1024, doc: 'bytes of the request line and headers (a 2000-character utterance in any script fits in a GET); JSON 431 beyond' },
-  headersTimeoutMs: { env: 'ERC_DEMOS_HEADERS_TIMEOUT_MS', default: 10_000, min: 1, doc: 'time to receive a request\'s headers (408 after)' },
+  headersTimeoutMs: { env: 'ERC_DEMOS_HEADERS_TIMEOUT_MS', default: 10_000, min: 1, doc: 'time to receive a request\'s headers (408 after); a connection that sends nothing at all is closed after it too' },
   requestTimeoutMs: { env: 'ERC_DEMOS_REQUEST_TIMEOUT_MS', default: 30_000, min: 1, doc: 'time to receive a whole request, body included (408 after)' },
   keepAliveTimeoutMs: { env: 'ERC_DEMOS_KEEP_ALIVE_TIMEOUT_MS', default: 5_000, min: 1, doc: 'an idle keep-alive connection is closed after this' },
   socketTimeoutMs: { env: 'ERC_DEMOS_SOCKET_TIMEOUT_MS', default: 60_000, min: 1, doc: 'a connection with no traffic either way (a client that stops reading its answer) is closed after this' },

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import type { Server } from 'node:http';
@@ -13,7 +14,7 @@ import { createApp } from '../src/server/app.js';
 import { createHttpServer } from '../src/server/http-server.js';
 import { newLifecycle } from '../src/server/shutdown.js';
 import { DemoService } from '../src/service/service.js';
-import { DEFAULT_SETTINGS, settingsFromEnv } from '../src/settings.js';
+import { DEFAULT_SETTINGS, SETTINGS_TABLE, settingsFromEnv } from '../src/settings.js';
 import { tempDir } from './helpers.js';
 
 interface ErrorBody { error: { param: string | null; message: string } }
@@ -204,6 +205,11 @@ describe('settings', () => {
     expect(settingsFromEnv({}).maxBatchQueries).toBe(1000);
     expect(() => settingsFromEnv({ ERC_DEMOS_SHUTDOWN_TIMEOUT_MS: 'soon' })).toThrow(/ERC_DEMOS_SHUTDOWN_TIMEOUT_MS=soon: must be an integer/);
     expect(() => settingsFromEnv({ ERC_DEMOS_MAX_LIST_ITEMS: '0' })).toThrow(/ERC_DEMOS_MAX_LIST_ITEMS=0: must be at least 1/);
+  });
+
+  it('are all documented in docs/RELIABILITY.md with their defaults', () => {
+    const doc = readFileSync(resolve(__dirname, '..', 'docs', 'RELIABILITY.md'), 'utf8');
+    for (const s of SETTINGS_TABLE) expect(doc).toContain(`| \`${s.env}\` | ${s.default} | ${s.doc} |`);
   });
 });
 
