@@ -1,6 +1,6 @@
 import type { Embedder } from './types.js';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
+import { settingsFromEnv, type Settings } from '../settings.js';
 import { startUseLitePool } from './pool.js';
 import { inThread, ScheduledEmbedder, type ScheduleOptions } from './scheduler.js';
 import { UseLiteOnnxEmbedder } from './use-lite-onnx.js';
@@ -21,12 +21,15 @@ export function embedThreads(role: EmbedRole = 'batch'): number {
 }
 
 /**
- * How calls are cut and shared. Serving caps one request's share of the threads (by default all but one, so a
- * batch always leaves one to single queries); a build, export or eval is the only request and takes every thread.
+ * How calls are cut and shared. Serving bounds a call's characters (how long a single query can wait behind a
+ * batch) and one request's share of the threads (by default all but one, so a batch always leaves one to single
+ * queries). A build, export or eval is the only request: it takes every thread in full calls (the character cap
+ * would cost it ~4%, docs/RELIABILITY.md).
  */
-export function scheduleFor(role: EmbedRole, executors: number, settings: Settings = DEFAULT_SETTINGS): ScheduleOptions {
+export function scheduleFor(role: EmbedRole, executors: number, settings: Settings = settingsFromEnv()): ScheduleOptions {
+  if (role === 'batch') return { callItems: 32, callChars: Number.POSITIVE_INFINITY, maxExecutorsPerRequest: executors };
   const share = settings.maxWorkersPerRequest > 0 ? settings.maxWorkersPerRequest : Math.max(1, executors - 1);
-  return { callItems: 32, callChars: settings.embedCallChars, maxExecutorsPerRequest: role === 'serve' ? share : executors };
+  return { callItems: 32, callChars: settings.embedCallChars, maxExecutorsPerRequest: share };
 }
 
 export const DEFAULT_EMBEDDER = 'use-lite';
@@ -35,7 +38,7 @@ export const DEFAULT_EMBEDDER = 'use-lite';
  * Builds an embedder from its spec: `use-lite` or `transformers:<hub id or local folder>`. Every embedder is
  * scheduled (scheduler.ts): fair between concurrent requests, cancellable, in calls of bounded size.
  */
-export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: EmbedRole = 'batch', settings: Settings = DEFAULT_SETTINGS): Promise<Embedder> {
+export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: EmbedRole = 'batch', settings: Settings = settingsFromEnv()): Promise<Embedder> {
   if (spec === 'use-lite') {
     const threads = embedThreads(role);
     if (threads > 0) return startUseLitePool(threads, scheduleFor(role, threads, settings));

@@ -1,11 +1,9 @@
 import { InputError } from '../errors.js';
 import type { SelectionOptions } from '../retrieve/select.js';
-import { DEFAULT_SETTINGS, SETTINGS_TABLE, type Settings } from '../settings.js';
+import { SETTINGS_TABLE, type Settings } from '../settings.js';
 
 /** The limits on the work one request may ask for (settings.ts has their defaults and variables). */
 export type RequestLimits = Pick<Settings, 'maxBatchQueries' | 'maxRequestChars' | 'maxDemonstrations' | 'maxListItems' | 'maxPromptChars'>;
-
-export const DEFAULT_LIMITS: RequestLimits = DEFAULT_SETTINGS;
 
 function variable(name: keyof RequestLimits): string {
   return SETTINGS_TABLE.find((s) => s.name === name)!.env;

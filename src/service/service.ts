@@ -1,11 +1,11 @@
 import { createEmbedder, type EmbedRole } from '../embed/create.js';
 import type { Embedder } from '../embed/types.js';
-import type { Settings } from '../settings.js';
 import { InputError } from '../errors.js';
 import { DemoIndex, IndexLoadError, readManifest } from '../index/open.js';
 import { retrieve } from '../retrieve/retrieve.js';
 import { resolveLabels, type Demonstration, type SelectionOptions } from '../retrieve/select.js';
-import { checkDemonstrations, checkList, checkRequestChars, DEFAULT_LIMITS, demonstrationsAsked, type RequestLimits } from './limits.js';
+import { settingsFromEnv, type Settings } from '../settings.js';
+import { checkDemonstrations, checkList, checkRequestChars, demonstrationsAsked, type RequestLimits } from './limits.js';
 import { resolveFormat, type PromptRequest } from './prompt-request.js';
 import { buildPrompts, checkPromptSize } from './prompts.js';
 import { effectiveK, type DemoQuery } from './query.js';
@@ -47,13 +47,14 @@ export class DemoService {
 
   /**
    * Opens index directories; `embedder` (a spec) forces one embedder and refuses indexes built with another.
-   * `settings` sets the limits on a request's work and the embedder's scheduling (default: settings.ts' defaults).
+   * `settings` sets the limits on a request's work and the embedder's scheduling (default: from the environment).
    */
   static async load(
     dirs: readonly string[],
     options: { embedder?: string; names?: readonly (string | undefined)[]; role?: EmbedRole; settings?: Settings } = {},
   ): Promise<DemoService> {
     if (dirs.length === 0) throw new Error('no index to serve');
+    const settings = options.settings ?? settingsFromEnv();
     const embedders = new Map<string, Embedder>();
     const indexes = new Map<string, DemoIndex>();
     const manifests = dirs.map((dir) => readManifest(dir));
@@ -69,11 +70,11 @@ export class DemoService {
       throw new InputError('embedder', 'use-lite and transformers.js indexes cannot be served by one process (each brings its own ' +
         'onnxruntime, and the two corrupt each other); serve them from two processes');
     }
-    const forced = options.embedder ? await createEmbedder(options.embedder, options.role, options.settings) : undefined;
+    const forced = options.embedder ? await createEmbedder(options.embedder, options.role, settings) : undefined;
     if (forced) embedders.set(forced.id, forced);
     for (const [i, dir] of dirs.entries()) {
       const id = forced?.id ?? manifests[i].embedder.id;
-      if (!embedders.has(id)) embedders.set(id, await createEmbedder(id, options.role, options.settings));
+      if (!embedders.has(id)) embedders.set(id, await createEmbedder(id, options.role, settings));
       const index = await DemoIndex.open(dir, { embedder: embedders.get(id)! });
       const name = options.names?.[i] ?? index.name;
       if (indexes.has(name)) throw new Error(`two indexes are named "${name}"; name them with --index name=<dir>`);
@@ -81,7 +82,7 @@ export class DemoService {
     }
     // A model's first call allocates and plans (tens of ms): pay it at start, not on a request.
     for (const embedder of embedders.values()) await embedder.embed(['warm up']);
-    return new DemoService(indexes, embedders, options.settings ?? DEFAULT_LIMITS);
+    return new DemoService(indexes, embedders, settings);
   }
 
   /** The named index, or the only one when no name is given, with the name it is served under. */
