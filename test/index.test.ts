@@ -172,7 +172,7 @@ describe('index build, open and retrieval with the real embedder', () => {
     await expect(DemoIndex.open(join(dir, 'missing'))).rejects.toThrow(/no manifest\.json/);
   });
 
-  it('refuses a manifest edited by hand or damaged: a flipped byte in a label name, a changed blend, a missing checksum', async () => {
+  it('refuses a manifest edited by hand or damaged: a flipped byte in a label name, a changed efSearch, added space, a missing checksum', async () => {
     const original = readFileSync(join(out, 'manifest.json'), 'utf8');
     // The checksum file is the one `sha256sum -c` reads: checked here against the system's reference tool.
     const sumTool = spawnSync('sha256sum', ['-c', 'manifest.sha256'], { cwd: out, encoding: 'utf8' });
@@ -257,6 +257,12 @@ describe('an index with the learned (LDA, blended) projection', () => {
     for (const opts of [{ k: 10, strategy: 'topk' as const }, { k: 1, strategy: 'per-label' as const }]) {
       expectSameSelection(index, q, retrieve(graph, q, opts), retrieveExact(index, q, opts));
     }
+    // The issue's reproduction: `blend` edited from 0.4 to 0.9 by hand would silently change every score.
+    const manifestText = readFileSync(join(out, 'manifest.json'), 'utf8');
+    expect(manifestText).toContain('"blend": 0.4');
+    writeFileSync(join(out, 'manifest.json'), manifestText.replace('"blend": 0.4', '"blend": 0.9'));
+    await expect(DemoIndex.open(out)).rejects.toThrow(/manifest\.json does not match manifest\.sha256/);
+    writeFileSync(join(out, 'manifest.json'), manifestText);
     writeFileSync(join(out, 'projection.f32'), 'short');
     await expect(DemoIndex.open(out)).rejects.toThrow(/projection\.f32 does not match its checksum/);
   });
