@@ -14,6 +14,7 @@ import { openDefaultIndex } from './default-index.js';
 import { runPromptExport } from './prompts-command.js';
 import { runEval } from './eval-command.js';
 import { FORMATS } from '../prompt/formats.js';
+import { JSONL_SHAPES, type JsonlShape } from '../service/jsonl-shapes.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -168,8 +169,9 @@ indexOverSplit(
   .option('--demo-block <template>', 'demonstration block template, with {examples}')
   .option('--demo-item <template>', 'one demonstration, with {text} {label} {labels}')
   .option('--demo-separator <text>', 'between demonstrations')
+  .addOption(new Option('--jsonl-shape <shape>', 'line shape: instructerc {id,input,target,demonstrations}, alpaca {instruction,input,output}, sharegpt {conversations} (these two also write the LLaMA-Factory dataset_info.json entry beside the export)').choices(JSONL_SHAPES).default('instructerc'))
   .requiredOption('--out <file>', 'JSONL file to write (replaced atomically)')
-  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; out: string }) => {
+  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; out: string }) => {
     await runPromptExport(o);
   });
 

@@ -1,7 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { loadCorpus, type CorpusFormat } from '../corpus/load.js';
 import { InputError } from '../errors.js';
 import { resolveFormat, formatFromFile } from '../service/prompt-request.js';
 import { exportPrompts } from '../service/export.js';
+import { datasetInfoEntry, type JsonlShape } from '../service/jsonl-shapes.js';
 import { DemoService } from '../service/service.js';
 import { STRATEGIES, type Strategy } from '../retrieve/select.js';
 import type { PromptFormat } from '../prompt/formats.js';
@@ -24,6 +27,7 @@ export interface PromptsCommandOptions {
   demoBlock?: string;
   demoItem?: string;
   demoSeparator?: string;
+  jsonlShape: JsonlShape;
   out: string;
 }
 
@@ -53,12 +57,20 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   const bar = progressBar(`prompts (${format.name})`);
   try {
     const summary = await exportPrompts({
-      index, embedder: service.embedderFor(index), format, dialogues: corpus.dialogues, out: o.out,
+      index, embedder: service.embedderFor(index), format, dialogues: corpus.dialogues, out: o.out, shape: o.jsonlShape,
       options: { k, strategy: o.strategy as Strategy, window, unified: o.unified, allowEvalSplits: o.allowEvalDemos, dedup: o.dedup },
       onProgress: bar.update,
     });
     bar.stop();
     console.error(`wrote ${o.out}: ${summary.prompts} prompts (${summary.withTarget} with a target) in ${summary.seconds.toFixed(1)}s`);
+    const name = basename(o.out).replace(/\.jsonl?$/, '');
+    const entry = datasetInfoEntry(o.jsonlShape, name, basename(o.out));
+    if (entry) {
+      // Beside the export, for LLaMA-Factory: merge it into data/dataset_info.json and copy the export to data/.
+      const infoFile = join(dirname(o.out), `${name}.dataset_info.json`);
+      writeFileSync(infoFile, `${JSON.stringify(entry, null, 2)}\n`);
+      console.error(`wrote ${infoFile} (the dataset_info.json entry LLaMA-Factory needs):\n${JSON.stringify(entry)}`);
+    }
   } finally {
     bar.stop();
   }

@@ -4,6 +4,7 @@ import type { Dialogue } from '../corpus/types.js';
 import type { Embedder } from '../embed/types.js';
 import type { DemoIndex } from '../index/open.js';
 import type { PromptFormat } from '../prompt/formats.js';
+import { shapeRecord, type JsonlShape } from './jsonl-shapes.js';
 import { buildPrompts, jobsOf, type PromptOptions } from './prompts.js';
 
 export interface ExportOptions {
@@ -13,6 +14,8 @@ export interface ExportOptions {
   dialogues: readonly Dialogue[];
   options: PromptOptions;
   out: string;
+  /** The shape of each line (jsonl-shapes.ts); default instructerc. */
+  shape?: JsonlShape;
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -24,8 +27,8 @@ export interface ExportSummary {
 }
 
 /**
- * Writes one JSON line per target turn, {id, input, target, demonstrations: [row ids]}: the keys InstructERC's
- * trainer reads. Lines stream to a temporary file renamed into place at the end, so a failed or interrupted
+ * Writes one JSON line per target turn, in the requested shape (default {id, input, target, demonstrations: [row
+ * ids]}: the keys InstructERC's trainer reads; or alpaca, sharegpt). Lines stream to a temporary file renamed into place at the end, so a failed or interrupted
  * export never leaves a truncated file under the requested name.
  */
 export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
@@ -45,7 +48,9 @@ export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
       const lines = built.map((p, i) => {
         if (p.target !== null) withTarget += 1;
         const job = batch[i];
-        return JSON.stringify({ id: `${job.corpus}/${job.dialogueId}/${job.target}`, input: p.prompt, target: p.target, demonstrations: p.demonstrations.map((d) => d.id) });
+        return JSON.stringify(shapeRecord(o.shape ?? 'instructerc', {
+          id: `${job.corpus}/${job.dialogueId}/${job.target}`, input: p.prompt, target: p.target, demonstrations: p.demonstrations.map((d) => d.id),
+        }));
       });
       if (streamError) throw streamError;
       if (!stream.write(`${lines.join('\n')}\n`)) await once(stream, 'drain');
