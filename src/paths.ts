@@ -1,9 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository / package root (where package.json is), whatever the working directory. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** This package's version (package.json). */
+export const PACKAGE_VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export const SAMPLE_CORPUS = join(PACKAGE_ROOT, 'data', 'sample', 'sample.jsonl');
 export const DEFAULT_INDEX_DIR = join(PACKAGE_ROOT, 'indexes');

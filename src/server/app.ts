@@ -6,7 +6,9 @@ import { DemoBatchSchema, parsePromptRequest } from '../service/prompt-request.j
 import { DemoQuerySchema } from '../service/query.js';
 import type { DemoService } from '../service/service.js';
 import { parseInput } from '../service/validate.js';
+import { PACKAGE_VERSION } from '../paths.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
+import { openApiDocument } from './openapi.js';
 import { requestSignal } from './request-signal.js';
 import { newLifecycle, trackAnswers, type Lifecycle } from './shutdown.js';
 import { streamJsonObject } from './stream-json.js';
@@ -42,6 +44,11 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   app.get('/healthz', (_req, res) => {
     if (lifecycle.draining) res.status(503).json({ status: 'draining' });
     else res.json({ status: 'ok', indexes: [...service.indexes.keys()] });
+  });
+
+  const openApi = openApiDocument(service.limits, PACKAGE_VERSION);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApi);
   });
 
   app.get('/indexes', (_req, res) => {

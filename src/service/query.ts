@@ -15,19 +15,23 @@ export const DemoQuerySchema = z.object({
   utterance: z
     .string({ error: 'is required' })
     .refine((s) => s.trim().length > 0, 'must not be empty')
-    .refine((s) => s.length <= MAX_UTTERANCE_CHARS, `must be at most ${MAX_UTTERANCE_CHARS} characters`),
+    .refine((s) => s.length <= MAX_UTTERANCE_CHARS, `must be at most ${MAX_UTTERANCE_CHARS} characters`)
+    .meta({ description: `the utterance to find demonstrations for: 1..${MAX_UTTERANCE_CHARS} characters, not blank` }),
   k: z.coerce
     .number({ error: 'must be an integer' })
     .int('must be an integer')
     .min(1, `must be between 1 and ${MAX_K}`)
     .max(MAX_K, `must be between 1 and ${MAX_K}`)
-    .optional(),
-  index: z.string().trim().min(1, 'must not be empty').optional(),
-  labels: commaList.optional(),
-  strategy: z.enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` }).default('topk'),
-  exclude_dialogue: commaList.optional(),
-  split: commaList.optional(),
-  dedup: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true').optional(),
+    .optional()
+    .meta({ description: 'demonstrations to return; default 5 (topk) or 1 per label (per-label)' }),
+  index: z.string().trim().min(1, 'must not be empty').optional().meta({ description: 'index name; required when several are served' }),
+  labels: commaList.optional().meta({ description: 'comma-separated labels (corpus or InstructERC names); each searched once' }),
+  strategy: z.enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` }).default('topk')
+    .meta({ description: 'topk: the k most similar; per-label: the k most similar of each label' }),
+  exclude_dialogue: commaList.optional().meta({ description: 'comma-separated dialogue ids never to return' }),
+  split: commaList.optional().meta({ description: 'comma-separated splits to draw from' }),
+  dedup: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true').optional()
+    .meta({ description: 'true: drop demonstrations whose text repeats a better one' }),
 }).strict();
 
 export type DemoQuery = z.output<typeof DemoQuerySchema>;

@@ -1,0 +1,79 @@
+import type { z } from 'zod';
+import { createDocument, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import type { RequestLimits } from '../service/limits.js';
+import { DemoBatchSchema, PromptRequestSchema } from '../service/prompt-request.js';
+import { DemoQuerySchema } from '../service/query.js';
+import { DemoBatchResponseSchema, DemoResponseSchema, ErrorSchema, HealthSchema, IndexesSchema, PromptResponseSchema } from '../service/responses.js';
+import { SETTINGS_TABLE } from '../settings.js';
+
+const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+/** The error answers every route may give, beside its own. */
+function withErrors(ok: ZodOpenApiResponsesObject, statuses: readonly string[]): ZodOpenApiResponsesObject {
+  const meaning: Record<string, string> = {
+    400: 'a bad parameter or body field, or a request over a limit: `param` names it',
+    404: 'no such route',
+    408: 'the request was not received within the header or request timeout',
+    413: 'the body is over the body size limit',
+    431: 'the request line and headers are over the header size limit (send long input by POST)',
+    500: 'an internal error (never the caller\'s input)',
+  };
+  return { ...ok, ...Object.fromEntries(statuses.map((s) => [s, json(ErrorSchema, meaning[s])])) };
+}
+
+/**
+ * The OpenAPI 3.1 description of the HTTP API, generated from the zod schemas that validate requests
+ * (query.ts, prompt-request.ts) and describe answers (responses.ts), with the limits this service runs with.
+ */
+export function openApiDocument(limits: RequestLimits, version: string): ReturnType<typeof createDocument> {
+  const settings = SETTINGS_TABLE.map((s) => `| \`${s.env}\` | ${s.default} | ${s.doc} |`).join('\n');
+  return createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'erc-demos',
+      version,
+      description: 'Demonstration retrieval for emotion recognition in conversation: the most similar training ' +
+        'utterances, with their gold emotions, for any utterance, and whole prompts in the formats InstructERC ' +
+        'and related systems train on.\n\nEvery limit is a setting (environment variable, default):\n\n' +
+        `| variable | default | what it bounds |\n|---|---|---|\n${settings}\n\nThe values this service runs with are in \`x-limits\`.`,
+    },
+    'x-limits': limits,
+    paths: {
+      '/demonstrations': {
+        get: {
+          summary: 'Demonstrations for one utterance',
+          requestParams: { query: DemoQuerySchema },
+          responses: withErrors({ 200: json(DemoResponseSchema, 'the demonstrations, best first') }, ['400', '408', '431', '500']),
+        },
+        post: {
+          summary: 'Demonstrations for a batch of utterances',
+          description: `At most ${limits.maxBatchQueries} queries and ${limits.maxRequestChars} characters, asking for at most ` +
+            `${limits.maxDemonstrations} demonstrations in all (k, times the labels searched with per-label). Embedded fairly ` +
+            'beside other requests; the answer is streamed; the work stops if the client goes away.',
+          requestBody: { content: { 'application/json': { schema: DemoBatchSchema } } },
+          responses: withErrors({ 200: json(DemoBatchResponseSchema, 'one result per query, in order') }, ['400', '408', '413', '500']),
+        },
+      },
+      '/prompts': {
+        post: {
+          summary: 'One whole prompt for a dialogue (docs/PROMPTS.md)',
+          description: `The rendered prompt is at most ${limits.maxPromptChars} characters; the dialogue's turns at most ${limits.maxRequestChars}.`,
+          requestBody: { content: { 'application/json': { schema: PromptRequestSchema } } },
+          responses: withErrors({ 200: json(PromptResponseSchema, 'the prompt, its expected answer and the demonstrations in it') }, ['400', '408', '413', '500']),
+        },
+      },
+      '/indexes': {
+        get: { summary: 'The served indexes and their manifests', responses: withErrors({ 200: json(IndexesSchema, 'the indexes') }, ['500']) },
+      },
+      '/healthz': {
+        get: {
+          summary: 'Health; 503 once shutdown has begun (draining)',
+          responses: { 200: json(HealthSchema, 'serving'), 503: json(HealthSchema, 'draining: route elsewhere') },
+        },
+      },
+      '/openapi.json': {
+        get: { summary: 'This document', responses: { 200: { description: 'the OpenAPI 3.1 document', content: { 'application/json': {} } } } },
+      },
+    },
+  });
+}

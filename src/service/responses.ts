@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { ManifestSchema } from '../index/manifest.js';
+
+/**
+ * What the HTTP door answers, as zod schemas: the API description (server/openapi.ts) is generated from these and
+ * from the request schemas that validate input, so it is never written twice; the tests validate real answers
+ * against the generated document.
+ */
+export const DemonstrationSchema = z.object({
+  id: z.number().int().meta({ description: 'row id in the index' }),
+  text: z.string(),
+  label: z.string().nullable().meta({ description: 'the gold label (the first of a multi-label row; null where the row has none)' }),
+  labels: z.array(z.string()),
+  scores: z.record(z.string(), z.number().nullable()).optional().meta({ description: 'numeric annotations, only where the corpus has them (WASSA)' }),
+  speaker: z.string(),
+  corpus: z.string(),
+  split: z.string(),
+  dialogue: z.string(),
+  turn: z.number().int(),
+  score: z.number().meta({ description: 'cosine similarity to the query, in the index\'s search space' }),
+}).strict().meta({ id: 'Demonstration' });
+
+export const DemoResponseSchema = z.object({
+  index: z.string(),
+  embedder: z.string(),
+  took_ms: z.number(),
+  demonstrations: z.array(DemonstrationSchema).meta({ description: 'best first' }),
+}).strict().meta({ id: 'DemoResponse' });
+
+export const DemoBatchResponseSchema = z.object({
+  results: z.array(DemoResponseSchema).meta({ description: 'one per query, in order' }),
+  took_ms: z.number(),
+}).strict().meta({ id: 'DemoBatchResponse' });
+
+export const PromptResponseSchema = z.object({
+  prompt: z.string(),
+  target: z.string().nullable().meta({ description: 'the expected answer, or null where the dialogue lacks what it needs' }),
+  demonstrations: z.array(DemonstrationSchema),
+  took_ms: z.number(),
+}).strict().meta({ id: 'PromptResponse' });
+
+export const ErrorSchema = z.object({
+  error: z.object({
+    param: z.string().nullable().meta({ description: 'the parameter or body field at fault (e.g. queries.3.k), or null' }),
+    message: z.string(),
+  }).strict(),
+}).strict().meta({ id: 'Error' });
+
+export const HealthSchema = z.union([
+  z.object({ status: z.literal('ok'), indexes: z.array(z.string()) }).strict(),
+  z.object({ status: z.literal('draining') }).strict(),
+]).meta({ id: 'Health' });
+
+export const IndexesSchema = z.object({
+  indexes: z.array(z.object({ name: z.string(), manifest: ManifestSchema }).strict()),
+}).strict().meta({ id: 'Indexes' });
