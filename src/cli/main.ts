@@ -4,6 +4,7 @@ import { DEFAULT_EMBEDDER, type EmbedRole } from '../embed/create.js';
 import { InputError } from '../errors.js';
 import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
+import { createLogger } from '../server/logging.js';
 import { drain, newLifecycle, trackConnections } from '../server/shutdown.js';
 import { settingsFromEnv, type Settings } from '../settings.js';
 import { DemoQuerySchema } from '../service/query.js';
@@ -89,11 +90,12 @@ program
   .option('--embedder <spec>', 'refuse indexes not built with this embedder')
   .action(async (o: { index?: string[]; port: number; host: string; embedder?: string }) => {
     const settings = settingsFromEnv();
+    const logger = createLogger();
     const service = o.index
       ? await loadService(o.index, o.embedder, 'serve', settings)
       : await openDefaultIndex((dir) => loadService([dir], o.embedder, 'serve', settings));
     const lifecycle = newLifecycle();
-    const server = createHttpServer(createApp(service, { lifecycle, maxBodyBytes: settings.maxBodyBytes }), settings);
+    const server = createHttpServer(createApp(service, { lifecycle, maxBodyBytes: settings.maxBodyBytes, logger }), settings);
     trackConnections(server, lifecycle);
     server.once('error', (error) => {
       console.error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);

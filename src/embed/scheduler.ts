@@ -49,6 +49,8 @@ export class ScheduledEmbedder implements Embedder {
   private readonly inFlight = new Map<FairTicket<Pending>, number>();
   private running = 0;
   private closed = false;
+  /** Observes each call as it starts (sentences, characters): metrics. */
+  onCall?: (sentences: number, chars: number) => void;
 
   constructor(
     readonly id: string,
@@ -114,6 +116,7 @@ export class ScheduledEmbedder implements Embedder {
       const tickets = new Set(call.map((c) => c.ticket));
       for (const ticket of tickets) this.inFlight.set(ticket, (this.inFlight.get(ticket) ?? 0) + 1);
       this.running += 1;
+      this.onCall?.(call.length, call.reduce((n, c) => n + c.value.text.length, 0));
       const settle = (outcome: { vectors?: Float32Array[]; error?: Error }) => {
         this.running -= 1;
         for (const ticket of tickets) {

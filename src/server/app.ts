@@ -8,6 +8,9 @@ import type { DemoService } from '../service/service.js';
 import { parseInput } from '../service/validate.js';
 import { PACKAGE_VERSION } from '../paths.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
+import type { Logger } from 'pino';
+import { createLogger, requestLogging } from './logging.js';
+import { createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { requestSignal } from './request-signal.js';
 import { newLifecycle, trackAnswers, type Lifecycle } from './shutdown.js';
@@ -30,20 +33,30 @@ export interface AppOptions {
   /** Set to draining on shutdown: /healthz answers 503 and every answer closes its connection. */
   lifecycle?: Lifecycle;
   maxBodyBytes?: number;
+  /** JSON request logs (default: none). */
+  logger?: Logger;
 }
 
 /** The HTTP door: routing, validation and error mapping only; the work is DemoService's. */
 export function createApp(service: DemoService, options: AppOptions = {}): express.Express {
   const lifecycle = options.lifecycle ?? newLifecycle();
+  const logger = options.logger ?? createLogger('silent');
+  const metrics = createMetrics(service);
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(requestLogging(logger));
+  app.use(metrics.middleware);
   app.use(trackAnswers(lifecycle));
   app.use(express.json({ limit: options.maxBodyBytes ?? DEFAULT_SETTINGS.maxBodyBytes }));
 
   app.get('/healthz', (_req, res) => {
     if (lifecycle.draining) res.status(503).json({ status: 'draining' });
     else res.json({ status: 'ok', indexes: [...service.indexes.keys()] });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   const openApi = openApiDocument(service.limits, PACKAGE_VERSION);
@@ -81,7 +94,7 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   });
 
   // Every failure leaves as JSON: caller mistakes as 400 naming the parameter, the rest as 500 without a stack.
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof CancelledError || res.headersSent) {
       // The client went away (nobody to answer), or an answer was already under way: end the connection.
       res.destroy();
@@ -101,7 +114,7 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
       res.status(status).json({ error: { param: 'body', message: (error as Error).message } });
       return;
     }
-    console.error('unexpected error:', error);
+    req.log.error({ err: error }, 'unexpected error');
     res.status(500).json({ error: { param: null, message: 'internal error' } });
   });
   return app;

@@ -71,6 +71,9 @@ export function openApiDocument(limits: RequestLimits, version: string): ReturnT
           responses: { 200: json(HealthSchema, 'serving'), 503: json(HealthSchema, 'draining: route elsewhere') },
         },
       },
+      '/metrics': {
+        get: { summary: 'Prometheus metrics: requests, latency, embedder queue and calls, indexes, process', responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': {} } } } },
+      },
       '/openapi.json': {
         get: { summary: 'This document', responses: { 200: { description: 'the OpenAPI 3.1 document', content: { 'application/json': {} } } } },
       },

@@ -41,7 +41,8 @@ export interface DemoPlan {
 export class DemoService {
   private constructor(
     readonly indexes: ReadonlyMap<string, DemoIndex>,
-    private readonly embedders: ReadonlyMap<string, Embedder>,
+    /** One embedder per embedder id the indexes need. */
+    readonly embedders: ReadonlyMap<string, Embedder>,
     readonly limits: RequestLimits,
   ) {}
 

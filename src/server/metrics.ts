@@ -1,0 +1,72 @@
+import type { NextFunction, Request, Response } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ScheduledEmbedder } from '../embed/scheduler.js';
+import type { DemoService } from '../service/service.js';
+
+export interface Metrics {
+  registry: Registry;
+  /** Counts and times every answer by method, route and status. */
+  middleware: (req: Request, res: Response, next: NextFunction) => void;
+}
+
+/**
+ * Prometheus metrics (prom-client) for GET /metrics: requests and their latency by route and status, the embedder
+ * queue and the size of its calls, the indexes served (rows, build), and Node's process metrics. Routes are the
+ * matched route patterns, never the raw URL (which would hold utterances and explode the label space).
+ */
+export function createMetrics(service: DemoService): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'erc_demos_' });
+  const labelNames = ['method', 'route', 'status'] as const;
+  const requests = new Counter({ name: 'erc_demos_http_requests_total', help: 'HTTP requests answered, by method, route and status', labelNames, registers: [registry] });
+  const duration = new Histogram({
+    name: 'erc_demos_http_request_duration_seconds', help: 'time to answer, by method, route and status', labelNames, registers: [registry],
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  });
+  const callSentences = new Histogram({
+    name: 'erc_demos_embedder_call_sentences', help: 'sentences per embedder call (requests share calls)', labelNames: ['embedder'], registers: [registry],
+    buckets: [1, 2, 4, 8, 16, 32],
+  });
+  const callChars = new Histogram({
+    name: 'erc_demos_embedder_call_chars', help: 'characters per embedder call', labelNames: ['embedder'], registers: [registry],
+    buckets: [32, 128, 512, 1024, 2048, 4096, 16384],
+  });
+  new Gauge({
+    name: 'erc_demos_embedder_queue_sentences', help: 'sentences waiting for an embedder thread', labelNames: ['embedder'], registers: [registry],
+    collect() {
+      for (const [id, embedder] of service.embedders) if (embedder instanceof ScheduledEmbedder) this.set({ embedder: id }, embedder.queued);
+    },
+  });
+  for (const [id, embedder] of service.embedders) {
+    if (!(embedder instanceof ScheduledEmbedder)) continue;
+    embedder.onCall = (sentences, chars) => {
+      callSentences.observe({ embedder: id }, sentences);
+      callChars.observe({ embedder: id }, chars);
+    };
+  }
+  const rows = new Gauge({ name: 'erc_demos_index_rows', help: 'utterances in each served index', labelNames: ['index'], registers: [registry] });
+  const info = new Gauge({
+    name: 'erc_demos_index_info', help: 'each served index, as labels (value 1)', registers: [registry],
+    labelNames: ['index', 'corpus', 'splits', 'embedder', 'projection', 'built_at'],
+  });
+  const buildSeconds = new Gauge({ name: 'erc_demos_index_build_seconds', help: 'how long each served index took to build', labelNames: ['index'], registers: [registry] });
+  for (const [name, index] of service.indexes) {
+    const m = index.manifest;
+    rows.set({ index: name }, m.count);
+    buildSeconds.set({ index: name }, m.build_seconds);
+    info.set({ index: name, corpus: m.corpus, splits: m.splits.join(','), embedder: m.embedder.id, projection: m.projection?.kind ?? 'none', built_at: m.built_at }, 1);
+  }
+  return {
+    registry,
+    middleware(req, res, next) {
+      const end = duration.startTimer();
+      res.once('finish', () => {
+        // The matched route pattern (set once a route ran); everything else is one label, so junk URLs cost nothing.
+        const labels = { method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', status: String(res.statusCode) };
+        requests.inc(labels);
+        end(labels);
+      });
+      next();
+    },
+  };
+}
