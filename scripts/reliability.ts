@@ -425,6 +425,7 @@ function targets(r: Record<string, number>): [string, boolean][] {
     ['mixed_get_p99_ms <= 4 x idle_get_p99_ms', r.mixed_get_p99_ms <= 4 * r.idle_get_p99_ms],
     ['amplification_max_ms <= 1000', r.amplification_max_ms <= 1000],
     ['shutdown_s <= 12', r.shutdown_s <= 12],
+    ['sigterm_load_exit_code = 0 (no crash on the way out)', r.sigterm_load_exit_code === 0],
     ['shutdown_held_s <= 12', r.shutdown_held_s <= 12],
     ['corruptions_refused = corruptions_tried', r.corruptions_refused === r.corruptions_tried],
     ['kill9_index_intact = 1', r.kill9_index_intact === 1],

@@ -56,7 +56,7 @@ describe('OpenAPI 3.1 document, generated from the zod schemas', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(validator.version).toBe('3.1');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/demonstrations', '/healthz', '/indexes', '/metrics', '/openapi.json', '/prompts']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/', '/demonstrations', '/formats', '/healthz', '/indexes', '/metrics', '/openapi.json', '/prompts']);
     expect(doc.paths['/demonstrations'].get.parameters!.map((p) => p.name).sort())
       .toEqual(['dedup', 'exclude_dialogue', 'index', 'k', 'labels', 'split', 'strategy', 'utterance']);
     expect((doc as unknown as { 'x-limits': Record<string, number> })['x-limits'].maxDemonstrations).toBe(DEFAULT_SETTINGS.maxDemonstrations);
@@ -75,6 +75,7 @@ describe('OpenAPI 3.1 document, generated from the zod schemas', () => {
     await conforms('/prompts', 'post', await post('/prompts', { format: 'instructerc', dialogue, target: 1, options: { k: 2 } }));
     await conforms('/prompts', 'post', await post('/prompts', { format: 'instructerc', dialogue, target: 5 }));
     await conforms('/indexes', 'get', await fetch(`${base}/indexes`));
+    await conforms('/formats', 'get', await fetch(`${base}/formats`));
     await conforms('/healthz', 'get', await fetch(`${base}/healthz`));
     // A 408 from the HTTP layer: headers that never finish.
     const timedOut = await new Promise<string>((resolve) => {

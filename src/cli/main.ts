@@ -116,8 +116,10 @@ program
         process.exit(1);
       }
       console.error(`${signal}: draining (new connections refused, /healthz 503, up to ${settings.shutdownTimeoutMs} ms for requests in flight)`);
-      void drain(server, lifecycle, settings.shutdownTimeoutMs).then(({ forced }) => {
+      void drain(server, lifecycle, settings.shutdownTimeoutMs).then(async ({ forced }) => {
         console.error(forced ? 'closed the connections left at the deadline; exiting' : 'drained; exiting');
+        // Work of cut requests leaves the queue; the embedder call in flight (tens of ms) ends before the exit.
+        await service.close();
         process.exit(0);
       });
     };

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { CancelledError, InputError } from '../errors.js';
 import { TemplateError } from '../prompt/fill.js';
+import { FORMATS } from '../prompt/formats.js';
 import { checkBatchLength } from '../service/limits.js';
 import { DemoBatchSchema, parsePromptRequest } from '../service/prompt-request.js';
 import { DemoQuerySchema } from '../service/query.js';
@@ -53,6 +55,15 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   app.get('/healthz', (_req, res) => {
     if (lifecycle.draining) res.status(503).json({ status: 'draining' });
     else res.json({ status: 'ok', indexes: [...service.indexes.keys()] });
+  });
+
+  const page = readFileSync(new URL('./page/index.html', import.meta.url), 'utf8');
+  app.get('/', (_req, res) => {
+    res.type('html').send(page);
+  });
+
+  app.get('/formats', (_req, res) => {
+    res.json({ formats: [...FORMATS.values()] });
   });
 
   app.get('/metrics', async (_req, res) => {

@@ -3,7 +3,7 @@ import { createDocument, type ZodOpenApiResponsesObject } from 'zod-openapi';
 import type { RequestLimits } from '../service/limits.js';
 import { DemoBatchSchema, PromptRequestSchema } from '../service/prompt-request.js';
 import { DemoQuerySchema } from '../service/query.js';
-import { DemoBatchResponseSchema, DemoResponseSchema, ErrorSchema, HealthSchema, IndexesSchema, PromptResponseSchema } from '../service/responses.js';
+import { DemoBatchResponseSchema, DemoResponseSchema, ErrorSchema, FormatsSchema, HealthSchema, IndexesSchema, PromptResponseSchema } from '../service/responses.js';
 import { SETTINGS_TABLE } from '../settings.js';
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -61,6 +61,12 @@ export function openApiDocument(limits: RequestLimits, version: string): ReturnT
           requestBody: { content: { 'application/json': { schema: PromptRequestSchema } } },
           responses: withErrors({ 200: json(PromptResponseSchema, 'the prompt, its expected answer and the demonstrations in it') }, ['400', '408', '413', '500']),
         },
+      },
+      '/': {
+        get: { summary: 'The web page: demonstrations and prompts for an utterance or a pasted dialogue', responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } },
+      },
+      '/formats': {
+        get: { summary: 'The built-in prompt formats', responses: withErrors({ 200: json(FormatsSchema, 'the formats') }, ['500']) },
       },
       '/indexes': {
         get: { summary: 'The served indexes and their manifests', responses: withErrors({ 200: json(IndexesSchema, 'the indexes') }, ['500']) },

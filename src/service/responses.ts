@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ManifestSchema } from '../index/manifest.js';
+import { PromptFormatSchema } from '../prompt/formats.js';
 
 /**
  * What the HTTP door answers, as zod schemas: the API description (server/openapi.ts) is generated from these and
@@ -54,3 +55,7 @@ export const HealthSchema = z.union([
 export const IndexesSchema = z.object({
   indexes: z.array(z.object({ name: z.string(), manifest: ManifestSchema }).strict()),
 }).strict().meta({ id: 'Indexes' });
+
+export const FormatsSchema = z.object({
+  formats: z.array(PromptFormatSchema).meta({ description: 'the built-in prompt formats, as the objects a format of your own copies' }),
+}).strict().meta({ id: 'Formats' });

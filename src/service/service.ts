@@ -86,6 +86,14 @@ export class DemoService {
     return new DemoService(indexes, embedders, settings);
   }
 
+  /**
+   * Refuses further work and waits for the embedder calls in flight: a process must not exit while a worker thread
+   * is inside an onnxruntime call (the teardown crashes it).
+   */
+  async close(): Promise<void> {
+    await Promise.all([...this.embedders.values()].map((e) => e.close?.()));
+  }
+
   /** The named index, or the only one when no name is given, with the name it is served under. */
   index(name?: string): { name: string; index: DemoIndex } {
     if (name === undefined) {
