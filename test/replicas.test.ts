@@ -1,0 +1,83 @@
+import type { ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, loopbackConfig, NGINX, startNginx } from '../scripts/replicas-lib.js';
+import { startServeProcess, type ServeProcess } from '../scripts/serve-process.js';
+import { loadCorpus } from '../src/corpus/load.js';
+import { createEmbedder } from '../src/embed/create.js';
+import { buildIndex } from '../src/index/build.js';
+import { SAMPLE_CORPUS } from '../src/paths.js';
+import { tempDir } from './helpers.js';
+
+const BIN = resolve(__dirname, '..', 'bin', 'erc-demos.mjs');
+if (!NGINX) console.warn('[erc-demos tests] nginx not found (apt-get install nginx): the replica failover test is skipped');
+
+describe.skipIf(!NGINX)('two replicas behind the shipped nginx config, on loopback', () => {
+  const dir = tempDir();
+  const indexDir = join(dir, 'sample');
+  let nginx: ChildProcess | undefined;
+  const replicas: ServeProcess[] = [];
+
+  beforeAll(async () => {
+    const embedder = await createEmbedder('use-lite');
+    const sample = loadCorpus({ format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], name: 'sample' });
+    await buildIndex({ dialogues: sample.dialogues, corpus: 'sample', splits: ['train'], embedder, out: indexDir, name: 'sample' });
+  });
+  afterAll(() => {
+    nginx?.kill('SIGQUIT');
+    for (const r of replicas) r.child.kill('SIGKILL');
+  });
+
+  const serve = (port: number) => startServeProcess([BIN, 'serve', '--index', indexDir, '--port', String(port)]);
+
+  it('a replica stopped with SIGTERM mid-load costs zero failed requests, and takes traffic again once restarted', async () => {
+    const [portA, portB, front] = [await freePort(), await freePort(), await freePort()];
+    replicas.push(await serve(portA), await serve(portB));
+    nginx = await startNginx(loopbackConfig([portA, portB], front, join(dir, 'nginx')), join(dir, 'nginx'), front);
+    const base = `http://127.0.0.1:${front}`;
+
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const texts = ['I am so happy!', 'Where were you?', 'That is disgusting.', 'Oh no, a spider!', 'Fine.', 'We won!'];
+    const client = async (c: number) => {
+      for (let i = c; !stop; i++) {
+        try {
+          const res = i % 5 === 0
+            ? await fetch(`${base}/demonstrations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ queries: [{ utterance: texts[i % 6] }, { utterance: texts[(i + 1) % 6], k: 2 }] }) })
+            : await fetch(`${base}/demonstrations?k=3&utterance=${encodeURIComponent(texts[i % 6])}`);
+          await res.arrayBuffer();
+          if (res.status === 200) ok += 1;
+          else failures.push(`status ${res.status}`);
+        } catch (error) {
+          failures.push(String((error as Error).cause ?? error));
+        }
+      }
+    };
+    const clients = Array.from({ length: 8 }, (_, c) => client(c));
+    await new Promise((r) => setTimeout(r, 1500));
+    const beforeStop = ok;
+    replicas[0].child.kill('SIGTERM');
+    const exit = await replicas[0].exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    await new Promise((r) => setTimeout(r, 1000));
+    const whileDown = ok;
+    const restarted = await serve(portA);
+    replicas.push(restarted);
+    await new Promise((r) => setTimeout(r, 3500)); // past nginx's fail_timeout (2 s), so it tries the replica again
+    stop = true;
+    await Promise.all(clients);
+
+    expect(failures).toEqual([]);
+    expect(beforeStop).toBeGreaterThan(50);
+    expect(whileDown - beforeStop).toBeGreaterThan(50); // the other replica carried the load
+    // The restarted process counts from zero: whatever it has answered came after the restart.
+    const metrics = await (await fetch(`${restarted.url}/metrics`)).text();
+    const served = [...metrics.matchAll(/^erc_demos_http_requests_total\{method="(?:GET|POST)",route="\/demonstrations",status="200"\} (\d+)$/gm)]
+      .reduce((n, m) => n + Number(m[1]), 0);
+    expect(served).toBeGreaterThan(10);
+    // A client's request id goes through nginx to the replica and back.
+    const traced = await fetch(`${base}/healthz`, { headers: { 'x-request-id': 'trace-through-nginx' } });
+    expect(traced.headers.get('x-request-id')).toBe('trace-through-nginx');
+  });
+});
