@@ -107,7 +107,7 @@ program
       for (const [name, index] of service.indexes) {
         console.error(`index "${name}": ${index.manifest.corpus} ${index.manifest.splits.join('+')}, ${index.manifest.count} utterances, ${index.manifest.embedder.id}`);
       }
-      console.error(`listening on http://${o.host}:${actualPort}  (try: curl "http://${o.host}:${actualPort}/demonstrations?utterance=I%20can%27t%20believe%20you%20did%20that!&k=5")`);
+      console.error(`listening on http://${o.host}:${actualPort}  (open it in a browser for the page, or try: curl "http://${o.host}:${actualPort}/demonstrations?utterance=I%20can%27t%20believe%20you%20did%20that!&k=5")`);
     });
     server.listen(o.port, o.host);
     const stop = (signal: NodeJS.Signals) => {
