@@ -19,8 +19,8 @@ for round in 1 2; do
     echo "build $name round $round: $(echo "$(date +%s.%N) - $start" | bc) s"
   done
 done
-(cd "$other" && exec node bin/erc-demos.mjs serve --index "$work/other" --port 18001 2>/dev/null) &
-(cd "$here" && exec node bin/erc-demos.mjs serve --index "$work/this" --port 18002 2>/dev/null) &
+(cd "$other" && exec node bin/erc-demos.mjs serve --index "$work/other" --port 18001 >/dev/null 2>&1) &
+(cd "$here" && exec node bin/erc-demos.mjs serve --index "$work/this" --port 18002 >/dev/null 2>&1) &
 sleep 8
 load() { node --import tsx scripts/bench-load.ts --url "http://127.0.0.1:$1" --utterances "$work/utt.json" --connections "$2" --amount "$3" --duration 30 -k 8 2>/dev/null; }
 for port in 18001 18002; do load $port 4 300 >/dev/null; done
