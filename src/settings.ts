@@ -6,7 +6,7 @@ import { z } from 'zod';
  */
 const SETTINGS = {
   // Embedder scheduling (src/embed/scheduler.ts).
-  embedCallChars: { env: 'ERC_DEMOS_EMBED_CALL_CHARS', default: 2048, min: 1, doc: 'characters in one embedder call when serving, at most (one longer sentence goes alone): bounds how long a single query waits behind a batch' },
+  embedCallChars: { env: 'ERC_DEMOS_EMBED_CALL_CHARS', default: 3072, min: 1, doc: 'characters in one embedder call when serving, at most (one longer sentence goes alone): bounds how long a single query waits behind a batch' },
   maxWorkersPerRequest: { env: 'ERC_DEMOS_MAX_WORKERS_PER_REQUEST', default: 0, min: 0, doc: 'embedder threads one request may hold at once when serving; 0: all but one (at least one)' },
   // Work per request (src/service/limits.ts).
   maxBatchQueries: { env: 'ERC_DEMOS_MAX_BATCH_QUERIES', default: 1000, min: 1, doc: 'queries in one POST /demonstrations' },

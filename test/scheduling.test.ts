@@ -20,6 +20,16 @@ describe('fair queue', () => {
     expect(queue.take({ maxItems: 32, maxCost: 2000 }).map((c) => c.value)).toEqual(['single0']);
   });
 
+  it('single queries ride along with a long batch sentence; the batch\'s next one, too long for the call, sits out', () => {
+    const queue = new FairQueue<string>();
+    queue.add(items('batch', 10, 2000));
+    queue.take({ maxItems: 32, maxCost: 3072 });
+    for (let i = 0; i < 16; i++) queue.add(items(`get${i}-`, 1, 60));
+    const call = queue.take({ maxItems: 32, maxCost: 3072 }).map((c) => c.value);
+    expect(call[0]).toBe('batch1'); // first at the tie: a batch is never starved by newcomers
+    expect(call.slice(1)).toEqual(Array.from({ length: 16 }, (_, i) => `get${i}-0`));
+  });
+
   it('shares calls between tickets in proportion to cost, first come first served on ties', () => {
     const queue = new FairQueue<string>();
     queue.add(items('a', 10, 10));

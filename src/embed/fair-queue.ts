@@ -79,16 +79,22 @@ export class FairQueue<T> {
 
   /**
    * The items of the next call: repeatedly the head item of the eligible ticket with the lowest clock, until the
-   * call is full by count or cost. Items come back with the ticket they belong to.
+   * call is full by count, or no ticket's next item fits its remaining cost. Items come back with their ticket.
    */
   take(limits: TakeLimits<T>): { ticket: FairTicket<T>; value: T }[] {
     const call: { ticket: FairTicket<T>; value: T }[] = [];
     let cost = 0;
+    // A ticket whose next item does not fit sits out the rest of this call; others' smaller items still may.
+    const full = new Set<FairTicket<T>>();
+    const eligible = (ticket: FairTicket<T>) => !full.has(ticket) && (limits.eligible?.(ticket) ?? true);
     while (call.length < limits.maxItems) {
-      const ticket = this.nextTicket(limits.eligible);
+      const ticket = this.nextTicket(eligible);
       if (!ticket) break;
       const item = ticket.items[ticket.head];
-      if (call.length > 0 && cost + item.cost > limits.maxCost) break;
+      if (call.length > 0 && cost + item.cost > limits.maxCost) {
+        full.add(ticket);
+        continue;
+      }
       ticket.head += 1;
       ticket.clock += item.cost;
       cost += item.cost;

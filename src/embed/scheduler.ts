@@ -27,7 +27,7 @@ export interface ScheduleOptions {
 }
 
 /** Default call size; docs/RELIABILITY.md says how the character budget was chosen. */
-export const DEFAULT_SCHEDULE: ScheduleOptions = { callItems: 32, callChars: 2048, maxExecutorsPerRequest: Number.POSITIVE_INFINITY };
+export const DEFAULT_SCHEDULE: ScheduleOptions = { callItems: 32, callChars: 3072, maxExecutorsPerRequest: Number.POSITIVE_INFINITY };
 
 interface Pending {
   text: string;
