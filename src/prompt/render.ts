@@ -113,7 +113,7 @@ function boundedParts(separator: string, maxChars: number, param: string, what: 
     add(part) {
       size += part.length + (parts.length > 0 ? separator.length : 0);
       parts.push(part);
-      if (size > maxChars) throw new PromptTooLongError(param, `${what} would be over ${size} characters, past this service's limit of ${maxChars} (ERC_DEMOS_MAX_PROMPT_CHARS)`);
+      if (size > maxChars) throw new PromptTooLongError(param, `${what} reaches ${size} characters and more, past this service's limit of ${maxChars} (ERC_DEMOS_MAX_PROMPT_CHARS)`);
     },
   };
 }
