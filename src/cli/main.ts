@@ -133,15 +133,16 @@ program
   .requiredOption('--index <dir>', 'index directory')
   .option('-k, --k <n>', 'number of demonstrations (per label with --strategy per-label)')
   .option('--labels <list>', 'only these labels (comma-separated)')
-  .option('--strategy <name>', 'topk or per-label', 'topk')
+  .option('--strategy <name>', 'topk, per-label or mmr', 'topk')
+  .option('--lambda <x>', 'mmr: relevance against diversity, 0..1 (default 0.5)')
   .option('--exclude-dialogue <ids>', 'never from these dialogue ids (comma-separated)')
   .option('--split <names>', 'only from these splits (comma-separated)')
   .option('--dedup', 'drop demonstrations whose text repeats a better one')
   .option('--embedder <spec>', 'refuse the index unless built with this embedder')
   .argument('<utterance>', 'the utterance to find demonstrations for')
-  .action(async (utterance: string, o: { index: string; k?: string; labels?: string; strategy: string; excludeDialogue?: string; split?: string; dedup?: boolean; embedder?: string }) => {
+  .action(async (utterance: string, o: { index: string; k?: string; labels?: string; strategy: string; lambda?: string; excludeDialogue?: string; split?: string; dedup?: boolean; embedder?: string }) => {
     const query = parseInput(DemoQuerySchema, {
-      utterance, k: o.k, labels: o.labels, strategy: o.strategy, exclude_dialogue: o.excludeDialogue, split: o.split, dedup: o.dedup ? 'true' : undefined,
+      utterance, k: o.k, labels: o.labels, strategy: o.strategy, lambda: o.lambda, exclude_dialogue: o.excludeDialogue, split: o.split, dedup: o.dedup ? 'true' : undefined,
     });
     const service = await loadService([o.index], o.embedder);
     console.log(JSON.stringify(await service.demonstrations(query), null, 2));
@@ -165,7 +166,8 @@ indexOverSplit(
   .option('--format <name>', `built-in format: ${[...FORMATS.keys()].join(', ')}`, 'instructerc')
   .option('--format-file <json>', 'a format of your own (see docs/PROMPTS.md); overrides --format')
   .option('-k, --k <n>', 'demonstrations per prompt (per label with --strategy per-label); 0 for none', '4')
-  .option('--strategy <name>', 'topk or per-label', 'topk')
+  .option('--strategy <name>', 'topk, per-label or mmr', 'topk')
+  .option('--lambda <x>', 'mmr: relevance against diversity, 0..1 (default 0.5)')
   .option('--window <n>', "history window (turns before the target); default: the format's")
   .option('--unified', 'map labels into the unified 9-label space')
   .option('--allow-eval-demos', 'allow demonstrations from dev/test splits the index holds')
@@ -175,7 +177,7 @@ indexOverSplit(
   .option('--demo-separator <text>', 'between demonstrations')
   .addOption(new Option('--jsonl-shape <shape>', 'line shape: instructerc {id,input,target,demonstrations}, alpaca {instruction,input,output}, sharegpt {conversations} (these two also write the LLaMA-Factory dataset_info.json entry beside the export)').choices(JSONL_SHAPES).default('instructerc'))
   .requiredOption('--out <file>', 'JSONL file to write (replaced atomically)')
-  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; out: string }) => {
+  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; lambda?: string; out: string }) => {
     await runPromptExport(o);
   });
 

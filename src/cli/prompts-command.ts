@@ -28,6 +28,7 @@ export interface PromptsCommandOptions {
   demoItem?: string;
   demoSeparator?: string;
   jsonlShape: JsonlShape;
+  lambda?: string;
   out: string;
 }
 
@@ -42,6 +43,8 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   const k = intOption('k', o.k, 0, 100);
   const window = o.window === undefined ? undefined : intOption('window', o.window, 0, 1000);
   if (!(STRATEGIES as readonly string[]).includes(o.strategy)) throw new InputError('strategy', `must be one of ${STRATEGIES.join(', ')}`);
+  const lambda = o.lambda === undefined ? undefined : Number(o.lambda);
+  if (lambda !== undefined && !(lambda >= 0 && lambda <= 1)) throw new InputError('lambda', `must be a number between 0 and 1, got "${o.lambda}"`);
   const base = o.formatFile ? formatFromFile(o.formatFile) : resolveFormat(o.format);
   const format: PromptFormat = {
     ...base,
@@ -58,7 +61,7 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   try {
     const summary = await exportPrompts({
       index, embedder: service.embedderFor(index), format, dialogues: corpus.dialogues, out: o.out, shape: o.jsonlShape,
-      options: { k, strategy: o.strategy as Strategy, window, unified: o.unified, allowEvalSplits: o.allowEvalDemos, dedup: o.dedup },
+      options: { k, strategy: o.strategy as Strategy, window, unified: o.unified, allowEvalSplits: o.allowEvalDemos, dedup: o.dedup, lambda },
       onProgress: bar.update,
     });
     bar.stop();

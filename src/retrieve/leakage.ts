@@ -25,6 +25,7 @@ export interface LeakageOptions {
   allowEvalSplits?: boolean;
   extraExcludedDialogues?: readonly string[];
   dedup?: boolean;
+  lambda?: number;
 }
 
 /**
@@ -50,5 +51,6 @@ export function leakageSafeSelection(index: IndexFacts, target: TargetFacts, opt
     ...(excludeDialogues.length ? { excludeDialogues } : {}),
     ...(target.rowId !== undefined ? { excludeIds: [target.rowId] } : {}),
     ...(options.dedup ? { dedup: true } : {}),
+    ...(options.lambda !== undefined ? { lambda: options.lambda } : {}),
   };
 }

@@ -1,8 +1,9 @@
 import { toInstructercLabel } from '../corpus/labels.js';
 import { InputError } from '../errors.js';
 import type { Hit, IndexedRow, RowFilter } from '../index/rows.js';
+import { MMR_FETCH_PER_ITEM, MMR_MIN_FETCH } from './mmr.js';
 
-export const STRATEGIES = ['topk', 'per-label'] as const;
+export const STRATEGIES = ['topk', 'per-label', 'mmr'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export interface Demonstration {
@@ -30,6 +31,8 @@ export interface SelectionOptions {
   excludeIds?: readonly number[];
   /** Drop demonstrations whose text repeats a better one ("Okay." said 200 times); over-fetches to keep k. */
   dedup?: boolean;
+  /** mmr only: weight of relevance against diversity, in [0, 1] (default DEFAULT_MMR_LAMBDA). */
+  lambda?: number;
 }
 
 /** How many candidates a deduplicating search fetches per demonstration it must return. */
@@ -60,18 +63,33 @@ export function toRowFilter(options: SelectionOptions): RowFilter {
   };
 }
 
-/** The search a selection needs: one top-k, or one per label (with the label filter narrowed to that label). */
+/**
+ * The search a selection needs: one top-k, one per label (with the label filter narrowed to that label), or for
+ * mmr one search for the candidates it chooses among.
+ */
 export function plannedSearches(options: SelectionOptions, indexLabels: readonly string[]): { k: number; filter: RowFilter }[] {
   const filter = toRowFilter(options);
   const k = options.dedup ? options.k * DEDUP_OVERFETCH : options.k;
   if (options.strategy === 'topk') return [{ k, filter }];
+  if (options.strategy === 'mmr') return [{ k: Math.max(MMR_MIN_FETCH, k * MMR_FETCH_PER_ITEM), filter }];
   const labels = options.labels?.length ? options.labels : indexLabels;
   return labels.map((label) => ({ k, filter: { ...filter, labels: new Set([label]) } }));
 }
 
 /** Same text up to case, spacing and punctuation (curly or straight quotes alike). */
-function textKey(text: string): string {
+export function textKey(text: string): string {
   return text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+}
+
+/** Hits whose text does not repeat a better one's, best first. */
+export function uniqueTexts(hits: readonly Hit[], rows: readonly IndexedRow[]): Hit[] {
+  const seen = new Set<string>();
+  return hits.filter((hit) => {
+    const key = textKey(rows[hit.id].text);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**

@@ -16,6 +16,8 @@ export interface PromptOptions {
   allowEvalSplits?: boolean;
   excludeDialogues?: readonly string[];
   dedup?: boolean;
+  /** mmr only: relevance against diversity. */
+  lambda?: number;
   /** Refuse a prompt longer than this many characters (a request's limit; exports have none). */
   maxPromptChars?: number;
   /** Stops the work when aborted (the request's client went away). */
@@ -70,7 +72,7 @@ export async function buildPrompts(index: DemoIndex, embedder: Embedder, format:
     if (vector) {
       const selection = leakageSafeSelection(index.manifest, {
         corpus: job.corpus, dialogue: job.dialogueId, rowId: ownRow(index, job, job.target),
-      }, { k: options.k, strategy: options.strategy, labels: options.labels, allowEvalSplits: options.allowEvalSplits, extraExcludedDialogues: options.excludeDialogues, dedup: options.dedup });
+      }, { k: options.k, strategy: options.strategy, labels: options.labels, allowEvalSplits: options.allowEvalSplits, extraExcludedDialogues: options.excludeDialogues, dedup: options.dedup, lambda: options.lambda });
       demonstrations = retrieve(index, vector, selection);
     }
     const rendered = renderPrompt(format, {

@@ -27,7 +27,9 @@ export const DemoQuerySchema = z.object({
   index: z.string().trim().min(1, 'must not be empty').optional().meta({ description: 'index name; required when several are served' }),
   labels: commaList.optional().meta({ description: 'comma-separated labels (corpus or InstructERC names); each searched once' }),
   strategy: z.enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` }).default('topk')
-    .meta({ description: 'topk: the k most similar; per-label: the k most similar of each label' }),
+    .meta({ description: 'topk: the k most similar; per-label: the k most similar of each label; mmr: k relevant yet unlike each other (maximal marginal relevance)' }),
+  lambda: z.coerce.number({ error: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional()
+    .meta({ description: 'strategy=mmr: weight of relevance against diversity, 0..1 (default 0.5; 1 is plain top-k)' }),
   exclude_dialogue: commaList.optional().meta({ description: 'comma-separated dialogue ids never to return' }),
   split: commaList.optional().meta({ description: 'comma-separated splits to draw from' }),
   dedup: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true').optional()

@@ -122,7 +122,7 @@ export class DemoService {
       const unknown = query.split.find((s) => !index.manifest.splits.includes(s));
       if (unknown) throw new InputError('split', `unknown split "${unknown}" (index holds: ${index.manifest.splits.join(', ')})`);
     }
-    return { k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, excludeDialogues: query.exclude_dialogue, dedup: query.dedup };
+    return { k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, excludeDialogues: query.exclude_dialogue, dedup: query.dedup, lambda: query.lambda };
   }
 
   /**
@@ -220,7 +220,7 @@ export class DemoService {
     const job = { corpus, dialogueId: request.dialogue.id, turns, target: request.target };
     const options = {
       k: o.k, strategy: o.strategy, window: o.window, unified: o.unified, labels, allowEvalSplits: o.allow_eval_demos,
-      excludeDialogues: o.exclude_dialogue, dedup: o.dedup, maxPromptChars: this.limits.maxPromptChars, signal,
+      excludeDialogues: o.exclude_dialogue, dedup: o.dedup, lambda: o.lambda, maxPromptChars: this.limits.maxPromptChars, signal,
     };
     checkPromptSize(index, format, job, options);
     const [built] = await buildPrompts(index, this.embedderFor(index), format, [job], options);
