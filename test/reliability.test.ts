@@ -94,6 +94,20 @@ describe('bounded work per request, over HTTP on loopback', () => {
     expect(ok.body.took_ms).toBeGreaterThan(0);
   });
 
+  it('ERC_DEMOS_MAX_BATCH_QUERIES raises the batch limit as well as lowering it', async () => {
+    const roomy = await DemoService.load([indexDir], { settings: { ...DEFAULT_SETTINGS, maxBatchQueries: 1200 } });
+    const app = createHttpServer(createApp(roomy), DEFAULT_SETTINGS).listen(0, '127.0.0.1');
+    await new Promise((r) => app.once('listening', r));
+    const url = `http://127.0.0.1:${(app.address() as AddressInfo).port}/demonstrations`;
+    const send = (n: number) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ queries: Array.from({ length: n }, (_, i) => ({ utterance: `hi ${i}`, k: 1 })) }) });
+    const ok = await send(1100);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { results: unknown[] }).results).toHaveLength(1100);
+    const over = await send(1201);
+    expect([over.status, ((await over.json()) as ErrorBody).error.message]).toEqual([400, "queries: has 1201 queries, over this service's limit of 1200 (ERC_DEMOS_MAX_BATCH_QUERIES)"]);
+    await new Promise((r) => app.close(r));
+  });
+
   it('a template that repeats the history is refused before rendering: a 400 naming the window, never a 500', async () => {
     // The issue's reproduction (500 turns of 2000 characters) is refused for its size alone...
     const turns = Array.from({ length: 500 }, (_, i) => ({ speaker: `S${i % 2}`, text: `${i} ${'x'.repeat(1990)}` }));

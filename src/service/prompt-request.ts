@@ -64,8 +64,8 @@ export type PromptRequest = z.output<typeof PromptRequestSchema>;
 
 export const DemoBatchSchema = z.object({
   queries: z.array(DemoQuerySchema.extend({ k: z.number().int().min(1, `must be between 1 and ${MAX_K}`).max(MAX_K, `must be between 1 and ${MAX_K}`).optional(), labels: z.array(z.string()).optional(), exclude_dialogue: z.array(z.string()).optional(), split: z.array(z.string()).optional(), dedup: z.boolean().optional(), lambda: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional() }), { error: 'must be a list of queries' })
-    .min(1, 'must hold at least one query')
-    .max(1000, 'at most 1000 queries per request'),
+    // At most ERC_DEMOS_MAX_BATCH_QUERIES, checked before this schema runs (limits.ts: checkBatchLength).
+    .min(1, 'must hold at least one query'),
 }).strict();
 
 export function parsePromptRequest(body: unknown): PromptRequest {
