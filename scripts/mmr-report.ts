@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBuild } from '../src/cli/build-index.js';
+import { dot } from '../src/embed/types.js';
 import { loadCorpus, type CorpusFormat } from '../src/corpus/load.js';
 import { retrieve } from '../src/retrieve/retrieve.js';
 import { textKey, type SelectionOptions } from '../src/retrieve/select.js';
@@ -52,11 +53,7 @@ for (const corpus of ['meld', 'emorynlp'] as CorpusFormat[]) {
       distinct += new Set(demos.map((d) => textKey(d.text))).size;
       for (let i = 0; i < demos.length; i++) {
         for (let j = i + 1; j < demos.length; j++) {
-          const a = index.vector(demos[i].id);
-          const b = index.vector(demos[j].id);
-          let dot = 0;
-          for (let x = 0; x < a.length; x++) dot += a[x] * b[x];
-          pairSum += dot;
+          pairSum += dot(index.vector(demos[i].id), index.vector(demos[j].id));
           pairs += 1;
         }
       }

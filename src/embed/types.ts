@@ -12,6 +12,13 @@ export interface Embedder {
   close?(): Promise<void>;
 }
 
+/** Dot product (the cosine, for unit vectors). */
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
+}
+
 /** L2-normalises in place (cosine on unit vectors is a dot product) and returns the vector. */
 export function normalize(vector: Float32Array): Float32Array {
   let sum = 0;

@@ -1,15 +1,10 @@
+import { dot } from '../embed/types.js';
 import type { DemoIndex } from '../index/open.js';
 import type { Hit, RowFilter } from '../index/rows.js';
 import { DEFAULT_MMR_LAMBDA, mmrSelect } from './mmr.js';
 import { mergeHits, plannedSearches, uniqueTexts, type Demonstration, type SelectionOptions } from './select.js';
 
 type Search = (query: Float32Array, k: number, filter: RowFilter) => Hit[];
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
-  return sum;
-}
 
 /** Runs a selection's searches, then merges them (topk, per-label) or chooses among the candidates (mmr). */
 function select(index: DemoIndex, query: Float32Array, options: SelectionOptions, search: Search): Demonstration[] {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { FORMATS, PromptFormatSchema, type PromptFormat } from '../prompt/formats.js';
 import { STRATEGIES } from '../retrieve/select.js';
-import { DemoQuerySchema, MAX_K, MAX_UTTERANCE_CHARS } from './query.js';
+import { DemoQuerySchema, LambdaSchema, MAX_K, MAX_UTTERANCE_CHARS } from './query.js';
 import { parseInput } from './validate.js';
 
 /** A built-in format by name, or a user's format object (validated field by field). */
@@ -57,13 +57,13 @@ export const PromptRequestSchema = z.object({
     exclude_dialogue: z.array(z.string()).optional(),
     allow_eval_demos: z.boolean().default(false),
     dedup: z.boolean().default(false),
-    lambda: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),
+    lambda: LambdaSchema.optional(),
   }).strict().prefault({}),
 }).strict();
 export type PromptRequest = z.output<typeof PromptRequestSchema>;
 
 export const DemoBatchSchema = z.object({
-  queries: z.array(DemoQuerySchema.extend({ k: z.number().int().min(1, `must be between 1 and ${MAX_K}`).max(MAX_K, `must be between 1 and ${MAX_K}`).optional(), labels: z.array(z.string()).optional(), exclude_dialogue: z.array(z.string()).optional(), split: z.array(z.string()).optional(), dedup: z.boolean().optional(), lambda: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional() }), { error: 'must be a list of queries' })
+  queries: z.array(DemoQuerySchema.extend({ k: z.number().int().min(1, `must be between 1 and ${MAX_K}`).max(MAX_K, `must be between 1 and ${MAX_K}`).optional(), labels: z.array(z.string()).optional(), exclude_dialogue: z.array(z.string()).optional(), split: z.array(z.string()).optional(), dedup: z.boolean().optional(), lambda: LambdaSchema.optional() }), { error: 'must be a list of queries' })
     // At most ERC_DEMOS_MAX_BATCH_QUERIES, checked before this schema runs (limits.ts: checkBatchLength).
     .min(1, 'must hold at least one query'),
 }).strict();

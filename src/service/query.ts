@@ -4,6 +4,9 @@ import { STRATEGIES } from '../retrieve/select.js';
 export const MAX_UTTERANCE_CHARS = 2000;
 export const MAX_K = 100;
 
+/** MMR's relevance-against-diversity weight, wherever a request gives it (JSON number; GET coerces its string). */
+export const LambdaSchema = z.number({ error: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1');
+
 /** Splits "a,b, c" into trimmed non-empty items. */
 const commaList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
 
@@ -28,7 +31,7 @@ export const DemoQuerySchema = z.object({
   labels: commaList.optional().meta({ description: 'comma-separated labels (corpus or InstructERC names); each searched once' }),
   strategy: z.enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` }).default('topk')
     .meta({ description: 'topk: the k most similar; per-label: the k most similar of each label; mmr: k relevant yet unlike each other (maximal marginal relevance)' }),
-  lambda: z.coerce.number({ error: 'must be a number between 0 and 1' }).min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional()
+  lambda: z.coerce.number({ error: 'must be a number between 0 and 1' }).pipe(LambdaSchema).optional()
     .meta({ description: 'strategy=mmr: weight of relevance against diversity, 0..1 (default 0.5; 1 is plain top-k)' }),
   exclude_dialogue: commaList.optional().meta({ description: 'comma-separated dialogue ids never to return' }),
   split: commaList.optional().meta({ description: 'comma-separated splits to draw from' }),
