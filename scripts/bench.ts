@@ -14,6 +14,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCorpus } from '../src/corpus/load.js';
+import { runLoad, writeUtterances } from './load-client.js';
 import { startServeProcess } from './serve-process.js';
 
 const { values } = parseArgs({
@@ -52,12 +53,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-interface Load { requests: number; rps: number; p50_ms: number; p99_ms: number; errors: number }
-async function load(url: string, connections: number, amount: number, utterances: string): Promise<Load> {
-  const r = await run([...tsx, 'scripts/bench-load.ts', '--url', url, '--utterances', utterances, '--connections', String(connections), '--amount', String(amount), '--duration', '30', '-k', '8']);
-  if (r.code !== 0) throw new Error(`load generator failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Load;
-}
+const load = (url: string, connections: number, amount: number, utterances: string) => runLoad(url, utterances, { connections, amount, seconds: 30 });
 
 /** One whole run: build, our service at c1/c16, the peer at c1/c16 (each server stopped before the next starts). */
 async function benchOnce(runNumber: number, utterances: string): Promise<Record<string, number>> {
@@ -112,8 +108,7 @@ function median(xs: number[]): number {
 
 try {
   const test = loadCorpus({ format: 'meld', data: values.data!, splits: ['test'] });
-  const utterances = join(work, 'utterances.json');
-  writeFileSync(utterances, JSON.stringify(test.dialogues.flatMap((d) => d.turns.map((t) => t.text))));
+  const utterances = writeUtterances(work, test.dialogues);
   const results: Record<string, number>[] = [];
   for (let r = 1; r <= runs; r++) {
     log(`run ${r} of ${runs}`);

@@ -23,6 +23,7 @@ import { loadCorpus } from '../src/corpus/load.js';
 import { DemoIndex } from '../src/index/open.js';
 import { SAMPLE_CORPUS } from '../src/paths.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
+import { runLoad, writeUtterances } from './load-client.js';
 import { fuzzRequests, type FuzzRequest } from './reliability-fuzz.js';
 import { startServeProcess, type ServeProcess } from './serve-process.js';
 
@@ -122,21 +123,12 @@ async function buildIndex(): Promise<string> {
 }
 
 function utterancesFile(): string {
-  const file = join(work, 'utterances.json');
-  const texts = haveMeld
-    ? loadCorpus({ format: 'meld', data: values.data!, splits: ['test'] }).dialogues.flatMap((d) => d.turns.map((t) => t.text))
-    : loadCorpus({ format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], name: 'sample' }).dialogues.flatMap((d) => d.turns.map((t) => t.text));
-  writeFileSync(file, JSON.stringify(texts));
-  return file;
+  return writeUtterances(work, haveMeld
+    ? loadCorpus({ format: 'meld', data: values.data!, splits: ['test'] }).dialogues
+    : loadCorpus({ format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], name: 'sample' }).dialogues);
 }
 
-interface Load { requests: number; rps: number; p50_ms: number; p99_ms: number; errors: number; timeouts: number; non2xx: number }
-async function load(url: string, utterances: string, connections: number, durationS: number): Promise<Load> {
-  const r = await runNode(['--import', 'tsx', 'scripts/bench-load.ts', '--url', url, '--utterances', utterances, '--connections', String(connections),
-    '--amount', '0', '--duration', String(durationS), '-k', '8', '--timeout', '10']);
-  if (r.code !== 0) throw new Error(`load generator failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Load;
-}
+const load = (url: string, utterances: string, connections: number, seconds: number) => runLoad(url, utterances, { connections, seconds });
 
 async function fuzzPhase(base: string, indexDir: string): Promise<void> {
   const requests = fuzzRequests(Number(values.fuzz), seed);

@@ -4,12 +4,13 @@
  * directly, then through nginx with one and with two replicas, all on this machine. Replicas share its cores, so
  * the growth with replicas is bounded by them; the per-core figure is the direct figure over the cores in use.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { loadCorpus } from '../src/corpus/load.js';
+import { runLoad, writeUtterances } from './load-client.js';
 import { freePort, loopbackConfig, startNginx } from './replicas-lib.js';
 import { startServeProcess, type ServeProcess } from './serve-process.js';
 
@@ -19,31 +20,25 @@ const work = mkdtempSync(join(tmpdir(), 'erc-replicas-'));
 const BIN = resolve('bin/erc-demos.mjs');
 const running: ServeProcess[] = [];
 
-function load(url: string, utterances: string): { rps: number; p50_ms: number; p99_ms: number; errors: number } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/bench-load.ts', '--url', url, '--utterances', utterances, '--connections', '16',
-    '--amount', '0', '--duration', values.seconds!, '-k', '8'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`load generator failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { rps: number; p50_ms: number; p99_ms: number; errors: number };
-}
+const load = (url: string, utterances: string) => runLoad(url, utterances, { connections: 16, seconds: Number(values.seconds) });
 
 try {
   const index = join(work, 'meld');
   log('building the MELD train index (raw vectors) ...');
   const build = spawnSync(process.execPath, [BIN, 'build', '--corpus', 'meld', '--data', values.data!, '--split', 'train', '--projection', 'none', '--out', index], { encoding: 'utf8' });
   if (build.status !== 0) throw new Error(build.stderr);
-  const utterances = join(work, 'utterances.json');
-  writeFileSync(utterances, JSON.stringify(loadCorpus({ format: 'meld', data: values.data!, splits: ['test'] }).dialogues.flatMap((d) => d.turns.map((t) => t.text))));
+  const utterances = writeUtterances(work, loadCorpus({ format: 'meld', data: values.data!, splits: ['test'] }).dialogues);
   const ports = [await freePort(), await freePort()];
   for (const port of ports) running.push(await startServeProcess([BIN, 'serve', '--index', index, '--port', String(port)]));
-  load(running[0].url, utterances); // warm-up
+  await load(running[0].url, utterances); // warm-up
   log('one replica, direct ...');
-  const direct = load(running[0].url, utterances);
+  const direct = await load(running[0].url, utterances);
   const results: Record<string, number | string> = { machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}` };
   for (const n of [1, 2]) {
     const front = await freePort();
     const nginx = await startNginx(loopbackConfig(ports.slice(0, n), front, join(work, `nginx-${n}`)), join(work, `nginx-${n}`), front);
     log(`nginx + ${n} replica(s) ...`);
-    const r = load(`http://127.0.0.1:${front}`, utterances);
+    const r = await load(`http://127.0.0.1:${front}`, utterances);
     nginx.kill('SIGQUIT');
     Object.assign(results, { [`nginx_${n}_rps`]: r.rps, [`nginx_${n}_p50_ms`]: r.p50_ms, [`nginx_${n}_p99_ms`]: r.p99_ms, [`nginx_${n}_errors`]: r.errors });
   }
