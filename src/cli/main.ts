@@ -62,13 +62,13 @@ program
   .option('--m <n>', 'HNSW M', positiveInt)
   .option('--ef-construction <n>', 'HNSW efConstruction', positiveInt)
   .option('--ef-search <n>', 'HNSW ef at query time', positiveInt)
-  .addOption(new Option('--projection <kind>', 'emotion-aware projection learned from the training labels (auto: lda for MELD, EmoryNLP, IEMOCAP)').choices(['auto', 'none', 'lda']).default('auto'))
-  .option('--lda-blend <b>', 'share of the raw embedding kept beside the LDA part, in [0, 1]', (v: string) => {
+  .addOption(new Option('--projection <kind>', 'the space searched: auto (chosen by cross-validation on the training labels), none (raw embedding) or lda').choices(['auto', 'none', 'lda']).default('auto'))
+  .option('--lda-blend <b>', 'force LDA with this share of the raw embedding kept beside the LDA part, in [0, 1) (default 0.4)', (v: string) => {
     const n = Number(v);
     if (!(n >= 0 && n < 1)) throw new InvalidArgumentError('must be a number in [0, 1)');
     return n;
   })
-  .option('--lda-shrinkage <s>', 'LDA shrinkage in [0, 1]', (v: string) => {
+  .option('--lda-shrinkage <s>', 'force LDA with this shrinkage, in [0, 1] (default 0.1)', (v: string) => {
     const n = Number(v);
     if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number between 0 and 1');
     return n;

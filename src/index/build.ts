@@ -3,11 +3,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import type { Dialogue } from '../corpus/types.js';
-import { fitLda, project, projectedDim, type Projection } from '../embed/projection.js';
+import { project, projectedDim, type Projection } from '../embed/projection.js';
 import type { Embedder } from '../embed/types.js';
 import { lengthSortedCalls } from '../embed/use-lite.js';
 import { labelScheme } from '../corpus/labels.js';
+import { assignFolds, DEFAULT_FOLD_SEED, DEFAULT_FOLDS } from './folds.js';
 import { recoverInterruptedBuilds } from './recover.js';
+import { fitSpace, ldaPart, type FittedSpace, type SpaceRequest } from './space.js';
+import type { SpaceCandidate } from './choose-space.js';
 import { FILES, INDEX_FORMAT_VERSION, manifestSumLine, sha256File, type HnswParams, type Manifest } from './manifest.js';
 
 /** Chosen on MELD and EmoryNLP dev (docs/RETRIEVAL-QUALITY.md). */
@@ -26,8 +29,15 @@ export interface BuildOptions {
   batchSize?: number;
   hnsw?: Partial<Omit<HnswParams, 'space'>>;
   skippedRows?: number;
-  /** Learn an LDA projection from the training labels (fitted here, stored with the index, applied to queries). */
-  projection?: { kind: 'lda'; shrinkage: number; blend: number };
+  /**
+   * The space searched (default none: the raw embedding): `auto` chooses by cross-validation on these rows' labels,
+   * `lda` forces a projection; either way it is fitted here, stored with the index and applied to queries.
+   */
+  projection?: SpaceRequest;
+  /** Folds of the dialogue-grouped cross-validation and cross-fitting (default DEFAULT_FOLDS). */
+  folds?: number;
+  /** The spaces `auto` chooses among (default DEFAULT_SPACE_CANDIDATES). */
+  spaceCandidates?: readonly SpaceCandidate[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -41,23 +51,32 @@ function f32Bytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-function writeMetadata(file: string, dialogues: readonly Dialogue[]): void {
+function writeMetadata(file: string, dialogues: readonly Dialogue[], folds: ReadonlyMap<string, number>): void {
   const db = new Database(file);
   db.pragma('journal_mode = DELETE');
   db.exec(`CREATE TABLE utterances (
     id INTEGER PRIMARY KEY, corpus TEXT NOT NULL, split TEXT NOT NULL, dialogue TEXT NOT NULL,
-    turn INTEGER NOT NULL, speaker TEXT NOT NULL, text TEXT NOT NULL, labels TEXT NOT NULL, scores TEXT, source_id TEXT)`);
+    turn INTEGER NOT NULL, speaker TEXT NOT NULL, text TEXT NOT NULL, labels TEXT NOT NULL, scores TEXT, source_id TEXT,
+    fold INTEGER NOT NULL)`);
   const insert = db.prepare(
-    'INSERT INTO utterances (id, corpus, split, dialogue, turn, speaker, text, labels, scores, source_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO utterances (id, corpus, split, dialogue, turn, speaker, text, labels, scores, source_id, fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   db.transaction(() => {
     let id = 0;
     for (const d of dialogues) {
-      for (const t of d.turns) insert.run(id++, d.corpus, d.split, d.id, t.index, t.speaker, t.text, JSON.stringify(t.labels), t.scores ? JSON.stringify(t.scores) : null, t.sourceId ?? null);
+      for (const t of d.turns) insert.run(id++, d.corpus, d.split, d.id, t.index, t.speaker, t.text, JSON.stringify(t.labels), t.scores ? JSON.stringify(t.scores) : null, t.sourceId ?? null, folds.get(d.id)!);
     }
   })();
   db.exec('CREATE INDEX utterances_dialogue ON utterances (dialogue)');
   db.close();
+}
+
+/**
+ * The cross-fitted spaces as stored: per fold, its projection's mean and weights, then every row's LDA part in that
+ * fold's space (unit vectors; the raw part of a row is in the index's own vectors).
+ */
+function crossFitBytes(folds: readonly Projection[], raw: readonly Float32Array[]): Buffer {
+  return Buffer.concat(folds.flatMap((p) => [f32Bytes(p.mean), f32Bytes(p.weights), ...raw.map((v) => f32Bytes(ldaPart(p, v)))]));
 }
 
 /**
@@ -80,19 +99,22 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
   const tmp = `${out}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp);
   try {
-    writeMetadata(join(tmp, FILES.meta), dialogues);
+    const foldCount = options.folds ?? DEFAULT_FOLDS;
+    const folds = assignFolds(dialogues.map((d) => d.id), foldCount, DEFAULT_FOLD_SEED);
+    writeMetadata(join(tmp, FILES.meta), dialogues, folds);
+    const fitsSpace = options.projection !== undefined && options.projection.kind !== 'none';
 
     // Without a projection vectors stream to disk batch by batch (memory: one batch plus the HNSW graph); with one,
     // all raw vectors are needed to fit it first, and the graph is made for the projected dimension after.
     const raw: Float32Array[] = [];
-    let index = options.projection ? undefined : newGraph(embedder.dim, texts.length, hnsw);
+    let index = fitsSpace ? undefined : newGraph(embedder.dim, texts.length, hnsw);
     const vectorsFd = openSync(join(tmp, FILES.vectors), 'w');
     const store = (v: Float32Array, id: number) => {
       index!.addPoint(Array.from(v), id);
       // Positional write: batches arrive in length order, not id order.
       writeSync(vectorsFd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength), 0, v.byteLength, id * v.byteLength);
     };
-    let projection: Projection | undefined;
+    let space: FittedSpace = { decision: { method: 'forced', reason: '--projection none' } };
     try {
       // Batches of similar length: an embedder that pads (transformers.js) pads a call to its longest sentence.
       // The next batch embeds (on the worker threads) while this one goes into the graph on the main thread.
@@ -109,7 +131,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
         if (b + 1 < batches.length) next = embedBatch(b + 1);
         vectors.forEach((v, n) => {
           if (v.length !== embedder.dim) throw new Error(`embedder returned ${v.length} dims, expected ${embedder.dim}`);
-          if (options.projection) raw[batch[n]] = v;
+          if (fitsSpace) raw[batch[n]] = v;
           else store(v, batch[n]);
         });
         done += batch.length;
@@ -117,13 +139,18 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
         // Let timers and I/O run between batches (progress output, a server answering while it builds).
         await new Promise((r) => setImmediate(r));
       }
-      if (options.projection) {
-        const labels = dialogues.flatMap((d) => d.turns.map((t) => t.labels[0]));
-        const labelled = raw.flatMap((v, i) => (labels[i] !== undefined ? [i] : []));
-        projection = fitLda(labelled.map((i) => raw[i]), labelled.map((i) => labels[i]), options.projection.shrinkage, options.projection.blend);
-        index = newGraph(projectedDim(projection), texts.length, hnsw);
-        raw.forEach((v, i) => store(project(projection!, v), i));
-        writeFileSync(join(tmp, FILES.projection), Buffer.concat([f32Bytes(projection.mean), f32Bytes(projection.weights)]));
+      if (fitsSpace) {
+        const rowLabels = dialogues.flatMap((d) => d.turns.map((t) => t.labels[0]));
+        const rowFolds = dialogues.flatMap((d) => d.turns.map(() => folds.get(d.id)!));
+        space = await fitSpace(options.projection!, {
+          vectors: raw, labels: rowLabels, folds: rowFolds, foldCount, embedderId: embedder.id, candidates: options.spaceCandidates,
+          multiLabel: labelScheme(options.corpus)?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length > 1)),
+        });
+        const { projection } = space;
+        index = newGraph(projection ? projectedDim(projection) : embedder.dim, texts.length, hnsw);
+        raw.forEach((v, i) => store(projection ? project(projection, v) : v, i));
+        if (projection) writeFileSync(join(tmp, FILES.projection), Buffer.concat([f32Bytes(projection.mean), f32Bytes(projection.weights)]));
+        if (space.foldProjections) writeFileSync(join(tmp, FILES.crossFit), crossFitBytes(space.foldProjections, raw));
       }
     } finally {
       closeSync(vectorsFd);
@@ -138,7 +165,8 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     const seen = Object.keys(labelCounts).sort();
     const labels = scheme && seen.every((l) => scheme.own.includes(l)) ? [...scheme.own] : seen;
     const checksums: Record<string, string> = {};
-    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(projection ? [FILES.projection] : [])]) checksums[file] = await sha256File(join(tmp, file));
+    const { projection, foldProjections, decision } = space;
+    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(projection ? [FILES.projection] : []), ...(foldProjections ? [FILES.crossFit] : [])]) checksums[file] = await sha256File(join(tmp, file));
     const manifest: Manifest = {
       format_version: INDEX_FORMAT_VERSION,
       name: options.name ?? basename(out),
@@ -150,7 +178,9 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
       label_counts: labelCounts,
       multi_label: scheme?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length !== 1)),
       context_window: 0,
-      projection: projection ? { kind: 'lda', dim_in: projection.dimIn, dim_out: projection.dimOut, shrinkage: options.projection!.shrinkage, blend: projection.blend } : null,
+      projection: projection ? { kind: 'lda', dim_in: projection.dimIn, dim_out: projection.dimOut, shrinkage: projection.shrinkage, blend: projection.blend } : null,
+      space_selection: decision,
+      cross_fit: foldProjections ? { folds: foldCount, seed: DEFAULT_FOLD_SEED, dims: foldProjections.map((p) => p.dimOut) } : null,
       hnsw,
       built_at: new Date().toISOString(),
       build_seconds: Number(((performance.now() - started) / 1000).toFixed(3)),

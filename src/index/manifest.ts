@@ -5,6 +5,8 @@ import { z } from 'zod';
 export const INDEX_FORMAT_VERSION = 1;
 export const FILES = {
   hnsw: 'hnsw.bin', vectors: 'vectors.f32', meta: 'meta.sqlite', manifest: 'manifest.json', projection: 'projection.f32',
+  /** Per-fold projections and every row's LDA part in each fold's space (cross-fitted demonstrations). */
+  crossFit: 'crossfit.f32',
   /** The manifest's own checksum, in `sha256sum` format (the manifest holds the other files' checksums). */
   manifestSum: 'manifest.sha256',
 } as const;
@@ -17,6 +19,31 @@ export const HnswParamsSchema = z.object({
   seed: z.number().int(),
 });
 export type HnswParams = z.infer<typeof HnswParamsSchema>;
+
+const CandidateSchema = z.union([
+  z.object({ projection: z.literal('none') }),
+  z.object({ projection: z.literal('lda'), shrinkage: z.number(), blend: z.number() }),
+]);
+
+export const SpaceSelectionSchema = z.union([
+  z.object({
+    method: z.literal('cross-validation'),
+    folds: z.number().int(),
+    k: z.number().int(),
+    table: z.array(z.object({
+      candidate: CandidateSchema,
+      fold_wf1: z.array(z.number().nullable()),
+      mean_wf1: z.number().nullable(),
+      fold_precision: z.array(z.number().nullable()),
+    })),
+    chosen: CandidateSchema,
+    gain: z.number(),
+    gain_sd: z.number(),
+    reason: z.string(),
+    seconds: z.number(),
+  }),
+  z.object({ method: z.enum(['forced', 'not-applicable']), reason: z.string() }),
+]);
 
 export const ManifestSchema = z.object({
   format_version: z.literal(INDEX_FORMAT_VERSION),
@@ -32,6 +59,13 @@ export const ManifestSchema = z.object({
   context_window: z.number().int().nonnegative(),
   /** A learned projection applied to every vector (stored and query) before search; null: the raw embedding space. */
   projection: z.object({ kind: z.literal('lda'), dim_in: z.number().int().positive(), dim_out: z.number().int().positive(), shrinkage: z.number(), blend: z.number().min(0).max(1).default(0) }).nullable().default(null),
+  /** How the space was chosen: the cross-validation table and its verdict, or why none was run. */
+  space_selection: SpaceSelectionSchema.nullable().default(null),
+  /**
+   * Folds of the cross-validation (dialogues dealt by folds.ts) and the LDA dimension of each fold's projection,
+   * stored in FILES.crossFit; null: no cross-fitted spaces (raw space, or a fold that cannot be fitted).
+   */
+  cross_fit: z.object({ folds: z.number().int().min(2), seed: z.number().int(), dims: z.array(z.number().int().positive()) }).nullable().default(null),
   hnsw: HnswParamsSchema,
   built_at: z.string(),
   build_seconds: z.number(),

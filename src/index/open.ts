@@ -112,7 +112,7 @@ export class DemoIndex {
       const bytes = readFileSync(join(dir, FILES.projection));
       if (bytes.byteLength !== 4 * (dimIn + dimIn * dimOut)) throw new IndexLoadError(dir, `${FILES.projection} has ${bytes.byteLength} bytes, expected ${4 * (dimIn + dimIn * dimOut)}`);
       const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-      projection = { kind: 'lda', dimIn, dimOut, mean: all.slice(0, dimIn), weights: all.slice(dimIn), blend: manifest.projection.blend };
+      projection = { kind: 'lda', dimIn, dimOut, mean: all.slice(0, dimIn), weights: all.slice(dimIn), blend: manifest.projection.blend, shrinkage: manifest.projection.shrinkage };
     }
     const hnsw = new hnswlib.HierarchicalNSW('cosine', searchDim);
     hnsw.readIndexSync(join(dir, FILES.hnsw));

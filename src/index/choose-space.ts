@@ -1,0 +1,206 @@
+import { classSums, combineStatistics, fitLdaFromStatistics, type LdaStatistics } from '../embed/lda.js';
+import { project } from '../embed/projection.js';
+import { classificationReport, weightedVote } from '../eval/metrics.js';
+import type { Gram } from './gram.js';
+
+/** A space demonstrations can be searched in: the raw embedding, or LDA (with shrinkage) blended with it. */
+export type SpaceCandidate = { projection: 'none' } | { projection: 'lda'; shrinkage: number; blend: number };
+
+export const SPACE_SHRINKAGES = [0.1, 0.3] as const;
+export const SPACE_BLENDS = [0, 0.2, 0.4, 0.6, 0.8] as const;
+export const DEFAULT_SPACE_CANDIDATES: readonly SpaceCandidate[] = [
+  { projection: 'none' },
+  ...SPACE_SHRINKAGES.flatMap((shrinkage) => SPACE_BLENDS.map((blend) => ({ projection: 'lda' as const, shrinkage, blend }))),
+];
+/** Neighbours voting in the cross-validated kNN, as `erc-demos eval` scores them (k = 10, InstructERC's protocol). */
+export const CV_NEIGHBOURS = 10;
+/** Query rows per onnxruntime call: a block's scores are block x rows floats (40 MB at 1024 x 10k). */
+const QUERY_BLOCK = 1024;
+
+export interface CvRow {
+  candidate: SpaceCandidate;
+  /** kNN weighted-F1 on each held-out fold (null: the candidate could not be fitted without that fold). */
+  fold_wf1: (number | null)[];
+  mean_wf1: number | null;
+  /** Label precision@k on each held-out fold (share of the k neighbours with the row's own label, %). */
+  fold_precision: (number | null)[];
+}
+
+export interface SpaceChoice {
+  method: 'cross-validation';
+  folds: number;
+  k: number;
+  table: CvRow[];
+  chosen: SpaceCandidate;
+  /** Mean over folds of (best candidate - raw space) W-F1, and the standard deviation of that difference. */
+  gain: number;
+  gain_sd: number;
+  reason: string;
+  seconds: number;
+}
+
+export function candidateName(c: SpaceCandidate): string {
+  return c.projection === 'none' ? 'raw' : `lda s=${c.shrinkage} b=${c.blend}`;
+}
+
+/** The k best (score, id) of a score array, best first. */
+function topK(scores: Float32Array, k: number): { ids: Int32Array; scores: Float32Array; size: number } {
+  const ids = new Int32Array(k);
+  const best = new Float32Array(k).fill(-Infinity);
+  let size = 0;
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i];
+    if (size === k && s <= best[k - 1]) continue;
+    let p = size < k ? size++ : k - 1;
+    while (p > 0 && best[p - 1] < s) {
+      best[p] = best[p - 1];
+      ids[p] = ids[p - 1];
+      p--;
+    }
+    best[p] = s;
+    ids[p] = i;
+  }
+  return { ids, scores: best, size };
+}
+
+/** Row-major concatenation of vectors. */
+function flat(vectors: readonly Float32Array[], dim: number): Float32Array {
+  const out = new Float32Array(vectors.length * dim);
+  vectors.forEach((v, n) => out.set(v, n * dim));
+  return out;
+}
+
+/** The transpose of a row-major rows x dim matrix. */
+function transpose(m: Float32Array, rows: number, dim: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let r = 0; r < rows; r++) for (let i = 0; i < dim; i++) out[i * rows + r] = m[r * dim + i];
+  return out;
+}
+
+/** LDA statistics of a set of vectors, the second moment X^T X as one matrix product. */
+export async function statisticsWith(gram: Gram, vectors: readonly Float32Array[], labels: readonly string[], dim: number): Promise<LdaStatistics> {
+  const moment = new Float64Array(dim * dim);
+  if (vectors.length > 0) {
+    const xt = transpose(flat(vectors, dim), vectors.length, dim);
+    moment.set(await gram.dots(xt, xt, vectors.length));
+  }
+  return { dim, count: vectors.length, classes: classSums(vectors, labels, dim), moment };
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function sampleSd(xs: readonly number[]): number {
+  if (xs.length < 2) return Infinity;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+}
+
+export interface CrossValidationInput {
+  /** Raw (unit) embedding of each labelled row. */
+  vectors: readonly Float32Array[];
+  labels: readonly string[];
+  /** Fold of each row, 0..folds-1. */
+  folds: readonly number[];
+  foldCount: number;
+  gram: Gram;
+  candidates?: readonly SpaceCandidate[];
+  k?: number;
+}
+
+/**
+ * Chooses the search space by dialogue-grouped k-fold cross-validation on the training rows alone: for each fold,
+ * every candidate space is fitted on the other folds, and each held-out row is labelled by the similarity-weighted
+ * vote of its k nearest rows of the other folds (kNN weighted-F1, as `erc-demos eval` scores a test split). The
+ * best candidate by mean W-F1 is kept only if its gain over the raw space exceeds the folds' spread (the standard
+ * deviation of the per-fold gains); otherwise the raw space stays. Blends reuse one LDA fit: the blended cosine is
+ * b * cos(raw) + (1 - b) * cos(lda).
+ */
+export async function crossValidateSpaces(input: CrossValidationInput): Promise<SpaceChoice> {
+  const started = performance.now();
+  const candidates = input.candidates ?? DEFAULT_SPACE_CANDIDATES;
+  const k = input.k ?? CV_NEIGHBOURS;
+  const { vectors, labels, folds, foldCount } = input;
+  const dim = vectors[0].length;
+  const shrinkages = [...new Set(candidates.flatMap((c) => (c.projection === 'lda' ? [c.shrinkage] : [])))];
+  const members = Array.from({ length: foldCount }, (_, f) => folds.flatMap((g, i) => (g === f ? [i] : [])));
+  const foldStats: LdaStatistics[] = [];
+  for (const rows of members) foldStats.push(await statisticsWith(input.gram, rows.map((i) => vectors[i]), rows.map((i) => labels[i]), dim));
+  const table: CvRow[] = candidates.map((candidate) => ({ candidate, fold_wf1: [], mean_wf1: null, fold_precision: [] }));
+  const labelSet = [...new Set(labels)].sort();
+
+  for (let f = 0; f < foldCount; f++) {
+    const held = members[f];
+    const train = folds.flatMap((g, i) => (g !== f ? [i] : []));
+    const n = train.length;
+    // LDA part (unit vectors) of every training and held-out row, per shrinkage, fitted without fold f.
+    const lda = new Map<number, { train: Float32Array; held: Float32Array; dim: number } | null>();
+    const trainStats = combineStatistics(foldStats.filter((_, g) => g !== f));
+    for (const s of shrinkages) {
+      try {
+        const p = fitLdaFromStatistics(trainStats, s, 0);
+        const projectAll = (rows: readonly number[]) => flat(rows.map((i) => project(p, vectors[i])), p.dimOut);
+        lda.set(s, { train: projectAll(train), held: projectAll(held), dim: p.dimOut });
+      } catch {
+        lda.set(s, null); // fewer than two labels outside this fold
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const predictions = candidates.map(() => [] as string[]);
+    const sameLabel = candidates.map(() => 0);
+    const trainFlat = flat(train.map((i) => vectors[i]), dim);
+    const scores = new Float32Array(n);
+    for (let start = 0; start < held.length; start += QUERY_BLOCK) {
+      const block = held.slice(start, start + QUERY_BLOCK);
+      const raw = await input.gram.dots(flat(block.map((i) => vectors[i]), dim), trainFlat, dim);
+      const ldaDots = new Map<number, Float32Array>();
+      for (const [s, spaces] of lda) {
+        if (spaces) ldaDots.set(s, await input.gram.dots(spaces.held.subarray(start * spaces.dim, (start + block.length) * spaces.dim), spaces.train, spaces.dim));
+      }
+      for (let q = 0; q < block.length; q++) {
+        const rawRow = raw.subarray(q * n, (q + 1) * n);
+        candidates.forEach((c, ci) => {
+          if (c.projection === 'none') scores.set(rawRow);
+          else {
+            const l = ldaDots.get(c.shrinkage)?.subarray(q * n, (q + 1) * n);
+            if (!l) return;
+            const b = c.blend;
+            for (let r = 0; r < n; r++) scores[r] = b * rawRow[r] + (1 - b) * l[r];
+          }
+          const top = topK(scores, k);
+          const neighbours = Array.from({ length: top.size }, (_, m) => ({ label: labels[train[top.ids[m]]], score: top.scores[m] }));
+          predictions[ci].push(weightedVote(neighbours) ?? '');
+          sameLabel[ci] += neighbours.filter((x) => x.label === labels[block[q]]).length / k;
+        });
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const gold = held.map((i) => labels[i]);
+    candidates.forEach((c, ci) => {
+      const fitted = c.projection === 'none' || lda.get(c.shrinkage);
+      table[ci].fold_wf1.push(fitted && held.length > 0 ? classificationReport(gold, predictions[ci], labelSet).weighted_f1 : null);
+      table[ci].fold_precision.push(fitted && held.length > 0 ? Number(((100 * sameLabel[ci]) / held.length).toFixed(2)) : null);
+    });
+  }
+
+  for (const row of table) {
+    const scores = row.fold_wf1.filter((x): x is number => x !== null);
+    row.mean_wf1 = scores.length === row.fold_wf1.length && scores.length > 0 ? Number(mean(scores).toFixed(2)) : null;
+  }
+  const raw = table.find((r) => r.candidate.projection === 'none')!;
+  const best = table.filter((r) => r.mean_wf1 !== null).reduce((a, b) => (b.mean_wf1! > a.mean_wf1! ? b : a), raw);
+  const gains = best.fold_wf1.map((x, f) => x! - raw.fold_wf1[f]!);
+  const gain = Number(mean(gains).toFixed(2));
+  const sd = Number(sampleSd(gains).toFixed(2));
+  const keep = best !== raw && gain > sd;
+  const reason = best === raw
+    ? 'no candidate beats the raw space in cross-validation'
+    : keep
+      ? `${candidateName(best.candidate)} gains ${gain} W-F1 over the raw space, more than the folds' spread (sd ${sd})`
+      : `best candidate ${candidateName(best.candidate)} gains ${gain} W-F1, within the folds' spread (sd ${sd}): the raw space stays`;
+  return {
+    method: 'cross-validation', folds: foldCount, k, table, chosen: keep ? best.candidate : raw.candidate, gain, gain_sd: sd, reason,
+    seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+  };
+}

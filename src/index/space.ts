@@ -1,0 +1,96 @@
+import { combineStatistics, fitLdaFromStatistics, type LdaStatistics } from '../embed/lda.js';
+import { project, type Projection } from '../embed/projection.js';
+import { crossValidateSpaces, statisticsWith, type SpaceCandidate, type SpaceChoice } from './choose-space.js';
+import { jsGram, onnxGram, type Gram } from './gram.js';
+
+/** What a build asks for: choose by cross-validation, the raw space, or LDA with given shrinkage and blend. */
+export type SpaceRequest = { kind: 'auto' } | { kind: 'none' } | { kind: 'lda'; shrinkage: number; blend: number };
+
+/** Why `auto` kept the raw space without cross-validating, or the cross-validation that decided. */
+export type SpaceDecision = SpaceChoice | { method: 'forced' | 'not-applicable'; reason: string };
+
+export interface FittedSpace {
+  /** The projection every unseen query and every stored vector goes through (none: the raw space). */
+  projection?: Projection;
+  /** The same projection fitted once per fold without that fold's rows (cross-fitted demonstrations). */
+  foldProjections?: Projection[];
+  decision: SpaceDecision;
+}
+
+export interface SpaceInput {
+  /** Raw embedding of every indexed row. */
+  vectors: readonly Float32Array[];
+  /** Each row's (first) label; undefined for an unlabelled row. */
+  labels: readonly (string | undefined)[];
+  folds: readonly number[];
+  foldCount: number;
+  multiLabel: boolean;
+  /** The embedder's id: a transformers.js build must not load onnxruntime-node beside its own (gram.ts). */
+  embedderId: string;
+  candidates?: readonly SpaceCandidate[];
+}
+
+/** Rows per fold needed to cross-validate: below this, a fold's kNN W-F1 is noise and `auto` keeps the raw space. */
+export const MIN_ROWS_PER_FOLD = 20;
+
+async function gramFor(embedderId: string): Promise<Gram> {
+  return embedderId.startsWith('transformers:') ? jsGram() : onnxGram();
+}
+
+/** The LDA part alone (unit vector) of a projection, whatever its blend. */
+export function ldaPart(p: Projection, x: Float32Array): Float32Array {
+  return project({ ...p, blend: 0 }, x);
+}
+
+/**
+ * Fits the space an index searches: for `auto`, dialogue-grouped cross-validation on the indexed (training) rows
+ * chooses among the raw space and LDA blends (choose-space.ts); for LDA, chosen or forced, it is fitted on all rows
+ * and once per fold without that fold, so that a training utterance's demonstrations can be searched in a space
+ * that never saw its label.
+ */
+export async function fitSpace(request: SpaceRequest, input: SpaceInput): Promise<FittedSpace> {
+  if (request.kind === 'none') return { decision: { method: 'forced', reason: '--projection none' } };
+  const labelled = input.labels.flatMap((l, i) => (l !== undefined ? [i] : []));
+  const distinct = new Set(labelled.map((i) => input.labels[i]));
+  if (request.kind === 'auto') {
+    if (input.multiLabel) return { decision: { method: 'not-applicable', reason: 'multi-label corpus: LDA needs one label per utterance; the raw space is used' } };
+    if (distinct.size < 2) return { decision: { method: 'not-applicable', reason: 'fewer than two labels: the raw space is used' } };
+    const perFold = Array.from({ length: input.foldCount }, (_, f) => labelled.filter((i) => input.folds[i] === f).length);
+    if (Math.min(...perFold) < MIN_ROWS_PER_FOLD) {
+      return { decision: { method: 'not-applicable', reason: `too few labelled utterances to cross-validate (${Math.min(...perFold)} in the smallest of ${input.foldCount} folds, ${MIN_ROWS_PER_FOLD} needed): the raw space is used` } };
+    }
+  }
+  const gram = await gramFor(input.embedderId);
+  try {
+    const vectors = labelled.map((i) => input.vectors[i]);
+    const labels = labelled.map((i) => input.labels[i]!);
+    const folds = labelled.map((i) => input.folds[i]);
+    let decision: SpaceDecision;
+    let chosen: SpaceCandidate;
+    if (request.kind === 'auto') {
+      const choice = await crossValidateSpaces({ vectors, labels, folds, foldCount: input.foldCount, gram, candidates: input.candidates });
+      decision = choice;
+      chosen = choice.chosen;
+    } else {
+      decision = { method: 'forced', reason: `--projection lda (shrinkage ${request.shrinkage}, blend ${request.blend})` };
+      chosen = { projection: 'lda', shrinkage: request.shrinkage, blend: request.blend };
+    }
+    if (chosen.projection === 'none') return { decision };
+    const dim = vectors[0].length;
+    const foldStats: LdaStatistics[] = [];
+    for (let f = 0; f < input.foldCount; f++) {
+      const rows = labelled.flatMap((_, n) => (folds[n] === f ? [n] : []));
+      foldStats.push(await statisticsWith(gram, rows.map((n) => vectors[n]), rows.map((n) => labels[n]), dim));
+    }
+    const projection = fitLdaFromStatistics(combineStatistics(foldStats), chosen.shrinkage, chosen.blend);
+    let foldProjections: Projection[] | undefined;
+    try {
+      foldProjections = foldStats.map((_, f) => fitLdaFromStatistics(combineStatistics(foldStats.filter((__, g) => g !== f)), chosen.shrinkage, chosen.blend));
+    } catch {
+      foldProjections = undefined; // some fold holds every example of all but one label: no cross-fitting
+    }
+    return { projection, foldProjections, decision };
+  } finally {
+    await gram.close();
+  }
+}
