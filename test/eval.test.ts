@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classificationReport, weightedVote } from '../src/eval/metrics.js';
-import { fitLda, project, projectedDim } from '../src/embed/projection.js';
+import { fitLda } from '../src/embed/lda.js';
+import { project, projectedDim } from '../src/embed/projection.js';
 import type { IndexedRow } from '../src/index/rows.js';
 import { mergeHits, plannedSearches } from '../src/retrieve/select.js';
 

@@ -12,6 +12,7 @@ export interface EvalCommandOptions {
   k: number;
   search: 'exact' | 'hnsw';
   dedup?: boolean;
+  crossFit?: boolean;
   json?: boolean;
 }
 
@@ -21,7 +22,7 @@ export async function runEval(o: EvalCommandOptions): Promise<void> {
   const { index } = service.index();
   const corpus = loadCorpus({ format: o.corpus, data: o.data, splits: [o.split], name: o.corpusName });
   const bar = progressBar('eval');
-  const result = await evaluateRetrieval(index, service.embedderFor(index), corpus.dialogues, { k: o.k, search: o.search, dedup: o.dedup, onProgress: bar.update });
+  const result = await evaluateRetrieval(index, service.embedderFor(index), corpus.dialogues, { k: o.k, search: o.search, dedup: o.dedup, crossFit: o.crossFit !== false, onProgress: bar.update });
   bar.stop();
   if (o.json) {
     console.log(JSON.stringify({ index: index.name, corpus: corpus.corpus, split: o.split, ...result }));
@@ -34,6 +35,9 @@ export async function runEval(o: EvalCommandOptions): Promise<void> {
   console.log(`  precision@${result.k}     ${result.precision_at_k.toFixed(2)}`);
   console.log(`  HNSW recall@${result.k}  ${result.hnsw_recall_at_k.toFixed(4)}`);
   console.log(`  queries/s        ${result.queries_per_s}`);
+  if (result.indexed_targets > 0) {
+    console.log(`  ${result.indexed_targets} targets are indexed utterances: own dialogue left out, ${result.cross_fitted_targets} searched in their fold's space (cross-fitted)`);
+  }
   console.log('  label        precision  recall     F1  support');
   for (const l of result.per_label) {
     console.log(`  ${l.label.padEnd(12)} ${l.precision.toFixed(2).padStart(9)} ${l.recall.toFixed(2).padStart(7)} ${l.f1.toFixed(2).padStart(6)} ${String(l.support).padStart(8)}`);

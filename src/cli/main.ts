@@ -138,11 +138,14 @@ program
   .option('--exclude-dialogue <ids>', 'never from these dialogue ids (comma-separated)')
   .option('--split <names>', 'only from these splits (comma-separated)')
   .option('--dedup', 'drop demonstrations whose text repeats a better one')
+  .option('--dialogue <id>', "the utterance's own dialogue: never returned; searched in its fold's space when indexed")
+  .option('--no-cross-fit', "search an indexed dialogue's utterance in the index's full space, not its fold's")
   .option('--embedder <spec>', 'refuse the index unless built with this embedder')
   .argument('<utterance>', 'the utterance to find demonstrations for')
-  .action(async (utterance: string, o: { index: string; k?: string; labels?: string; strategy: string; lambda?: string; excludeDialogue?: string; split?: string; dedup?: boolean; embedder?: string }) => {
+  .action(async (utterance: string, o: { index: string; k?: string; labels?: string; strategy: string; lambda?: string; excludeDialogue?: string; split?: string; dedup?: boolean; dialogue?: string; crossFit: boolean; embedder?: string }) => {
     const query = parseInput(DemoQuerySchema, {
       utterance, k: o.k, labels: o.labels, strategy: o.strategy, lambda: o.lambda, exclude_dialogue: o.excludeDialogue, split: o.split, dedup: o.dedup ? 'true' : undefined,
+      dialogue: o.dialogue, cross_fit: o.crossFit ? undefined : 'false',
     });
     const service = await loadService([o.index], o.embedder);
     console.log(JSON.stringify(await service.demonstrations(query), null, 2));
@@ -172,12 +175,13 @@ indexOverSplit(
   .option('--unified', 'map labels into the unified 9-label space')
   .option('--allow-eval-demos', 'allow demonstrations from dev/test splits the index holds')
   .option('--dedup', 'drop demonstrations whose text repeats a better one')
+  .option('--no-cross-fit', "an indexed (training) utterance's demonstrations from the index's full space, not from the space fitted without its fold")
   .option('--demo-block <template>', 'demonstration block template, with {examples}')
   .option('--demo-item <template>', 'one demonstration, with {text} {label} {labels}')
   .option('--demo-separator <text>', 'between demonstrations')
   .addOption(new Option('--jsonl-shape <shape>', 'line shape: instructerc {id,input,target,demonstrations}, alpaca {instruction,input,output}, sharegpt {conversations} (these two also write the LLaMA-Factory dataset_info.json entry beside the export)').choices(JSONL_SHAPES).default('instructerc'))
   .requiredOption('--out <file>', 'JSONL file to write (replaced atomically)')
-  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; lambda?: string; out: string }) => {
+  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; crossFit: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; lambda?: string; out: string }) => {
     await runPromptExport(o);
   });
 
@@ -189,8 +193,9 @@ indexOverSplit(
   .option('-k, --k <n>', 'neighbours', positiveInt, 10)
   .addOption(new Option('--search <kind>', 'search the metrics use').choices(['exact', 'hnsw']).default('exact'))
   .option('--dedup', 'drop neighbours whose text repeats a closer one (as demonstrations would be)')
+  .option('--no-cross-fit', "the split's indexed utterances (--split train) searched in the index's full space, not their fold's")
   .option('--json', 'print one JSON object')
-  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; k: number; search: 'exact' | 'hnsw'; dedup?: boolean; json?: boolean }) => {
+  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; k: number; search: 'exact' | 'hnsw'; dedup?: boolean; crossFit: boolean; json?: boolean }) => {
     await runEval(o);
   });
 

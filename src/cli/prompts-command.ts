@@ -24,6 +24,8 @@ export interface PromptsCommandOptions {
   unified?: boolean;
   allowEvalDemos?: boolean;
   dedup?: boolean;
+  /** false (--no-cross-fit): training utterances' demonstrations from the full space. */
+  crossFit?: boolean;
   demoBlock?: string;
   demoItem?: string;
   demoSeparator?: string;
@@ -61,7 +63,7 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   try {
     const summary = await exportPrompts({
       index, embedder: service.embedderFor(index), format, dialogues: corpus.dialogues, out: o.out, shape: o.jsonlShape,
-      options: { k, strategy: o.strategy as Strategy, window, unified: o.unified, allowEvalSplits: o.allowEvalDemos, dedup: o.dedup, lambda },
+      options: { k, strategy: o.strategy as Strategy, window, unified: o.unified, allowEvalSplits: o.allowEvalDemos, dedup: o.dedup, lambda, crossFit: o.crossFit !== false },
       onProgress: bar.update,
     });
     bar.stop();

@@ -11,6 +11,11 @@ export interface EvalOptions {
   /** Score deduplicated neighbours (as `dedup` demonstrations would be). */
   dedup?: boolean;
   batchSize?: number;
+  /**
+   * Utterances of dialogues the index holds (evaluating its own training split) are searched in the space fitted
+   * without their fold (default true), as training prompts' demonstrations are; their own dialogue is always left out.
+   */
+  crossFit?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -22,16 +27,24 @@ export interface EvalResult extends Omit<ClassificationReport, 'weighted_f1'> {
   n: number;
   queries_per_s: number;
   search: 'exact' | 'hnsw';
+  /** Targets whose own dialogue is in the index (and was left out of their neighbours). */
+  indexed_targets: number;
+  /** Targets searched in their fold's cross-fitted space. */
+  cross_fitted_targets: number;
 }
 
 /**
  * Demonstration quality without an LLM: for each utterance of an evaluation split, its k nearest training
  * utterances; label precision@k (share of them carrying the target's gold label) and the kNN prediction (their
  * similarity-weighted majority label) scored with weighted-F1 (InstructERC's metric), accuracy and macro-F1.
- * Targets without a label are left out. Queries/s covers embedding and search.
+ * Targets without a label are left out. A target whose dialogue the index holds (the index's own training split)
+ * never sees its own dialogue, and is searched in its fold's space (options.crossFit). Queries/s covers embedding
+ * and search.
  */
 export async function evaluateRetrieval(index: DemoIndex, embedder: Embedder, dialogues: readonly Dialogue[], options: EvalOptions): Promise<EvalResult> {
-  const turns = dialogues.flatMap((d) => d.turns.filter((t) => t.labels.length > 0));
+  const turns = dialogues.flatMap((d) => d.turns.filter((t) => t.labels.length > 0).map((turn) => ({ turn, dialogue: d.id, corpus: d.corpus })));
+  let indexed = 0;
+  let crossFitted = 0;
   const batchSize = options.batchSize ?? 256;
   const gold: string[] = [];
   const predicted: string[] = [];
@@ -41,11 +54,16 @@ export async function evaluateRetrieval(index: DemoIndex, embedder: Embedder, di
   const started = performance.now();
   for (let start = 0; start < turns.length; start += batchSize) {
     const batch = turns.slice(start, start + batchSize);
-    const vectors = (await embedder.embed(batch.map((t) => t.text))).map((v) => index.queryVector(v));
-    batch.forEach((turn, i) => {
-      const selection = { k: options.k, strategy: 'topk' as const, dedup: options.dedup };
-      const exact = retrieveExact(index, vectors[i], selection);
-      const approx = retrieve(index, vectors[i], selection);
+    const embedded = await embedder.embed(batch.map((t) => t.turn.text));
+    batch.forEach(({ turn, dialogue, corpus }, i) => {
+      const own = corpus === index.manifest.corpus && index.dialogueRows(dialogue).length > 0 ? dialogue : undefined;
+      const space = index.space(own, options.crossFit !== false);
+      if (own !== undefined) indexed += 1;
+      if (space !== index) crossFitted += 1;
+      const vector = space.queryVector(embedded[i]);
+      const selection = { k: options.k, strategy: 'topk' as const, dedup: options.dedup, ...(own !== undefined ? { excludeDialogues: [own] } : {}) };
+      const exact = retrieveExact(space, vector, selection);
+      const approx = retrieve(space, vector, selection);
       recallHits += tieAwareHits(approx, exact);
       const neighbours = options.search === 'exact' ? exact : approx;
       const target = turn.labels[0];
@@ -68,5 +86,7 @@ export async function evaluateRetrieval(index: DemoIndex, embedder: Embedder, di
     n: turns.length,
     queries_per_s: Number((turns.length / seconds).toFixed(1)),
     search: options.search,
+    indexed_targets: indexed,
+    cross_fitted_targets: crossFitted,
   };
 }

@@ -3,7 +3,9 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import { project, projectedDim, type Projection } from '../embed/projection.js';
+import { FoldSpace } from './fold-space.js';
 import { recoverInterruptedBuilds } from './recover.js';
+import type { SearchSpace } from './search-space.js';
 import { FILES, manifestSumLine, ManifestSchema, sha256File, type Manifest } from './manifest.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
 
@@ -32,7 +34,7 @@ export interface OpenOptions {
 }
 
 /** An `utterances` row as SQLite returns it: labels and scores as JSON text, snake_case source id. */
-type MetaRecord = Omit<IndexedRow, 'labels' | 'scores' | 'sourceId'> & { labels: string; scores: string | null; source_id: string | null };
+type MetaRecord = Omit<IndexedRow, 'labels' | 'scores' | 'sourceId'> & { labels: string; scores: string | null; source_id: string | null; fold?: number };
 
 /**
  * Reads and validates an index directory's manifest (after recovering from an interrupted build), without loading
@@ -62,8 +64,29 @@ export function readManifest(dirArg: string): Manifest {
   return parsed.data;
 }
 
-/** An opened index: HNSW graph, raw vectors for exact search, and all row metadata in memory. */
-export class DemoIndex {
+/** Reads FILES.crossFit: per fold, its projection, then every row's LDA part in that fold's space. */
+function readFoldSpaces(dir: string, manifest: Manifest, base: Projection, stored: Float32Array, storedDim: number, rows: readonly IndexedRow[]): FoldSpace[] {
+  const crossFit = manifest.cross_fit!;
+  const { dimIn } = base;
+  const expected = crossFit.dims.reduce((n, m) => n + dimIn + dimIn * m + manifest.count * m, 0);
+  const bytes = readFileSync(join(dir, FILES.crossFit));
+  if (crossFit.dims.length !== crossFit.folds || bytes.byteLength !== 4 * expected) {
+    throw new IndexLoadError(dir, `${FILES.crossFit} has ${bytes.byteLength} bytes, expected ${4 * expected} for ${crossFit.folds} folds`);
+  }
+  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  let at = 0;
+  const take = (n: number) => all.subarray(at, (at += n));
+  return crossFit.dims.map((m, fold) => {
+    const projection: Projection = { ...base, dimOut: m, mean: take(dimIn), weights: take(dimIn * m) };
+    return new FoldSpace(fold, projection, take(manifest.count * m), stored, storedDim, rows, manifest.labels);
+  });
+}
+
+/**
+ * An opened index: HNSW graph, raw vectors for exact search, and all row metadata in memory. It is the search space
+ * of every unseen query; `space()` gives a training utterance the space of its own fold.
+ */
+export class DemoIndex implements SearchSpace {
   private constructor(
     readonly dir: string,
     readonly manifest: Manifest,
@@ -76,7 +99,29 @@ export class DemoIndex {
     /** Dimension of the space searched: the embedder's, or the projection's output. */
     readonly searchDim: number,
     private readonly projection: Projection | undefined,
+    /** Each indexed dialogue's cross-validation fold; the spaces fitted without each fold. */
+    private readonly dialogueFolds: ReadonlyMap<string, number>,
+    private readonly foldSpaces: readonly FoldSpace[],
   ) {}
+
+  get labels(): readonly string[] {
+    return this.manifest.labels;
+  }
+
+  /**
+   * The space to search for an utterance of `dialogue`: where the index holds that dialogue and has cross-fitted
+   * spaces, the space fitted without its fold (so a training utterance's demonstrations are found in a space that
+   * never saw its label, as a test utterance's are); otherwise, or with crossFit false, the index's own.
+   */
+  space(dialogue: string | undefined, crossFit = true): SearchSpace {
+    const fold = dialogue === undefined || !crossFit ? undefined : this.dialogueFolds.get(dialogue);
+    return fold === undefined ? this : (this.foldSpaces[fold] ?? this);
+  }
+
+  /** Whether this index can cross-fit (it has a learned projection and per-fold spaces). */
+  get crossFitted(): boolean {
+    return this.foldSpaces.length > 0;
+  }
 
   /** An embedder vector in the space this index searches (through its learned projection, if it has one). */
   queryVector(embedded: Float32Array): Float32Array {
@@ -96,7 +141,7 @@ export class DemoIndex {
         `built with embedder ${manifest.embedder.id} (${manifest.embedder.dim} dims), but this run uses ${expected.id} (${expected.dim} dims); ` +
           'rebuild the index with this embedder or query it with the one it was built with');
     }
-    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(manifest.projection ? [FILES.projection] : [])]) {
+    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(manifest.projection ? [FILES.projection] : []), ...(manifest.cross_fit ? [FILES.crossFit] : [])]) {
       const path = join(dir, file);
       if (!existsSync(path)) throw new IndexLoadError(dir, `missing ${file}`);
       if (options.verify !== false) {
@@ -145,7 +190,18 @@ export class DemoIndex {
       list.push(row.id);
       byDialogue.set(row.dialogue, list);
     }
-    return new DemoIndex(dir, manifest, hnsw, vectors, rows, byDialogue, options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection);
+    const dialogueFolds = new Map<string, number>();
+    for (const r of records) if (r.fold !== undefined && r.fold !== null) dialogueFolds.set(r.dialogue, r.fold);
+    let foldSpaces: FoldSpace[] = [];
+    if (manifest.cross_fit) {
+      if (!projection) throw new IndexLoadError(dir, 'cross_fit without a projection in the manifest');
+      if (dialogueFolds.size !== byDialogue.size || [...dialogueFolds.values()].some((f) => f >= manifest.cross_fit!.folds)) {
+        throw new IndexLoadError(dir, `${FILES.meta} folds do not match the manifest's ${manifest.cross_fit.folds} folds`);
+      }
+      foldSpaces = readFoldSpaces(dir, manifest, projection, vectors, searchDim, rows);
+    }
+    return new DemoIndex(dir, manifest, hnsw, vectors, rows, byDialogue, options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection,
+      dialogueFolds, foldSpaces);
   }
 
   /** The stored vector of a row, in the searched space (a view, not a copy). */

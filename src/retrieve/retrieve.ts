@@ -1,14 +1,14 @@
 import { dot } from '../embed/types.js';
-import type { DemoIndex } from '../index/open.js';
 import type { Hit, RowFilter } from '../index/rows.js';
+import type { SearchSpace } from '../index/search-space.js';
 import { DEFAULT_MMR_LAMBDA, mmrSelect } from './mmr.js';
 import { mergeHits, plannedSearches, uniqueTexts, type Demonstration, type SelectionOptions } from './select.js';
 
 type Search = (query: Float32Array, k: number, filter: RowFilter) => Hit[];
 
 /** Runs a selection's searches, then merges them (topk, per-label) or chooses among the candidates (mmr). */
-function select(index: DemoIndex, query: Float32Array, options: SelectionOptions, search: Search): Demonstration[] {
-  const hitLists = plannedSearches(options, index.manifest.labels).map(({ k, filter }) => search(query, k, filter));
+function select(index: SearchSpace, query: Float32Array, options: SelectionOptions, search: Search): Demonstration[] {
+  const hitLists = plannedSearches(options, index.labels).map(({ k, filter }) => search(query, k, filter));
   if (options.strategy !== 'mmr') return mergeHits(hitLists, index.rows, options);
   const candidates = options.dedup ? uniqueTexts(hitLists[0], index.rows) : hitLists[0];
   const chosen = mmrSelect(candidates, options.k, options.lambda ?? DEFAULT_MMR_LAMBDA, (a, b) => dot(index.vector(a), index.vector(b)));
@@ -19,12 +19,13 @@ function select(index: DemoIndex, query: Float32Array, options: SelectionOptions
  * Demonstrations for one query vector: `topk` gives the k most similar rows passing the filters; `per-label`
  * gives the k most similar rows of each label (InstructERC's "emotional domain" demonstrations), best first;
  * `mmr` gives k rows chosen by maximal marginal relevance among the most similar (relevant, yet unlike each other).
+ * The query vector must be in the space searched (`space.queryVector`).
  */
-export function retrieve(index: DemoIndex, query: Float32Array, options: SelectionOptions): Demonstration[] {
+export function retrieve(index: SearchSpace, query: Float32Array, options: SelectionOptions): Demonstration[] {
   return select(index, query, options, (q, k, filter) => index.search(q, k, filter));
 }
 
 /** The same selection by brute force: what tests and the recall script compare `retrieve` against. */
-export function retrieveExact(index: DemoIndex, query: Float32Array, options: SelectionOptions): Demonstration[] {
+export function retrieveExact(index: SearchSpace, query: Float32Array, options: SelectionOptions): Demonstration[] {
   return select(index, query, options, (q, k, filter) => index.exactSearch(q, k, filter));
 }

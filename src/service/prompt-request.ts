@@ -58,12 +58,13 @@ export const PromptRequestSchema = z.object({
     allow_eval_demos: z.boolean().default(false),
     dedup: z.boolean().default(false),
     lambda: LambdaSchema.optional(),
+    cross_fit: z.boolean().default(true),
   }).strict().prefault({}),
 }).strict();
 export type PromptRequest = z.output<typeof PromptRequestSchema>;
 
 export const DemoBatchSchema = z.object({
-  queries: z.array(DemoQuerySchema.extend({ k: z.number().int().min(1, `must be between 1 and ${MAX_K}`).max(MAX_K, `must be between 1 and ${MAX_K}`).optional(), labels: z.array(z.string()).optional(), exclude_dialogue: z.array(z.string()).optional(), split: z.array(z.string()).optional(), dedup: z.boolean().optional(), lambda: LambdaSchema.optional() }), { error: 'must be a list of queries' })
+  queries: z.array(DemoQuerySchema.extend({ k: z.number().int().min(1, `must be between 1 and ${MAX_K}`).max(MAX_K, `must be between 1 and ${MAX_K}`).optional(), labels: z.array(z.string()).optional(), exclude_dialogue: z.array(z.string()).optional(), split: z.array(z.string()).optional(), dedup: z.boolean().optional(), lambda: LambdaSchema.optional(), cross_fit: z.boolean().optional() }), { error: 'must be a list of queries' })
     // At most ERC_DEMOS_MAX_BATCH_QUERIES, checked before this schema runs (limits.ts: checkBatchLength).
     .min(1, 'must hold at least one query'),
 }).strict();

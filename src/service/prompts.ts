@@ -1,6 +1,7 @@
 import type { Dialogue } from '../corpus/types.js';
 import type { Embedder } from '../embed/types.js';
 import type { DemoIndex } from '../index/open.js';
+import type { SearchSpace } from '../index/search-space.js';
 import type { PromptFormat } from '../prompt/formats.js';
 import { renderPrompt, type PromptTurn } from '../prompt/render.js';
 import { leakageSafeSelection } from '../retrieve/leakage.js';
@@ -18,6 +19,11 @@ export interface PromptOptions {
   dedup?: boolean;
   /** mmr only: relevance against diversity. */
   lambda?: number;
+  /**
+   * Search a training utterance (its dialogue indexed) in the space fitted without its fold (default true), so the
+   * demonstrations of exported training prompts are as good as a test prompt's, not better.
+   */
+  crossFit?: boolean;
   /** Refuse a prompt longer than this many characters (a request's limit; exports have none). */
   maxPromptChars?: number;
   /** Stops the work when aborted (the request's client went away). */
@@ -39,6 +45,11 @@ export interface BuiltPrompt {
   demonstrations: Demonstration[];
 }
 
+/** Where a job's demonstrations are searched: its fold's space when the index holds its dialogue (index.space). */
+function spaceOf(index: DemoIndex, job: PromptJob, options: PromptOptions): SearchSpace {
+  return index.space(index.manifest.corpus === job.corpus ? job.dialogueId : undefined, options.crossFit !== false);
+}
+
 /** The index row holding this very utterance (same dialogue, turn and text), if the index has it. */
 function ownRow(index: DemoIndex, job: PromptJob, turn: number): number | undefined {
   if (!job.dialogueId || index.manifest.corpus !== job.corpus) return undefined;
@@ -48,7 +59,8 @@ function ownRow(index: DemoIndex, job: PromptJob, turn: number): number | undefi
 
 /**
  * Builds prompts for a batch of jobs: one embedder call for every query text the index does not already hold
- * (a training utterance's vector is reused from the index), then leakage-safe retrieval and rendering.
+ * (a training utterance's vector is reused from the index), then leakage-safe retrieval and rendering, each in
+ * the job's space (spaceOf).
  */
 export async function buildPrompts(index: DemoIndex, embedder: Embedder, format: PromptFormat, jobs: readonly PromptJob[], options: PromptOptions): Promise<BuiltPrompt[]> {
   const queryTurn = (job: PromptJob) => (format.query === 'previous' ? job.target - 1 : job.target);
@@ -60,11 +72,11 @@ export async function buildPrompts(index: DemoIndex, embedder: Embedder, format:
       const turn = queryTurn(job);
       if (turn < 0) return;
       const row = ownRow(index, job, turn);
-      if (row !== undefined) vectors[i] = index.vector(row);
+      if (row !== undefined) vectors[i] = spaceOf(index, job, options).vector(row);
       else toEmbed.push(i);
     });
     const embedded = await embedder.embed(toEmbed.map((i) => jobs[i].turns[queryTurn(jobs[i])].text), { signal: options.signal });
-    toEmbed.forEach((jobIndex, n) => (vectors[jobIndex] = index.queryVector(embedded[n])));
+    toEmbed.forEach((jobIndex, n) => (vectors[jobIndex] = spaceOf(index, jobs[jobIndex], options).queryVector(embedded[n])));
   }
   return jobs.map((job, i) => {
     let demonstrations: Demonstration[] = [];
@@ -73,7 +85,7 @@ export async function buildPrompts(index: DemoIndex, embedder: Embedder, format:
       const selection = leakageSafeSelection(index.manifest, {
         corpus: job.corpus, dialogue: job.dialogueId, rowId: ownRow(index, job, job.target),
       }, { k: options.k, strategy: options.strategy, labels: options.labels, allowEvalSplits: options.allowEvalSplits, extraExcludedDialogues: options.excludeDialogues, dedup: options.dedup, lambda: options.lambda });
-      demonstrations = retrieve(index, vector, selection);
+      demonstrations = retrieve(spaceOf(index, job, options), vector, selection);
     }
     const rendered = renderPrompt(format, {
       corpus: job.corpus, turns: job.turns, target: job.target, demonstrations, window: options.window,

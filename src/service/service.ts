@@ -2,6 +2,7 @@ import { createEmbedder, type EmbedRole } from '../embed/create.js';
 import type { Embedder } from '../embed/types.js';
 import { InputError } from '../errors.js';
 import { DemoIndex, IndexLoadError, readManifest } from '../index/open.js';
+import type { SearchSpace } from '../index/search-space.js';
 import { retrieve } from '../retrieve/retrieve.js';
 import { resolveLabels, type Demonstration, type SelectionOptions } from '../retrieve/select.js';
 import { settingsFromEnv, type Settings } from '../settings.js';
@@ -25,6 +26,8 @@ export interface DemoResponse {
 interface PlannedQuery {
   name: string;
   index: DemoIndex;
+  /** The index's own space, or the fold's space of the query's indexed dialogue (cross-fitting). */
+  space: SearchSpace;
   selection: SelectionOptions;
   text: string;
 }
@@ -122,7 +125,11 @@ export class DemoService {
       const unknown = query.split.find((s) => !index.manifest.splits.includes(s));
       if (unknown) throw new InputError('split', `unknown split "${unknown}" (index holds: ${index.manifest.splits.join(', ')})`);
     }
-    return { k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, excludeDialogues: query.exclude_dialogue, dedup: query.dedup, lambda: query.lambda };
+    const excludeDialogues = [...(query.exclude_dialogue ?? []), ...(query.dialogue ? [query.dialogue] : [])];
+    return {
+      k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, dedup: query.dedup, lambda: query.lambda,
+      ...(excludeDialogues.length ? { excludeDialogues } : {}),
+    };
   }
 
   /**
@@ -134,7 +141,7 @@ export class DemoService {
     const planned = queries.map((query, i) => {
       try {
         const { name, index } = this.index(query.index);
-        return { name, index, selection: this.selection(index, query), text: query.utterance };
+        return { name, index, space: index.space(query.dialogue, query.cross_fit ?? true), selection: this.selection(index, query), text: query.utterance };
       } catch (error) {
         if (error instanceof InputError && several) throw new InputError(`queries.${i}.${error.param}`, error.message.slice(error.param.length + 2));
         throw error;
@@ -158,7 +165,7 @@ export class DemoService {
     for (const index of new Set(queries.map((p) => p.index))) {
       const mine = queries.flatMap((p, i) => (p.index === index ? [i] : []));
       const embedded = await this.embedderFor(index).embed(mine.map((i) => queries[i].text), { signal });
-      mine.forEach((i, n) => vectors.set(i, index.queryVector(embedded[n])));
+      mine.forEach((i, n) => vectors.set(i, queries[i].space.queryVector(embedded[n])));
     }
     const pause = yieldEvery(signal);
     for (const [i, p] of queries.entries()) {
@@ -167,7 +174,7 @@ export class DemoService {
         index: p.name,
         embedder: p.index.manifest.embedder.id,
         took_ms: Number((performance.now() - started).toFixed(2)),
-        demonstrations: retrieve(p.index, vectors.get(i)!, p.selection),
+        demonstrations: retrieve(p.space, vectors.get(i)!, p.selection),
       };
     }
   }
@@ -220,7 +227,7 @@ export class DemoService {
     const job = { corpus, dialogueId: request.dialogue.id, turns, target: request.target };
     const options = {
       k: o.k, strategy: o.strategy, window: o.window, unified: o.unified, labels, allowEvalSplits: o.allow_eval_demos,
-      excludeDialogues: o.exclude_dialogue, dedup: o.dedup, lambda: o.lambda, maxPromptChars: this.limits.maxPromptChars, signal,
+      excludeDialogues: o.exclude_dialogue, dedup: o.dedup, lambda: o.lambda, crossFit: o.cross_fit, maxPromptChars: this.limits.maxPromptChars, signal,
     };
     checkPromptSize(index, format, job, options);
     const [built] = await buildPrompts(index, this.embedderFor(index), format, [job], options);

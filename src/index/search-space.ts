@@ -1,0 +1,19 @@
+import type { Hit, IndexedRow, RowFilter } from './rows.js';
+
+/**
+ * A space demonstrations are searched in, over an index's rows: the index's own (every unseen query), or the space
+ * of one cross-validation fold, fitted without that fold's labels (a training utterance's own fold).
+ */
+export interface SearchSpace {
+  readonly rows: readonly IndexedRow[];
+  /** The index's label set. */
+  readonly labels: readonly string[];
+  /** An embedder vector in this space. */
+  queryVector(embedded: Float32Array): Float32Array;
+  /** A stored row's vector in this space. */
+  vector(id: number): Float32Array;
+  /** Top-k rows by cosine similarity that pass the filter, best first. */
+  search(query: Float32Array, k: number, filter?: RowFilter): Hit[];
+  /** The same by brute force. */
+  exactSearch(query: Float32Array, k: number, filter?: RowFilter): Hit[];
+}
