@@ -11,7 +11,7 @@ import { project } from '../src/embed/projection.js';
 import type { Embedder } from '../src/embed/types.js';
 import { evaluateRetrieval } from '../src/eval/evaluate.js';
 import { buildIndex } from '../src/index/build.js';
-import { crossValidateSpaces } from '../src/index/choose-space.js';
+import { crossValidateSpaces, topKBlends } from '../src/index/choose-space.js';
 import { assignFolds } from '../src/index/folds.js';
 import { jsGram, onnxGram } from '../src/index/gram.js';
 import { DemoIndex } from '../src/index/open.js';
@@ -100,6 +100,23 @@ describe('LDA fit', () => {
 });
 
 describe('choosing the space by cross-validation', () => {
+  it('scores every blend of a fit in one pass: each its k best by b * raw + (1 - b) * lda, ties to the earlier row', () => {
+    const rand = random(9);
+    for (let t = 0; t < 50; t++) {
+      // Coarse values, so that ties are common.
+      const raw = Float32Array.from({ length: 300 }, () => Math.round((rand() + 0.5) * 40) / 40);
+      const lda = Float32Array.from({ length: 300 }, () => Math.round((rand() + 0.5) * 10) / 10);
+      const blends = [0, 0.2, 0.5, 0.8];
+      const tops = topKBlends(raw, lda, blends, 10);
+      blends.forEach((b, c) => {
+        const expected = Array.from(raw, (_, r) => ({ r, s: b * raw[r] + (1 - b) * lda[r] })).sort((x, y) => y.s - x.s || x.r - y.r).slice(0, 10);
+        expect(Array.from(tops[c].ids)).toEqual(expected.map((x) => x.r));
+      });
+      const rawOnly = Array.from(raw, (s, r) => ({ r, s })).sort((x, y) => y.s - x.s || x.r - y.r).slice(0, 10);
+      expect(Array.from(topKBlends(raw, undefined, [1], 10)[0].ids)).toEqual(rawOnly.map((x) => x.r));
+    }
+  });
+
   const folds = (n: number) => Array.from({ length: n }, (_, i) => Math.floor(i / 4) % 5); // dialogues of 4 rows
 
   it('takes LDA where the labels are separable along a few directions, and says why', async () => {

@@ -43,24 +43,33 @@ export function candidateName(c: SpaceCandidate): string {
   return c.projection === 'none' ? 'raw' : `lda s=${c.shrinkage} b=${c.blend}`;
 }
 
-/** The k best (score, id) of a score array, best first. */
-function topK(scores: Float32Array, k: number): { ids: Int32Array; scores: Float32Array; size: number } {
-  const ids = new Int32Array(k);
-  const best = new Float32Array(k).fill(-Infinity);
-  let size = 0;
-  for (let i = 0; i < scores.length; i++) {
-    const s = scores[i];
-    if (size === k && s <= best[k - 1]) continue;
-    let p = size < k ? size++ : k - 1;
-    while (p > 0 && best[p - 1] < s) {
-      best[p] = best[p - 1];
-      ids[p] = ids[p - 1];
-      p--;
+/**
+ * The k best rows for several blends at once, each scoring b * raw[r] + (1 - b) * lda[r] (lda absent: raw alone):
+ * one pass over the rows for all the blends of one LDA fit, each blend keeping its own k best, best first.
+ */
+export function topKBlends(raw: Float32Array, lda: Float32Array | undefined, blends: readonly number[], k: number): { ids: Int32Array; scores: Float64Array; size: number }[] {
+  const tops = blends.map(() => ({ ids: new Int32Array(k), scores: new Float64Array(k).fill(-Infinity), size: 0 }));
+  const thresholds = new Float64Array(blends.length).fill(-Infinity);
+  for (let r = 0; r < raw.length; r++) {
+    const rv = raw[r];
+    const lv = lda ? lda[r] : 0;
+    for (let c = 0; c < blends.length; c++) {
+      const b = blends[c];
+      const s = lda ? b * rv + (1 - b) * lv : rv;
+      if (s <= thresholds[c]) continue;
+      const top = tops[c];
+      let p = top.size < k ? top.size++ : k - 1;
+      while (p > 0 && top.scores[p - 1] < s) {
+        top.scores[p] = top.scores[p - 1];
+        top.ids[p] = top.ids[p - 1];
+        p--;
+      }
+      top.scores[p] = s;
+      top.ids[p] = r;
+      if (top.size === k) thresholds[c] = top.scores[k - 1];
     }
-    best[p] = s;
-    ids[p] = i;
   }
-  return { ids, scores: best, size };
+  return tops;
 }
 
 /** Row-major concatenation of vectors. */
@@ -150,7 +159,11 @@ export async function crossValidateSpaces(input: CrossValidationInput): Promise<
     const predictions = candidates.map(() => [] as string[]);
     const sameLabel = candidates.map(() => 0);
     const trainFlat = flat(train.map((i) => vectors[i]), dim);
-    const scores = new Float32Array(n);
+    // Candidates grouped by the LDA fit they share (the raw space on its own), so that one pass scores a group.
+    const groups = [undefined, ...shrinkages].map((shrinkage) => ({
+      shrinkage,
+      members: candidates.flatMap((c, ci) => ((c.projection === 'none' ? undefined : c.shrinkage) === shrinkage ? [ci] : [])),
+    })).filter((g) => g.members.length > 0);
     for (let start = 0; start < held.length; start += QUERY_BLOCK) {
       const block = held.slice(start, start + QUERY_BLOCK);
       const raw = await input.gram.dots(flat(block.map((i) => vectors[i]), dim), trainFlat, dim);
@@ -160,19 +173,17 @@ export async function crossValidateSpaces(input: CrossValidationInput): Promise<
       }
       for (let q = 0; q < block.length; q++) {
         const rawRow = raw.subarray(q * n, (q + 1) * n);
-        candidates.forEach((c, ci) => {
-          if (c.projection === 'none') scores.set(rawRow);
-          else {
-            const l = ldaDots.get(c.shrinkage)?.subarray(q * n, (q + 1) * n);
-            if (!l) return;
-            const b = c.blend;
-            for (let r = 0; r < n; r++) scores[r] = b * rawRow[r] + (1 - b) * l[r];
-          }
-          const top = topK(scores, k);
-          const neighbours = Array.from({ length: top.size }, (_, m) => ({ label: labels[train[top.ids[m]]], score: top.scores[m] }));
-          predictions[ci].push(weightedVote(neighbours) ?? '');
-          sameLabel[ci] += neighbours.filter((x) => x.label === labels[block[q]]).length / k;
-        });
+        for (const { shrinkage, members } of groups) {
+          const l = shrinkage === undefined ? undefined : ldaDots.get(shrinkage)?.subarray(q * n, (q + 1) * n);
+          if (shrinkage !== undefined && !l) continue; // not fitted without this fold
+          const blends = members.map((ci) => { const c = candidates[ci]; return c.projection === 'lda' ? c.blend : 1; });
+          topKBlends(rawRow, l, blends, k).forEach((top, m) => {
+            const ci = members[m];
+            const neighbours = Array.from({ length: top.size }, (_, x) => ({ label: labels[train[top.ids[x]]], score: top.scores[x] }));
+            predictions[ci].push(weightedVote(neighbours) ?? '');
+            sameLabel[ci] += neighbours.filter((x) => x.label === labels[block[q]]).length / k;
+          });
+        }
       }
       await new Promise((resolve) => setImmediate(resolve));
     }
