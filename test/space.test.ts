@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync as run } from 'node:child_process';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -281,5 +282,66 @@ describe.skipIf(!HAVE_SCIPY)('cross-fitted demonstrations for training utterance
     expect(off).toMatchObject({ indexed_targets: 240, cross_fitted_targets: 0 });
     // The full space saw these labels: its neighbours agree with them more often.
     expect(off.precision_at_k).toBeGreaterThan(on.precision_at_k);
+  });
+});
+
+const BIN = resolve(__dirname, '..', 'bin', 'erc-demos.mjs');
+function cli(args: string[]) {
+  const result = run(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 180_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('erc-demos build --projection auto and eval --split train, as separate processes', () => {
+  const dir = tempDir();
+  const corpus = join(dir, 'corpus.jsonl');
+  const out = join(dir, 'auto');
+
+  it('cross-validates, prints the table and its verdict, and keeps both in the manifest; a corrupted fold file is refused', () => {
+    writeCorpus(corpus);
+    const built = cli(['build', '--corpus', 'jsonl', '--data', corpus, '--corpus-name', 'written', '--out', out]);
+    expect(built.code).toBe(0);
+    expect(built.stderr).toMatch(/space chosen by 5-fold cross-validation by dialogue \(kNN k=10/);
+    expect(built.stderr).toMatch(/raw +\d+\.\d\d/);
+    expect(built.stderr).toMatch(/lda s=0\.3 b=0\.8 +\d+\.\d\d/);
+    expect(built.stderr).toMatch(/-> (raw|lda s=[\d.]+ b=[\d.]+): /);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.space_selection).toMatchObject({ method: 'cross-validation', folds: 5, k: 10 });
+    expect(manifest.space_selection.table).toHaveLength(11);
+    for (const row of manifest.space_selection.table) expect(row.fold_wf1).toHaveLength(5);
+    const chosen = manifest.space_selection.chosen;
+    if (chosen.projection === 'none') expect(manifest.projection).toBeNull();
+    else {
+      expect(manifest.projection).toMatchObject({ shrinkage: chosen.shrinkage, blend: chosen.blend });
+      expect(manifest.cross_fit).toMatchObject({ folds: 5 });
+      writeFileSync(join(out, 'crossfit.f32'), 'short');
+      const refused = cli(['query', '--index', out, 'hello']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/crossfit\.f32 does not match its checksum/);
+    }
+  });
+
+  it('forced LDA is recorded as forced; eval --split train --json reports the indexed, cross-fitted targets', () => {
+    const forced = join(dir, 'forced');
+    const built = cli(['build', '--corpus', 'jsonl', '--data', corpus, '--corpus-name', 'written', '--out', forced, '--lda-blend', '0.4']);
+    expect(built.code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(forced, 'manifest.json'), 'utf8'));
+    expect(manifest.space_selection).toEqual({ method: 'forced', reason: '--projection lda (shrinkage 0.1, blend 0.4)' });
+    const evaluated = cli(['eval', '--index', forced, '--corpus', 'jsonl', '--data', corpus, '--corpus-name', 'written', '--split', 'train', '--json']);
+    expect(evaluated.code).toBe(0);
+    expect(JSON.parse(evaluated.stdout)).toMatchObject({ split: 'train', n: 240, indexed_targets: 240, cross_fitted_targets: 240 });
+    const off = cli(['eval', '--index', forced, '--corpus', 'jsonl', '--data', corpus, '--corpus-name', 'written', '--split', 'train', '--json', '--no-cross-fit']);
+    expect(JSON.parse(off.stdout)).toMatchObject({ indexed_targets: 240, cross_fitted_targets: 0 });
+  });
+
+  it('a multi-label corpus keeps the raw space and says why', () => {
+    const multi = join(dir, 'multi.jsonl');
+    writeFileSync(multi, Array.from({ length: 30 }, (_, d) => JSON.stringify({
+      id: `m${d}`, turns: [{ speaker: 'A', text: `tweet number ${d} is great`, labels: d % 2 ? ['joy', 'love'] : ['anger'] }, { speaker: 'B', text: `reply ${d}`, labels: ['sadness'] }],
+    })).join('\n') + '\n');
+    const built = cli(['build', '--corpus', 'jsonl', '--data', multi, '--out', join(dir, 'multi')]);
+    expect(built.code).toBe(0);
+    expect(built.stderr).toMatch(/space: raw \(multi-label corpus/);
+    const manifest = JSON.parse(readFileSync(join(dir, 'multi', 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ projection: null, cross_fit: null, space_selection: { method: 'not-applicable' } });
   });
 });
