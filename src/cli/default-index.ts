@@ -9,7 +9,8 @@ import { runBuild, type BuildCommandOptions } from './build-index.js';
  * The built-in default of `serve` with no --index: MELD train when MELD is found ($ERC_DEMOS_MELD_DIR, or
  * ../shared/data/meld), else the project's own small sample corpus. `open` loads an index directory (the service);
  * an index from an earlier start is opened once and reused, and one is built (with a progress bar) when there is
- * none, or when opening the earlier one fails on the index itself (damaged, other embedder, older format).
+ * none, or when opening the earlier one fails on the index itself (damaged, other embedder, older format, or built
+ * before the space was chosen by cross-validation).
  */
 export async function openDefaultIndex<T>(open: (dir: string) => Promise<T>): Promise<T> {
   const meld = meldDir();
@@ -29,6 +30,8 @@ export async function openDefaultIndex<T>(open: (dir: string) => Promise<T>): Pr
     try {
       const manifest = readManifest(build.out);
       if (manifest.embedder.id !== DEFAULT_EMBEDDER) throw new IndexLoadError(build.out, `built with ${manifest.embedder.id}`);
+      // Built before the space was chosen by cross-validation (and training utterances cross-fitted): rebuild.
+      if (manifest.space_selection === null) throw new IndexLoadError(build.out, 'built by an older erc-demos, before its space was chosen by cross-validation');
       const opened = await open(build.out);
       console.error(`using the index built earlier at ${build.out} (${manifest.built_at})`);
       return opened;
