@@ -21,6 +21,8 @@ describe('erc-demos CLI, as a separate process', () => {
       '--embedder', `transformers:${TINY_BERT}`, '--out', out, '--batch-size', '16']);
     expect(built.stderr).toMatch(/loaded sample train: 25 dialogues, 100 utterances/);
     expect(built.stderr).toMatch(/100\/100/);
+    // A folder without sentence-transformers files keeps the defaults, and the build says so.
+    expect(built.stderr).toMatch(/embedder transformers:.*tiny-bert: no sentence-transformers files: defaults: mean pooling, normalized/);
     expect(built.code).toBe(0);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
     expect(manifest).toMatchObject({ embedder: { id: `transformers:${TINY_BERT}`, dim: 32 }, count: 100, corpus: 'sample' });

@@ -53,7 +53,7 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
       model: spec.slice('transformers:'.length),
       allowRemote: process.env.ERC_DEMOS_ALLOW_REMOTE_MODELS === '1',
     });
-    return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings));
+    return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings), model.describe());
   }
   throw new Error(`unknown embedder "${spec}" (expected use-lite or transformers:<model id or folder>)`);
 }

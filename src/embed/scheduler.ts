@@ -57,6 +57,7 @@ export class ScheduledEmbedder implements Embedder {
     readonly dim: number,
     readonly executors: EmbedExecutor[],
     private readonly options: ScheduleOptions = DEFAULT_SCHEDULE,
+    readonly description?: string,
   ) {
     this.idle = [...executors];
     for (const executor of executors) executor.onGone = () => this.dispatch();

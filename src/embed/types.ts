@@ -8,6 +8,8 @@ export interface Embedder {
   /** Stable id stored in index manifests: an index only opens with the embedder that built it. */
   readonly id: string;
   readonly dim: number;
+  /** What was read from a model folder (pooling, length, prompt), where there is something to say. */
+  readonly description?: string;
   embed(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
   close?(): Promise<void>;
 }
