@@ -6,13 +6,19 @@ import { describe, expect, it } from 'vitest';
 import { buildIndex } from '../src/index/build.js';
 import { createApp } from '../src/server/app.js';
 import { DemoService } from '../src/service/service.js';
+import { loadCorpus } from '../src/corpus/load.js';
+import { exportPrompts } from '../src/service/export.js';
+import { FORMATS } from '../src/prompt/formats.js';
+import { DemoIndex } from '../src/index/open.js';
 import { tempDir } from './helpers.js';
 import { createEmbedder } from '../src/embed/create.js';
 import { readSentenceTransformerConfig } from '../src/embed/st-config.js';
+import { truncate } from '../src/embed/transformers.js';
+import { AutoTokenizer, env } from '@xenova/transformers';
 
 /** Made by scripts/fixtures/make_st_fixtures.py with sentence-transformers itself; reference.json holds encode(). */
 const FIXTURES = resolve(__dirname, 'fixtures', 'st');
-interface Reference { library: string; texts: string[]; prompt: string; batch: number[][]; single: number[][] }
+interface Reference { library: string; texts: string[]; prompt: string; token_ids_without_prompt: number[][]; batch: number[][]; single: number[][] }
 const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let ab = 0;
   let aa = 0;
@@ -27,6 +33,24 @@ const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 
 describe('sentence-transformers model folders: the vectors of SentenceTransformer.encode()', () => {
   const names = readdirSync(FIXTURES).sort();
+
+  it('tokenizes as the Python tokenizer does, CJK characters one by one (zh) and truncation keeping [SEP]', async () => {
+    env.allowRemoteModels = false;
+    env.localModelPath = FIXTURES;
+    for (const name of ['zh', 'short-max-len']) {
+      const reference = JSON.parse(readFileSync(join(FIXTURES, name, 'reference.json'), 'utf8')) as Reference;
+      const tokenizer = await AutoTokenizer.from_pretrained(name);
+      const max = readSentenceTransformerConfig(join(FIXTURES, name)).maxSeqLength;
+      for (const [i, text] of reference.texts.entries()) {
+        const ids = truncate(Array.from(tokenizer(text).input_ids.data as BigInt64Array), max, 1).map(Number);
+        expect(ids).toEqual(reference.token_ids_without_prompt[i]);
+      }
+    }
+    // One id per CJK character between [CLS] and [SEP], none unknown: 我今天很高兴！ is seven.
+    const zh = JSON.parse(readFileSync(join(FIXTURES, 'zh', 'reference.json'), 'utf8')) as Reference;
+    expect(zh.token_ids_without_prompt[0]).toHaveLength(9);
+    expect(zh.token_ids_without_prompt[0].filter((id) => id === 1)).toEqual([]);
+  });
 
   it('reads both layout generations: pooling, Normalize, length and the default prompt', () => {
     expect(names).toEqual(['cls-normalize', 'lasttoken', 'mean-plain', 'prompt-query', 'short-max-len', 'weightedmean', 'zh']);
@@ -78,5 +102,53 @@ describe('a sentence-transformers index served over HTTP', () => {
       await service.close();
       await embedder.close?.();
     }
+  });
+});
+
+describe('Chinese end to end: a Chinese multi-party corpus, the Chinese fixture, the zh-erc format', () => {
+  const dir = tempDir();
+  const SAMPLE_ZH = resolve(__dirname, '..', 'data', 'sample-zh', 'sample-zh.jsonl');
+
+  it('builds, serves and renders zh-erc prompts; demonstration texts survive exactly through HTTP and JSONL export', async () => {
+    const corpus = loadCorpus({ format: 'jsonl', data: SAMPLE_ZH, splits: ['train'], name: 'sample-zh' });
+    const texts = new Set(corpus.dialogues.flatMap((d) => d.turns.map((t) => t.text)));
+    expect(texts.size).toBe(40);
+    const embedder = await createEmbedder(`transformers:${join(FIXTURES, 'zh')}`);
+    const out = join(dir, 'zh');
+    await buildIndex({ dialogues: corpus.dialogues, corpus: 'sample-zh', splits: ['train'], embedder, out, projection: { kind: 'none' } });
+    const service = await DemoService.load([out]);
+    const server: Server = createApp(service).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      // The page's API: GET /demonstrations, GET /formats, POST /prompts.
+      const query = '我今天考试考了满分！';
+      const got = (await (await fetch(`${base}/demonstrations?k=5&utterance=${encodeURIComponent(query)}`)).json()) as { demonstrations: { text: string; score: number }[] };
+      expect(got.demonstrations[0].text).toBe(query);
+      for (const d of got.demonstrations) expect(texts.has(d.text)).toBe(true);
+      const { formats } = (await (await fetch(`${base}/formats`)).json()) as { formats: { name: string }[] };
+      expect(formats.map((f) => f.name)).toContain('zh-erc');
+      const dialogue = corpus.dialogues[3];
+      const prompt = (await (await fetch(`${base}/prompts`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ format: 'zh-erc', dialogue: { turns: dialogue.turns.map((t) => ({ speaker: t.speaker, text: t.text })) }, target: 3, options: { k: 3 } }),
+      })).json()) as { prompt: string; demonstrations: { text: string }[] };
+      expect(prompt.prompt.startsWith('现在，你是一名情感和情绪分析专家。以下是一些示例：<')).toBe(true);
+      expect(prompt.prompt).toContain(`请从 <`);
+      expect(prompt.prompt).toContain(`中选择 <${dialogue.turns[3].text}> 的情感标签`);
+      for (const d of prompt.demonstrations) expect(prompt.prompt).toContain(`<${d.text}>：`);
+    } finally {
+      await new Promise((r) => server.close(r));
+      await service.close();
+    }
+    const index = await DemoIndex.open(out, { embedder });
+    const file = join(dir, 'zh.jsonl');
+    await exportPrompts({ index, embedder, format: FORMATS.get('zh-erc')!, dialogues: corpus.dialogues, out: file, options: { k: 2, strategy: 'topk' } });
+    const raw = readFileSync(file, 'utf8');
+    expect(raw).not.toContain('\\u');
+    for (const line of raw.trim().split('\n').map((l) => JSON.parse(l) as { input: string; demonstrations: number[] })) {
+      for (const id of line.demonstrations) expect(line.input).toContain(`<${index.rows[id].text}>：`);
+    }
+    await embedder.close?.();
   });
 });
