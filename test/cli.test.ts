@@ -45,10 +45,34 @@ describe('erc-demos CLI, as a separate process', () => {
     expect(JSON.parse(queried.stdout).demonstrations[0].label).toBe('fear');
     expect(Date.now() - started).toBeLessThan(30_000);
 
-    // A use-lite and a transformers.js index in one process: refused up front (two onnxruntime libraries).
-    const mixed = cli(['serve', '--index', `a=${useLite}`, '--index', `b=${out}`, '--port', '0']);
-    expect(mixed.code).not.toBe(0);
-    expect(mixed.stderr).toContain('use-lite and transformers.js indexes cannot be served by one process');
+  });
+
+  it('one serve process holds a use-lite index and a transformers index at once (one onnxruntime), both answering', async () => {
+    const useLite = join(dir, 'sample-use-lite');
+    const child = spawn(process.execPath, [BIN, 'serve', '--index', `a=${useLite}`, '--index', `b=${out}`, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    const port = await new Promise<number>((resolvePort, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const m = /listening on http:\/\/[^:]+:(\d+)/.exec(stderr);
+        if (m) resolvePort(Number(m[1]));
+      });
+      child.once('exit', () => reject(new Error(`serve exited: ${stderr}`)));
+    });
+    try {
+      const ask = async (index: string, utterance: string) => (await (await fetch(`http://127.0.0.1:${port}/demonstrations?index=${index}&k=1&utterance=${encodeURIComponent(utterance)}`)).json()) as { embedder: string; demonstrations: { text: string; label: string }[] };
+      for (let round = 0; round < 3; round++) {
+        const [a, b] = await Promise.all([ask('a', 'spider in the bath'), ask('b', 'Guess what? I got the job!')]);
+        expect(a.embedder).toBe('use-lite');
+        expect(a.demonstrations[0].label).toBe('fear');
+        expect(b.embedder).toBe(`transformers:${TINY_BERT}`);
+        expect(b.demonstrations[0]).toMatchObject({ text: 'Guess what? I got the job!', label: 'joy' });
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => child.once('exit', (c, s) => r([c, s])));
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
   });
 
   it('bad arguments exit non-zero with a message naming what was wrong, writing nothing', () => {

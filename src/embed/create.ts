@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { settingsFromEnv, type Settings } from '../settings.js';
 import { startUseLitePool } from './pool.js';
 import { inThread, ScheduledEmbedder, type ScheduleOptions } from './scheduler.js';
+import { TransformersEmbedder } from './transformers.js';
 import { UseLiteOnnxEmbedder } from './use-lite-onnx.js';
 
 /**
@@ -46,9 +47,6 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
     return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings));
   }
   if (spec.startsWith('transformers:') && spec.length > 'transformers:'.length) {
-    // Imported only when asked for: transformers.js loads its own onnxruntime (1.14) at import, and two
-    // onnxruntime libraries in one thread corrupt its heap (use-lite loads 1.20 only when it loads its model).
-    const { TransformersEmbedder } = await import('./transformers.js');
     const model = await TransformersEmbedder.load({
       model: spec.slice('transformers:'.length),
       allowRemote: process.env.ERC_DEMOS_ALLOW_REMOTE_MODELS === '1',

@@ -1,43 +1,56 @@
-import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { AutoModel, AutoTokenizer, env, Tensor, type PreTrainedModel, type PreTrainedTokenizer } from '@xenova/transformers';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import type * as OrtApi from 'onnxruntime-common';
+import { downloadModel } from './hub.js';
+import { loadOrt, sessionOptions, type Ort } from './ort.js';
 import { sentenceVector } from './pooling.js';
-import { describeConfig, FOLDER_DEFAULTS, readSentenceTransformerConfig, type SentenceTransformerConfig } from './st-config.js';
+import { describeConfig, ModelFolderError, readSentenceTransformerConfig, type SentenceTransformerConfig } from './st-config.js';
 import type { Embedder } from './types.js';
 
 export interface TransformersOptions {
-  /** Hub id (e.g. Xenova/all-MiniLM-L6-v2) or a local folder with config.json, tokenizer.json and onnx/. */
+  /** Hub id (e.g. Xenova/all-MiniLM-L6-v2) or a local folder with tokenizer.json, tokenizer_config.json and onnx/. */
   model: string;
   /** Allow downloads from the model hub; off by default so nothing reaches the network unasked. */
   allowRemote?: boolean;
+  /** onnxruntime intra-op threads (default 1). */
+  threads?: number;
 }
 
-const suffixes = new WeakMap<PreTrainedTokenizer, number>();
-
-/** How many special tokens the tokenizer appends after the text ([SEP] for BERT: 1; none for some models). */
-function specialSuffix(tokenizer: PreTrainedTokenizer): number {
-  let n = suffixes.get(tokenizer);
-  if (n === undefined) {
-    const withSpecial = Array.from((tokenizer('a').input_ids as Tensor).data as BigInt64Array);
-    const plain = Array.from((tokenizer('a', { add_special_tokens: false }).input_ids as Tensor).data as BigInt64Array);
-    const at = withSpecial.findIndex((_, i) => plain.every((id, j) => withSpecial[i + j] === id));
-    n = at < 0 ? 1 : withSpecial.length - at - plain.length;
-    suffixes.set(tokenizer, n);
-  }
-  return n;
-}
+/** The graphs a folder may hold, preferred first (quantised weights where the folder has them). */
+const GRAPHS = ['onnx/model_quantized.onnx', 'onnx/model.onnx', 'model.onnx'];
 
 /**
  * Cuts a tokenized text to maxLength tokens the way Hugging Face tokenizers truncate (what sentence-transformers
- * runs): text tokens go, the closing special tokens stay. (transformers.js 2 cuts after them, losing [SEP].)
+ * runs): text tokens go, the closing special tokens stay.
  */
-export function truncate(ids: bigint[], maxLength: number | undefined, suffix: number): bigint[] {
+export function truncate<T>(ids: T[], maxLength: number | undefined, suffix: number): T[] {
   if (maxLength === undefined || ids.length <= maxLength) return ids;
   return [...ids.slice(0, maxLength - suffix), ...ids.slice(ids.length - suffix)];
 }
 
+/** Token ids of a text (the package's declarations do not resolve under NodeNext, so the type is named here). */
+function encodeIds(tokenizer: Tokenizer, text: string, addSpecialTokens = true): number[] {
+  return tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids as number[];
+}
+
+/** How many special tokens the tokenizer appends after the text ([SEP] for BERT: 1; none for some models). */
+function specialSuffix(tokenizer: Tokenizer): number {
+  const withSpecial = encodeIds(tokenizer, 'a');
+  const plain = encodeIds(tokenizer, 'a', false);
+  const at = withSpecial.findIndex((_, i) => plain.every((id, j) => withSpecial[i + j] === id));
+  return at < 0 ? 1 : withSpecial.length - at - plain.length;
+}
+
+function readJson(dir: string, file: string): Record<string, unknown> {
+  const path = join(dir, file);
+  if (!existsSync(path)) throw new ModelFolderError(dir, `no ${file}`);
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+}
+
 /**
- * Any sentence-transformer exported to ONNX: transformers.js tokenizes and runs the Transformer, and the model
+ * Any sentence-transformer exported to ONNX, on the process's one onnxruntime (ort.ts) beside USE-lite: the
+ * tokenizer is Hugging Face's tokenizers.js (pure JavaScript), the graph the folder's ONNX Transformer, and the model
  * folder's own sentence-transformers configuration (st-config.ts) decides the rest, as `SentenceTransformer.encode`
  * does: the default prompt prepended, truncation at max_seq_length (special tokens included), the pooling mode,
  * then L2 normalisation for cosine search.
@@ -47,8 +60,10 @@ export class TransformersEmbedder implements Embedder {
     readonly id: string,
     readonly dim: number,
     readonly config: SentenceTransformerConfig,
-    private readonly tokenizer: PreTrainedTokenizer,
-    private readonly model: PreTrainedModel,
+    private readonly ort: Ort,
+    private readonly session: OrtApi.InferenceSession,
+    private readonly tokenizer: Tokenizer,
+    private readonly suffix: number,
     /** Leading tokens masked out of pooling: the prompt's, where the model pools without it. */
     private readonly skip: number,
   ) {}
@@ -56,44 +71,24 @@ export class TransformersEmbedder implements Embedder {
   static async load(options: TransformersOptions): Promise<TransformersEmbedder> {
     const localDir = resolve(options.model);
     const isLocal = existsSync(localDir) && statSync(localDir).isDirectory();
-    env.allowRemoteModels = !isLocal && options.allowRemote === true;
-    env.allowLocalModels = true;
-    let modelId = options.model;
-    if (isLocal) {
-      env.localModelPath = dirname(localDir);
-      modelId = basename(localDir);
-    } else if (!env.allowRemoteModels) {
+    if (!isLocal && !options.allowRemote) {
       throw new Error(
         `transformers model "${options.model}" is not a local folder and remote loading is off ` +
           '(set ERC_DEMOS_ALLOW_REMOTE_MODELS=1 to download from the hub, or give a folder with config.json, tokenizer.json and onnx/model.onnx)',
       );
     }
-    // A downloaded model's sentence-transformers files are not fetched by transformers.js: the defaults apply.
-    const config = isLocal ? readSentenceTransformerConfig(localDir) : FOLDER_DEFAULTS;
-    // Quantised weights where the folder has them (transformers.js' default), else the full model.onnx.
-    const quantized = isLocal ? existsSync(join(localDir, 'onnx', 'model_quantized.onnx')) : true;
-    const tokenizer = await AutoTokenizer.from_pretrained(modelId);
-    const model = await AutoModel.from_pretrained(modelId, { quantized });
+    const dir = isLocal ? localDir : await downloadModel(options.model);
+    const config = readSentenceTransformerConfig(dir);
+    const tokenizer = new Tokenizer(readJson(dir, 'tokenizer.json'), readJson(dir, 'tokenizer_config.json'));
+    const graph = GRAPHS.map((g) => join(dir, g)).find((g) => existsSync(g));
+    if (!graph) throw new ModelFolderError(dir, `no ONNX graph (${GRAPHS.join(', ')})`);
+    const ort = loadOrt();
+    const session = await ort.InferenceSession.create(graph, sessionOptions(options.threads ?? 1));
     // sentence-transformers' prompt_length: the prompt's tokens with the leading special token, less the closing one.
-    const skip = config.prompt && !config.includePrompt ? (tokenizer(config.prompt).input_ids as Tensor).dims.at(-1)! - 1 : 0;
-    const probe = await TransformersEmbedder.tokenVectors(tokenizer, model, ['probe'], config.maxSeqLength);
-    return new TransformersEmbedder(`transformers:${options.model}`, probe.hidden.dims[2], config, tokenizer, model, skip);
-  }
-
-  /** The Transformer's last hidden state for a right-padded batch, with its attention mask. */
-  private static async tokenVectors(tokenizer: PreTrainedTokenizer, model: PreTrainedModel, texts: string[], maxLength?: number): Promise<{ hidden: Tensor; mask: Tensor }> {
-    const ids = texts.map((text) => truncate(Array.from((tokenizer(text).input_ids as Tensor).data as BigInt64Array), maxLength, specialSuffix(tokenizer)));
-    const tokens = Math.max(...ids.map((x) => x.length));
-    const shape = [ids.length, tokens];
-    const inputIds = new BigInt64Array(ids.length * tokens);
-    const mask = new BigInt64Array(ids.length * tokens);
-    ids.forEach((x, b) => x.forEach((id, t) => {
-      inputIds[b * tokens + t] = id;
-      mask[b * tokens + t] = 1n;
-    }));
-    const attention = new Tensor('int64', mask, shape);
-    const output = (await model({ input_ids: new Tensor('int64', inputIds, shape), attention_mask: attention, token_type_ids: new Tensor('int64', new BigInt64Array(ids.length * tokens), shape) })) as { last_hidden_state: Tensor };
-    return { hidden: output.last_hidden_state, mask: attention };
+    const skip = config.prompt && !config.includePrompt ? encodeIds(tokenizer, config.prompt).length - 1 : 0;
+    const embedder = new TransformersEmbedder(`transformers:${options.model}`, 0, config, ort, session, tokenizer, specialSuffix(tokenizer), skip);
+    const { dims } = await embedder.tokenVectors(['probe']);
+    return new TransformersEmbedder(embedder.id, dims[2], config, ort, session, tokenizer, embedder.suffix, skip);
   }
 
   /** What was read from the model folder, for the build's output. */
@@ -101,14 +96,41 @@ export class TransformersEmbedder implements Embedder {
     return describeConfig(this.config);
   }
 
+  /** The Transformer's last hidden state for a right-padded batch, with its attention mask. */
+  private async tokenVectors(texts: readonly string[]): Promise<{ hidden: Float32Array; dims: number[]; mask: BigInt64Array }> {
+    const ids = texts.map((text) => truncate(encodeIds(this.tokenizer, this.config.prompt + text), this.config.maxSeqLength, this.suffix));
+    const tokens = Math.max(...ids.map((x) => x.length));
+    const shape = [ids.length, tokens];
+    const inputIds = new BigInt64Array(ids.length * tokens);
+    const mask = new BigInt64Array(ids.length * tokens);
+    ids.forEach((x, b) => x.forEach((id, t) => {
+      inputIds[b * tokens + t] = BigInt(id);
+      mask[b * tokens + t] = 1n;
+    }));
+    const feeds: Record<string, OrtApi.Tensor> = {
+      input_ids: new this.ort.Tensor('int64', inputIds, shape),
+      attention_mask: new this.ort.Tensor('int64', mask, shape),
+      token_type_ids: new this.ort.Tensor('int64', new BigInt64Array(ids.length * tokens), shape),
+    };
+    const inputs = Object.fromEntries(this.session.inputNames.map((name) => {
+      if (!feeds[name]) throw new Error(`model input "${name}" is not one a BERT-style Transformer takes (input_ids, attention_mask, token_type_ids)`);
+      return [name, feeds[name]];
+    }));
+    const output = await this.session.run(inputs);
+    const hidden = output.last_hidden_state ?? output[this.session.outputNames[0]];
+    return { hidden: hidden.data as Float32Array, dims: hidden.dims as number[], mask };
+  }
+
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
-    const { hidden, mask: maskTensor } = await TransformersEmbedder.tokenVectors(this.tokenizer, this.model, texts.map((t) => this.config.prompt + t), this.config.maxSeqLength);
-    const [batch, tokens, dim] = hidden.dims;
-    const data = hidden.data as Float32Array;
-    const mask = maskTensor.data as BigInt64Array;
+    const { hidden, dims, mask } = await this.tokenVectors(texts);
+    const [batch, tokens, dim] = dims;
     return Array.from({ length: batch }, (_, b) => sentenceVector(
-      data.subarray(b * tokens * dim, (b + 1) * tokens * dim), Array.from(mask.subarray(b * tokens, (b + 1) * tokens), Number), dim, this.config.pooling, this.skip,
+      hidden.subarray(b * tokens * dim, (b + 1) * tokens * dim), Array.from(mask.subarray(b * tokens, (b + 1) * tokens), Number), dim, this.config.pooling, this.skip,
     ));
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
   }
 }

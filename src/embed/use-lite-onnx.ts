@@ -1,6 +1,6 @@
 import { EmbeddingsModel } from '@energetic-ai/embeddings';
-import { createRequire } from 'node:module';
 import type * as OrtApi from 'onnxruntime-common';
+import { loadOrt, sessionOptions, type Ort } from './ort.js';
 import { normalize, type Embedder } from './types.js';
 import { buildUseLiteOnnx, USE_LITE_ONNX } from './use-lite-onnx-graph.js';
 import { loadUseLiteWeights, type Vocabulary } from './use-lite-weights.js';
@@ -20,14 +20,6 @@ export function useLiteTokenizer(vocabulary: Vocabulary): Tokenizer {
   return new EmbeddingsModel({ vocabulary, model: undefined as never }).tokenizer;
 }
 
-type Ort = typeof OrtApi;
-
-/**
- * onnxruntime-node 1.20, loaded on first use, not at import: a process that only runs transformers.js (which loads
- * its own onnxruntime 1.14) must not hold both libraries, which corrupts the heap. It ships without type
- * declarations; its API is onnxruntime-common's, which it re-exports.
- */
-const loadOrt = (): Ort => createRequire(import.meta.url)('onnxruntime-node') as Ort;
 
 /**
  * Universal Sentence Encoder lite on onnxruntime-node (native, ships its binary through npm): the TF.js graph's
@@ -49,13 +41,7 @@ export class UseLiteOnnxEmbedder implements Embedder {
   static async load(threads = 1): Promise<UseLiteOnnxEmbedder> {
     const weights = loadUseLiteWeights();
     const ort = loadOrt();
-    const session = await ort.InferenceSession.create(buildUseLiteOnnx(weights), {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      // Spinning threads wait for the next call by burning a core: costly beside HTTP work on a small machine.
-      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-    });
+    const session = await ort.InferenceSession.create(buildUseLiteOnnx(weights), sessionOptions(threads));
     return new UseLiteOnnxEmbedder(ort, session, useLiteTokenizer(weights.vocabulary));
   }
 

@@ -143,7 +143,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
         const rowLabels = dialogues.flatMap((d) => d.turns.map((t) => t.labels[0]));
         const rowFolds = dialogues.flatMap((d) => d.turns.map(() => folds.get(d.id)!));
         space = await fitSpace(options.projection!, {
-          vectors: raw, labels: rowLabels, folds: rowFolds, foldCount, embedderId: embedder.id, candidates: options.spaceCandidates,
+          vectors: raw, labels: rowLabels, folds: rowFolds, foldCount, candidates: options.spaceCandidates,
           multiLabel: labelScheme(options.corpus)?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length > 1)),
         });
         const { projection } = space;

@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module';
 import onnxProto from 'onnx-proto';
-import type * as OrtApi from 'onnxruntime-common';
+import { loadOrt } from '../embed/ort.js';
 
 const { onnx } = onnxProto;
 
@@ -34,11 +33,10 @@ function gemmModel(): Uint8Array {
 
 /**
  * onnxruntime's matrix product: cross-validating the space over a 10k-utterance corpus needs ~5 x 10^10
- * multiply-adds at 512 dims, about a second here against tens in a JavaScript loop. onnxruntime-node is loaded on
- * first use, as the USE-lite embedder loads it (use-lite-onnx.ts says why).
+ * multiply-adds at 512 dims, about a second here against tens in a JavaScript loop.
  */
 export async function onnxGram(): Promise<Gram> {
-  const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof OrtApi;
+  const ort = loadOrt();
   const session = await ort.InferenceSession.create(gemmModel());
   return {
     async dots(queries, rows, dim) {
@@ -52,7 +50,7 @@ export async function onnxGram(): Promise<Gram> {
   };
 }
 
-/** The same in JavaScript, for a process that must not load onnxruntime-node (one running transformers.js). */
+/** The same in JavaScript: the reference the onnxruntime product is tested against (test/space.test.ts). */
 export function jsGram(): Gram {
   return {
     async dots(queries, rows, dim) {

@@ -1,7 +1,7 @@
 import { combineStatistics, fitLdaFromStatistics, type LdaStatistics } from '../embed/lda.js';
 import { project, type Projection } from '../embed/projection.js';
 import { crossValidateSpaces, statisticsWith, type SpaceCandidate, type SpaceChoice } from './choose-space.js';
-import { jsGram, onnxGram, type Gram } from './gram.js';
+import { onnxGram } from './gram.js';
 
 /** What a build asks for: choose by cross-validation, the raw space, or LDA with given shrinkage and blend. */
 export type SpaceRequest = { kind: 'auto' } | { kind: 'none' } | { kind: 'lda'; shrinkage: number; blend: number };
@@ -25,17 +25,11 @@ export interface SpaceInput {
   folds: readonly number[];
   foldCount: number;
   multiLabel: boolean;
-  /** The embedder's id: a transformers.js build must not load onnxruntime-node beside its own (gram.ts). */
-  embedderId: string;
   candidates?: readonly SpaceCandidate[];
 }
 
 /** Rows per fold needed to cross-validate: below this, a fold's kNN W-F1 is noise and `auto` keeps the raw space. */
 export const MIN_ROWS_PER_FOLD = 20;
-
-async function gramFor(embedderId: string): Promise<Gram> {
-  return embedderId.startsWith('transformers:') ? jsGram() : onnxGram();
-}
 
 /** The LDA part alone (unit vector) of a projection, whatever its blend. */
 export function ldaPart(p: Projection, x: Float32Array): Float32Array {
@@ -60,7 +54,7 @@ export async function fitSpace(request: SpaceRequest, input: SpaceInput): Promis
       return { decision: { method: 'not-applicable', reason: `too few labelled utterances to cross-validate (${Math.min(...perFold)} in the smallest of ${input.foldCount} folds, ${MIN_ROWS_PER_FOLD} needed): the raw space is used` } };
     }
   }
-  const gram = await gramFor(input.embedderId);
+  const gram = await onnxGram();
   try {
     const vectors = labelled.map((i) => input.vectors[i]);
     const labels = labelled.map((i) => input.labels[i]!);

@@ -69,11 +69,6 @@ export class DemoService {
           `${options.embedder}; rebuild the index with this embedder or query it with the one it was built with`);
       }
     }
-    const ids = new Set(manifests.map((m) => m.embedder.id));
-    if (ids.has('use-lite') && [...ids].some((id) => id.startsWith('transformers:'))) {
-      throw new InputError('embedder', 'use-lite and transformers.js indexes cannot be served by one process (each brings its own ' +
-        'onnxruntime, and the two corrupt each other); serve them from two processes');
-    }
     const forced = options.embedder ? await createEmbedder(options.embedder, options.role, settings) : undefined;
     if (forced) embedders.set(forced.id, forced);
     for (const [i, dir] of dirs.entries()) {
