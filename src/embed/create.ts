@@ -1,9 +1,9 @@
 import type { Embedder } from './types.js';
 import { availableParallelism } from 'node:os';
 import { settingsFromEnv, type Settings } from '../settings.js';
-import { startUseLitePool } from './pool.js';
+import { startTransformersPool, startUseLitePool } from './pool.js';
 import { inThread, ScheduledEmbedder, type ScheduleOptions } from './scheduler.js';
-import { TransformersEmbedder } from './transformers.js';
+import { modelFolder, TransformersEmbedder } from './transformers.js';
 import { UseLiteOnnxEmbedder } from './use-lite-onnx.js';
 
 /**
@@ -13,7 +13,7 @@ import { UseLiteOnnxEmbedder } from './use-lite-onnx.js';
  */
 export type EmbedRole = 'batch' | 'serve';
 
-/** Worker threads that embed with USE-lite: $ERC_DEMOS_EMBED_THREADS, else per role (at most 4); 0 embeds in-thread. */
+/** Worker threads that embed (either model): $ERC_DEMOS_EMBED_THREADS, else per role (at most 4); 0 embeds in-thread. */
 export function embedThreads(role: EmbedRole = 'batch'): number {
   const fromEnv = Number(process.env.ERC_DEMOS_EMBED_THREADS);
   if (process.env.ERC_DEMOS_EMBED_THREADS && Number.isInteger(fromEnv) && fromEnv >= 0) return fromEnv;
@@ -47,10 +47,11 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
     return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings));
   }
   if (spec.startsWith('transformers:') && spec.length > 'transformers:'.length) {
-    const model = await TransformersEmbedder.load({
-      model: spec.slice('transformers:'.length),
-      allowRemote: process.env.ERC_DEMOS_ALLOW_REMOTE_MODELS === '1',
-    });
+    const name = spec.slice('transformers:'.length);
+    const folder = await modelFolder(name, process.env.ERC_DEMOS_ALLOW_REMOTE_MODELS === '1');
+    const threads = embedThreads(role);
+    if (threads > 0) return startTransformersPool(spec, name, folder, threads, scheduleFor(role, threads, settings));
+    const model = await TransformersEmbedder.load({ model: name, folder });
     return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings), model.describe());
   }
   throw new Error(`unknown embedder "${spec}" (expected use-lite or transformers:<model id or folder>)`);

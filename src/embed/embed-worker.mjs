@@ -1,14 +1,23 @@
-// One native USE-lite model per worker thread (use-lite-onnx.ts), so embedding runs beside the main thread's HTTP
-// and graph work. Plain JavaScript that registers tsx itself: worker threads do not inherit the loader that runs
-// the TypeScript sources. Protocol: {texts} in; {vectors} (flat Float32Array, n x 512, unit length, transferred)
-// or {error} out, one call at a time.
-import { parentPort } from 'node:worker_threads';
+// One embedding model per worker thread, so embedding runs beside the main thread's HTTP and graph work: native
+// USE-lite (use-lite-onnx.ts), or a sentence-transformers folder (transformers.ts), both on onnxruntime-node 1.20.
+// Plain JavaScript that registers tsx itself: worker threads do not inherit the loader that runs the TypeScript
+// sources. workerData: {kind: 'use-lite'} or {kind: 'transformers', model, folder}. Protocol: {texts} in; {vectors}
+// (flat Float32Array, n x dim, unit length, transferred) or {error} out, one call at a time.
+import { parentPort, workerData } from 'node:worker_threads';
 import { tsImport } from 'tsx/esm/api';
 
-const { UseLiteOnnxEmbedder } = await tsImport('./use-lite-onnx.ts', import.meta.url);
-const embedder = await UseLiteOnnxEmbedder.load();
+async function load() {
+  if (workerData?.kind === 'transformers') {
+    const { TransformersEmbedder } = await tsImport('./transformers.ts', import.meta.url);
+    return TransformersEmbedder.load({ model: workerData.model, folder: workerData.folder });
+  }
+  const { UseLiteOnnxEmbedder } = await tsImport('./use-lite-onnx.ts', import.meta.url);
+  return UseLiteOnnxEmbedder.load();
+}
+
+const embedder = await load();
 await embedder.embed(['warm up']);
-parentPort.postMessage({ ready: true });
+parentPort.postMessage({ ready: true, dim: embedder.dim, description: embedder.describe?.() });
 
 parentPort.on('message', async ({ texts }) => {
   try {

@@ -1,8 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_SCHEDULE, ScheduledEmbedder, type EmbedExecutor, type ScheduleOptions } from './scheduler.js';
 
+/** Which model a worker loads (embed-worker.mjs). */
+export type WorkerModel = { kind: 'use-lite' } | { kind: 'transformers'; model: string; folder: string };
+
 /**
- * One native USE-lite model (UseLiteOnnxEmbedder) on a worker thread: one call at a time. Idle, it does not keep
+ * One model (native USE-lite, or a sentence-transformers folder) on a worker thread: one call at a time. Idle, it does not keep
  * the process alive (ref'd only while it holds a call). A worker that dies (out of memory, say) fails its own call
  * and is gone; it is not restarted: a second onnxruntime session in a new thread after one was torn down can corrupt
  * the heap (onnxruntime#13086).
@@ -12,24 +15,28 @@ export class WorkerExecutor implements EmbedExecutor {
   onGone?: () => void;
   private call: { resolve: (v: Float32Array[]) => void; reject: (e: Error) => void } | undefined;
 
-  private constructor(
-    readonly worker: Worker,
-    private readonly dim: number,
-  ) {}
+  private constructor(readonly worker: Worker) {}
+
+  /** The model's dimension and what was read from its folder, as the worker reports them once loaded. */
+  dim = 0;
+  description?: string;
 
   get threadId(): number {
     return this.worker.threadId;
   }
 
   /** Starts a worker; resolves once its model is loaded. */
-  static start(dim = 512): Promise<WorkerExecutor> {
+  static start(model: WorkerModel = { kind: 'use-lite' }): Promise<WorkerExecutor> {
     return new Promise((resolve, reject) => {
-      const executor = new WorkerExecutor(new Worker(new URL('./embed-worker.mjs', import.meta.url)), dim);
+      const executor = new WorkerExecutor(new Worker(new URL('./embed-worker.mjs', import.meta.url), { workerData: model }));
       const { worker } = executor;
       worker.once('error', reject);
-      worker.on('message', (message: { ready?: boolean; vectors?: Float32Array; error?: string }) => {
-        if (message.ready) resolve(executor);
-        else executor.finish(message);
+      worker.on('message', (message: { ready?: boolean; dim?: number; description?: string; vectors?: Float32Array; error?: string }) => {
+        if (message.ready) {
+          executor.dim = message.dim!;
+          executor.description = message.description;
+          resolve(executor);
+        } else executor.finish(message);
         if (!executor.call) worker.unref();
       });
       worker.on('exit', (code) => {
@@ -69,4 +76,13 @@ export class WorkerExecutor implements EmbedExecutor {
 export async function startUseLitePool(size: number, schedule: ScheduleOptions = DEFAULT_SCHEDULE): Promise<ScheduledEmbedder> {
   const executors = await Promise.all(Array.from({ length: size }, () => WorkerExecutor.start()));
   return new ScheduledEmbedder('use-lite', 512, executors, schedule);
+}
+
+/**
+ * A sentence-transformers folder on `size` worker threads, as USE-lite runs (same scheduler, same vectors as
+ * in-thread): `id` is the embedder id stored in manifests, `folder` the local folder (downloaded already).
+ */
+export async function startTransformersPool(id: string, model: string, folder: string, size: number, schedule: ScheduleOptions = DEFAULT_SCHEDULE): Promise<ScheduledEmbedder> {
+  const executors = await Promise.all(Array.from({ length: size }, () => WorkerExecutor.start({ kind: 'transformers', model, folder })));
+  return new ScheduledEmbedder(id, executors[0].dim, executors, schedule, executors[0].description);
 }

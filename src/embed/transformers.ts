@@ -15,7 +15,28 @@ export interface TransformersOptions {
   allowRemote?: boolean;
   /** onnxruntime intra-op threads (default 1). */
   threads?: number;
+  /** The model's local folder when `model` is a hub id already downloaded (worker threads get it from the pool). */
+  folder?: string;
 }
+
+/**
+ * A model spec as a local folder: the folder itself, or (remote loading on) the hub id downloaded into the cache.
+ * Remote loading off and no such folder: an error saying what to do.
+ */
+export async function modelFolder(model: string, allowRemote: boolean): Promise<string> {
+  const localDir = resolve(model);
+  if (existsSync(localDir) && statSync(localDir).isDirectory()) return localDir;
+  if (!allowRemote) {
+    throw new Error(
+      `transformers model "${model}" is not a local folder and remote loading is off ` +
+        '(set ERC_DEMOS_ALLOW_REMOTE_MODELS=1 to download from the hub, or give a folder with config.json, tokenizer.json and onnx/model.onnx)',
+    );
+  }
+  return downloadModel(model);
+}
+
+/** Padded tokens per model call (sentences x the longest of them). */
+const CALL_TOKENS = 2048;
 
 /** The graphs a folder may hold, preferred first (quantised weights where the folder has them). */
 const GRAPHS = ['onnx/model_quantized.onnx', 'onnx/model.onnx', 'model.onnx'];
@@ -69,15 +90,7 @@ export class TransformersEmbedder implements Embedder {
   ) {}
 
   static async load(options: TransformersOptions): Promise<TransformersEmbedder> {
-    const localDir = resolve(options.model);
-    const isLocal = existsSync(localDir) && statSync(localDir).isDirectory();
-    if (!isLocal && !options.allowRemote) {
-      throw new Error(
-        `transformers model "${options.model}" is not a local folder and remote loading is off ` +
-          '(set ERC_DEMOS_ALLOW_REMOTE_MODELS=1 to download from the hub, or give a folder with config.json, tokenizer.json and onnx/model.onnx)',
-      );
-    }
-    const dir = isLocal ? localDir : await downloadModel(options.model);
+    const dir = options.folder ?? await modelFolder(options.model, options.allowRemote === true);
     const config = readSentenceTransformerConfig(dir);
     const tokenizer = new Tokenizer(readJson(dir, 'tokenizer.json'), readJson(dir, 'tokenizer_config.json'));
     const graph = GRAPHS.map((g) => join(dir, g)).find((g) => existsSync(g));
@@ -87,7 +100,7 @@ export class TransformersEmbedder implements Embedder {
     // sentence-transformers' prompt_length: the prompt's tokens with the leading special token, less the closing one.
     const skip = config.prompt && !config.includePrompt ? encodeIds(tokenizer, config.prompt).length - 1 : 0;
     const embedder = new TransformersEmbedder(`transformers:${options.model}`, 0, config, ort, session, tokenizer, specialSuffix(tokenizer), skip);
-    const { dims } = await embedder.tokenVectors(['probe']);
+    const { dims } = await embedder.tokenVectors([embedder.tokenIds('probe')]);
     return new TransformersEmbedder(embedder.id, dims[2], config, ort, session, tokenizer, embedder.suffix, skip);
   }
 
@@ -96,9 +109,13 @@ export class TransformersEmbedder implements Embedder {
     return describeConfig(this.config);
   }
 
+  /** A text's token ids as the model reads them: prompt prepended, truncated as sentence-transformers truncates. */
+  private tokenIds(text: string): number[] {
+    return truncate(encodeIds(this.tokenizer, this.config.prompt + text), this.config.maxSeqLength, this.suffix);
+  }
+
   /** The Transformer's last hidden state for a right-padded batch, with its attention mask. */
-  private async tokenVectors(texts: readonly string[]): Promise<{ hidden: Float32Array; dims: number[]; mask: BigInt64Array }> {
-    const ids = texts.map((text) => truncate(encodeIds(this.tokenizer, this.config.prompt + text), this.config.maxSeqLength, this.suffix));
+  private async tokenVectors(ids: readonly number[][]): Promise<{ hidden: Float32Array; dims: number[]; mask: BigInt64Array }> {
     const tokens = Math.max(...ids.map((x) => x.length));
     const shape = [ids.length, tokens];
     const inputIds = new BigInt64Array(ids.length * tokens);
@@ -121,13 +138,26 @@ export class TransformersEmbedder implements Embedder {
     return { hidden: hidden.data as Float32Array, dims: hidden.dims as number[], mask };
   }
 
+  /**
+   * Sentences sorted by token count and cut into calls of at most CALL_TOKENS padded tokens: a call pads to its
+   * longest sentence, so mixing a 5-token and a 120-token sentence would waste most of the work.
+   */
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    if (texts.length === 0) return [];
-    const { hidden, dims, mask } = await this.tokenVectors(texts);
-    const [batch, tokens, dim] = dims;
-    return Array.from({ length: batch }, (_, b) => sentenceVector(
-      hidden.subarray(b * tokens * dim, (b + 1) * tokens * dim), Array.from(mask.subarray(b * tokens, (b + 1) * tokens), Number), dim, this.config.pooling, this.skip,
-    ));
+    const ids = texts.map((text) => this.tokenIds(text));
+    const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length || a - b);
+    const out: Float32Array[] = new Array(texts.length);
+    for (let start = 0; start < order.length;) {
+      let end = start + 1;
+      while (end < order.length && (end - start + 1) * ids[order[end]].length <= CALL_TOKENS) end++;
+      const call = order.slice(start, end);
+      const { hidden, dims, mask } = await this.tokenVectors(call.map((i) => ids[i]));
+      const [, tokens, dim] = dims;
+      call.forEach((i, b) => (out[i] = sentenceVector(
+        hidden.subarray(b * tokens * dim, (b + 1) * tokens * dim), Array.from(mask.subarray(b * tokens, (b + 1) * tokens), Number), dim, this.config.pooling, this.skip,
+      )));
+      start = end;
+    }
+    return out;
   }
 
   async close(): Promise<void> {
