@@ -3,13 +3,15 @@
  *  1. a full MELD train index build (the CLI as a child process): utterances/s over its wall time, peak RSS;
  *  2. the service on that index, driven by autocannon in a separate process with MELD test utterances (each
  *     request a different one, in order), k=8, at concurrency 1 and 16: p50/p99 latency, requests/s, errors;
- *  3. the same load against LangChain.js' SemanticSimilarityExampleSelector (scripts/bench-peer.ts), same model.
+ *  3. the same load against LangChain.js' SemanticSimilarityExampleSelector (scripts/bench-peer.ts), same model;
+ *  4. the same build and concurrency-16 load with a sentence-transformer the size of all-MiniLM-L6-v2 (random
+ *     weights, made by scripts/make-minilm-sized.ts into models/ when missing): minilm_* keys.
  * The index is built with --projection none so both sides rank the same raw USE-lite vectors.
  * With --runs N, every key is the median over the N runs (errors: the sum); the machine is shared and noisy.
  * Writes docs/performance-results.md (medians and every run); prints the medians as one JSON object with --json.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -55,6 +57,8 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 
 const load = (url: string, connections: number, amount: number, utterances: string) => runLoad(url, utterances, { connections, amount, seconds: 30 });
 
+const MINILM = 'models/minilm-l6-random';
+
 /** One whole run: build, our service at c1/c16, the peer at c1/c16 (each server stopped before the next starts). */
 async function benchOnce(runNumber: number, utterances: string): Promise<Record<string, number>> {
   log('building the MELD train index ...');
@@ -78,6 +82,16 @@ async function benchOnce(runNumber: number, utterances: string): Promise<Record<
   const peerC16 = await load(peer.url, 16, 4000, utterances);
   peer.child.kill('SIGTERM');
 
+  log('MiniLM-L6-sized sentence-transformer: build, concurrency 16 ...');
+  const minilmDir = join(work, `minilm-${runNumber}`);
+  const minilmBuild = await run(['bin/erc-demos.mjs', 'build', '--corpus', 'meld', '--data', values.data!, '--split', 'train', '--projection', 'none',
+    '--embedder', `transformers:${MINILM}`, '--out', minilmDir]);
+  if (minilmBuild.code !== 0) throw new Error(`MiniLM-sized build failed: ${minilmBuild.stderr}`);
+  const minilm = await startServeProcess(['bin/erc-demos.mjs', 'serve', '--index', minilmDir, '--port', '0']);
+  await load(minilm.url, 4, 200, utterances);
+  const minilmC16 = await load(minilm.url, 16, 2000, utterances);
+  minilm.child.kill('SIGTERM');
+
   return {
     build_items: count,
     build_seconds: Number(build.seconds.toFixed(2)),
@@ -94,7 +108,11 @@ async function benchOnce(runNumber: number, utterances: string): Promise<Record<
     peer_c16_p99_ms: peerC16.p99_ms,
     peer_c16_rps: Number(peerC16.rps.toFixed(1)),
     rps_ratio_vs_peer: Number((c16.rps / peerC16.rps).toFixed(2)),
-    errors: c1.errors + c16.errors,
+    minilm_build_items_per_s: Number((count / minilmBuild.seconds).toFixed(1)),
+    minilm_c16_p50_ms: minilmC16.p50_ms,
+    minilm_c16_p99_ms: minilmC16.p99_ms,
+    minilm_c16_rps: Number(minilmC16.rps.toFixed(1)),
+    errors: c1.errors + c16.errors + minilmC16.errors,
     peer_errors: peerC1.errors + peerC16.errors,
   };
 }
@@ -107,6 +125,11 @@ function median(xs: number[]): number {
 }
 
 try {
+  if (!existsSync(join(MINILM, 'onnx', 'model.onnx'))) {
+    log(`making ${MINILM} (scripts/make-minilm-sized.ts) ...`);
+    const made = await run([...tsx, 'scripts/make-minilm-sized.ts', '--out', MINILM, '--data', values.data!]);
+    if (made.code !== 0) throw new Error(`make-minilm-sized failed: ${made.stderr}`);
+  }
   const test = loadCorpus({ format: 'meld', data: values.data!, splits: ['test'] });
   const utterances = writeUtterances(work, test.dialogues);
   const results: Record<string, number>[] = [];

@@ -10,7 +10,7 @@ export const USE_LITE_ONNX = {
 } as const;
 
 /** Collects nodes and initializers; every op gets a fresh output name. */
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
   readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
   private next = 0;
