@@ -10,7 +10,7 @@ import { exportPrompts } from '../src/service/export.js';
 import { FORMATS } from '../src/prompt/formats.js';
 import { DemoIndex } from '../src/index/open.js';
 import { tempDir } from './helpers.js';
-import { createEmbedder } from '../src/embed/create.js';
+import { createEmbedder, withPrompt } from '../src/embed/create.js';
 import { readSentenceTransformerConfig } from '../src/embed/st-config.js';
 import { truncate } from '../src/embed/transformers.js';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -74,6 +74,25 @@ describe('sentence-transformers model folders: the vectors of SentenceTransforme
       await embedder.close?.();
     });
   }
+});
+
+describe('the prompt override (--query-prompt): part of the embedder id, so an index is queried as it was built', () => {
+  it('a prompt named from the folder or given as text gives encode()\'s vectors; no prompt gives others; the CLI stores it in the id', async () => {
+    const folder = join(FIXTURES, 'prompt-query');
+    const reference = JSON.parse(readFileSync(join(folder, 'reference.json'), 'utf8')) as Reference;
+    for (const prompt of ['query', 'query: ']) {
+      const embedder = await createEmbedder(withPrompt(`transformers:${folder}`, prompt));
+      expect(embedder.id).toBe(`transformers:${folder}|prompt=${prompt}`);
+      const vectors = await embedder.embed(reference.texts);
+      vectors.forEach((v, i) => expect(cosine(v, reference.batch[i])).toBeGreaterThan(0.9999));
+      await embedder.close?.();
+    }
+    const none = await createEmbedder(withPrompt(`transformers:${folder}`, ''));
+    const plain = await none.embed(reference.texts);
+    expect(Math.min(...plain.map((v, i) => cosine(v, reference.batch[i])))).toBeLessThan(0.999);
+    await none.close?.();
+    expect(() => withPrompt('use-lite', 'query')).toThrow(/--query-prompt applies to transformers/);
+  });
 });
 
 describe('a sentence-transformers index served over HTTP', () => {

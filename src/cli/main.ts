@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CORPUS_FORMATS, type CorpusFormat } from '../corpus/load.js';
-import { DEFAULT_EMBEDDER, type EmbedRole } from '../embed/create.js';
+import { DEFAULT_EMBEDDER, withPrompt, type EmbedRole } from '../embed/create.js';
 import { InputError } from '../errors.js';
 import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
@@ -55,6 +55,7 @@ program
   .requiredOption('--data <path>', 'corpus directory (or one file)')
   .option('--split <name>', 'split(s) to index, repeatable or comma-separated', collect)
   .option('--embedder <spec>', 'use-lite or transformers:<model id or folder>', DEFAULT_EMBEDDER)
+  .option('--query-prompt <prompt>', "transformers only: the prompt put before every utterance, queried and indexed alike: a name from the folder's prompts (e.g. query) or the text itself; default the folder's default prompt; '' for none")
   .requiredOption('--out <dir>', 'index directory to write (replaced atomically)')
   .option('--name <name>', 'index name served over HTTP (default: the directory name)')
   .option('--corpus-name <name>', 'jsonl only: corpus name, which picks a label scheme (e.g. iemocap)')
@@ -73,9 +74,9 @@ program
     if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number between 0 and 1');
     return n;
   })
-  .action(async (o: { corpus: CorpusFormat; data: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number }) => {
+  .action(async (o: { corpus: CorpusFormat; data: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string }) => {
     await runBuild({
-      format: o.corpus, data: o.data, splits: o.split ?? ['train'], embedder: o.embedder, out: o.out, name: o.name,
+      format: o.corpus, data: o.data, splits: o.split ?? ['train'], embedder: withPrompt(o.embedder, o.queryPrompt), out: o.out, name: o.name,
       corpusName: o.corpusName, batchSize: o.batchSize, M: o.m, efConstruction: o.efConstruction, efSearch: o.efSearch,
       projection: o.projection, ldaShrinkage: o.ldaShrinkage, ldaBlend: o.ldaBlend,
     });

@@ -35,6 +35,26 @@ export function scheduleFor(role: EmbedRole, executors: number, settings: Settin
 
 export const DEFAULT_EMBEDDER = 'use-lite';
 
+/** Separates a transformers spec from its prompt override: `transformers:<model>|prompt=<name or text>`. */
+const PROMPT_MARK = '|prompt=';
+
+/**
+ * A transformers spec's model and prompt override. The override is part of the spec, and so of the embedder id an
+ * index stores: an index built with a prompt is only ever queried with the same prompt.
+ */
+export function parseTransformersSpec(spec: string): { model: string; prompt?: string } {
+  const body = spec.slice('transformers:'.length);
+  const at = body.indexOf(PROMPT_MARK);
+  return at < 0 ? { model: body } : { model: body.slice(0, at), prompt: body.slice(at + PROMPT_MARK.length) };
+}
+
+/** The spec with a prompt override (`--query-prompt`), or unchanged without one. */
+export function withPrompt(spec: string, prompt: string | undefined): string {
+  if (prompt === undefined) return spec;
+  if (!spec.startsWith('transformers:')) throw new Error(`--query-prompt applies to transformers:<model> embedders, not ${spec}`);
+  return `transformers:${parseTransformersSpec(spec).model}${PROMPT_MARK}${prompt}`;
+}
+
 /**
  * Builds an embedder from its spec: `use-lite` or `transformers:<hub id or local folder>`. Every embedder is
  * scheduled (scheduler.ts): fair between concurrent requests, cancellable, in calls of bounded size.
@@ -47,11 +67,11 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
     return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings));
   }
   if (spec.startsWith('transformers:') && spec.length > 'transformers:'.length) {
-    const name = spec.slice('transformers:'.length);
+    const { model: name, prompt } = parseTransformersSpec(spec);
     const folder = await modelFolder(name, process.env.ERC_DEMOS_ALLOW_REMOTE_MODELS === '1');
     const threads = embedThreads(role);
-    if (threads > 0) return startTransformersPool(spec, name, folder, threads, scheduleFor(role, threads, settings));
-    const model = await TransformersEmbedder.load({ model: name, folder });
+    if (threads > 0) return startTransformersPool(spec, name, folder, threads, scheduleFor(role, threads, settings), prompt);
+    const model = await TransformersEmbedder.load({ model: name, folder, prompt, id: spec });
     return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings), model.describe());
   }
   throw new Error(`unknown embedder "${spec}" (expected use-lite or transformers:<model id or folder>)`);

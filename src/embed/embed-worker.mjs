@@ -1,7 +1,7 @@
 // One embedding model per worker thread, so embedding runs beside the main thread's HTTP and graph work: native
 // USE-lite (use-lite-onnx.ts), or a sentence-transformers folder (transformers.ts), both on onnxruntime-node 1.20.
 // Plain JavaScript that registers tsx itself: worker threads do not inherit the loader that runs the TypeScript
-// sources. workerData: {kind: 'use-lite'} or {kind: 'transformers', model, folder}. Protocol: {texts} in; {vectors}
+// sources. workerData: {kind: 'use-lite'} or {kind: 'transformers', id, model, folder, prompt}. Protocol: {texts} in; {vectors}
 // (flat Float32Array, n x dim, unit length, transferred) or {error} out, one call at a time.
 import { parentPort, workerData } from 'node:worker_threads';
 import { tsImport } from 'tsx/esm/api';
@@ -9,7 +9,7 @@ import { tsImport } from 'tsx/esm/api';
 async function load() {
   if (workerData?.kind === 'transformers') {
     const { TransformersEmbedder } = await tsImport('./transformers.ts', import.meta.url);
-    return TransformersEmbedder.load({ model: workerData.model, folder: workerData.folder });
+    return TransformersEmbedder.load({ model: workerData.model, folder: workerData.folder, prompt: workerData.prompt, id: workerData.id });
   }
   const { UseLiteOnnxEmbedder } = await tsImport('./use-lite-onnx.ts', import.meta.url);
   return UseLiteOnnxEmbedder.load();

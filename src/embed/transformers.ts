@@ -17,6 +17,13 @@ export interface TransformersOptions {
   threads?: number;
   /** The model's local folder when `model` is a hub id already downloaded (worker threads get it from the pool). */
   folder?: string;
+  /**
+   * Overrides the folder's default prompt (`--query-prompt`): the name of one of its prompts, or the text itself;
+   * "" for none. Used for queried and indexed utterances alike.
+   */
+  prompt?: string;
+  /** The embedder id (default `transformers:<model>`; with a prompt override, the spec that names it). */
+  id?: string;
 }
 
 /**
@@ -33,6 +40,15 @@ export async function modelFolder(model: string, allowRemote: boolean): Promise<
     );
   }
   return downloadModel(model);
+}
+
+/** The folder's config with its prompt replaced: a prompt named in the folder's prompts, else the text given. */
+function withPromptOverride(config: SentenceTransformerConfig, dir: string, prompt: string | undefined): SentenceTransformerConfig {
+  if (prompt === undefined) return config;
+  const st = existsSync(join(dir, 'config_sentence_transformers.json'))
+    ? (JSON.parse(readFileSync(join(dir, 'config_sentence_transformers.json'), 'utf8')) as { prompts?: Record<string, string> })
+    : {};
+  return { ...config, prompt: st.prompts?.[prompt] ?? prompt };
 }
 
 /** Padded tokens per model call (sentences x the longest of them). */
@@ -91,7 +107,7 @@ export class TransformersEmbedder implements Embedder {
 
   static async load(options: TransformersOptions): Promise<TransformersEmbedder> {
     const dir = options.folder ?? await modelFolder(options.model, options.allowRemote === true);
-    const config = readSentenceTransformerConfig(dir);
+    const config = withPromptOverride(readSentenceTransformerConfig(dir), dir, options.prompt);
     const tokenizer = new Tokenizer(readJson(dir, 'tokenizer.json'), readJson(dir, 'tokenizer_config.json'));
     const graph = GRAPHS.map((g) => join(dir, g)).find((g) => existsSync(g));
     if (!graph) throw new ModelFolderError(dir, `no ONNX graph (${GRAPHS.join(', ')})`);
@@ -99,7 +115,7 @@ export class TransformersEmbedder implements Embedder {
     const session = await ort.InferenceSession.create(graph, sessionOptions(options.threads ?? 1));
     // sentence-transformers' prompt_length: the prompt's tokens with the leading special token, less the closing one.
     const skip = config.prompt && !config.includePrompt ? encodeIds(tokenizer, config.prompt).length - 1 : 0;
-    const embedder = new TransformersEmbedder(`transformers:${options.model}`, 0, config, ort, session, tokenizer, specialSuffix(tokenizer), skip);
+    const embedder = new TransformersEmbedder(options.id ?? `transformers:${options.model}`, 0, config, ort, session, tokenizer, specialSuffix(tokenizer), skip);
     const { dims } = await embedder.tokenVectors([embedder.tokenIds('probe')]);
     return new TransformersEmbedder(embedder.id, dims[2], config, ort, session, tokenizer, embedder.suffix, skip);
   }
