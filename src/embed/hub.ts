@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -39,7 +39,7 @@ export async function downloadModel(id: string): Promise<string> {
   if (!graph) throw new Error(`model ${id} has no ONNX graph on the hub (${ONNX_FILES.join(', ')}); use an ONNX export such as Xenova/<model>`);
   for (const file of OPTIONAL) await fetchFile(id, file, folder);
   const modules = z.array(z.object({ path: z.string(), type: z.string() })).safeParse(
-    existsSync(join(folder, 'modules.json')) ? JSON.parse((await import('node:fs')).readFileSync(join(folder, 'modules.json'), 'utf8')) : [],
+    existsSync(join(folder, 'modules.json')) ? JSON.parse(readFileSync(join(folder, 'modules.json'), 'utf8')) : [],
   );
   for (const m of modules.success ? modules.data : []) if (m.type.endsWith('Pooling')) await fetchFile(id, `${m.path}/config.json`, folder);
   writeFileSync(join(folder, '.complete'), new Date().toISOString());

@@ -65,7 +65,8 @@ export class FoldSpace implements SearchSpace {
         ids.push(0);
         scores.push(0);
       }
-      while (p > 0 && (scores[p - 1] < score || (scores[p - 1] === score && ids[p - 1] > id))) {
+      // Rows come in id order, so an equal score stays behind the earlier row (ties to the lower id, as elsewhere).
+      while (p > 0 && scores[p - 1] < score) {
         ids[p] = ids[p - 1];
         scores[p] = scores[p - 1];
         p--;
