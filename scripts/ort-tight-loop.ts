@@ -13,6 +13,7 @@ import type * as OrtApi from 'onnxruntime-common';
 import { loadCorpus } from '../src/corpus/load.js';
 import { loadOrt, sessionOptions } from '../src/embed/ort.js';
 import { readSentenceTransformerConfig } from '../src/embed/st-config.js';
+import { truncate } from '../src/embed/transformers.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/minilm-l6-random' }, data: { type: 'string', default: '../shared/data/meld' }, json: { type: 'boolean', default: false } } });
 const dir = values.model!;
@@ -20,10 +21,7 @@ const json = (file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8'))
 const tokenizer = new Tokenizer(json('tokenizer.json'), json('tokenizer_config.json'));
 const max = readSentenceTransformerConfig(dir).maxSeqLength ?? 512;
 const texts = loadCorpus({ format: 'meld', data: values.data!, splits: ['train'] }).dialogues.flatMap((d) => d.turns.map((t) => t.text));
-const ids = texts.map((t) => {
-  const x = tokenizer.encode(t).ids as number[];
-  return x.length <= max ? x : [...x.slice(0, max - 1), x[x.length - 1]];
-});
+const ids = texts.map((t) => truncate(tokenizer.encode(t).ids as number[], max, 1));
 const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length || a - b);
 const ort = loadOrt();
 const session = await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx'), sessionOptions(1));

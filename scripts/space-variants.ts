@@ -13,7 +13,7 @@ import { createEmbedder } from '../src/embed/create.js';
 import { combineStatistics, fitLdaFromStatistics, ldaStatistics } from '../src/embed/lda.js';
 import { project, type Projection } from '../src/embed/projection.js';
 import { classificationReport, weightedVote } from '../src/eval/metrics.js';
-import { candidateName, crossValidateSpaces, topKBlends, type SpaceCandidate } from '../src/index/choose-space.js';
+import { candidateName, crossValidateSpaces, flat, topKBlends, type SpaceCandidate } from '../src/index/choose-space.js';
 import { assignFolds } from '../src/index/folds.js';
 import { onnxGram } from '../src/index/gram.js';
 
@@ -27,11 +27,6 @@ const load = async (split: string) => {
 };
 const train = await load('train');
 const held = { dev: await load('dev'), test: await load('test') };
-const flat = (vs: readonly Float32Array[], d: number) => {
-  const out = new Float32Array(vs.length * d);
-  vs.forEach((v, i) => out.set(v, i * d));
-  return out;
-};
 const labelSet = [...new Set(train.labels)].sort();
 const BLENDS = [0, 0.2, 0.4, 0.6, 0.8];
 const SHRINKAGES = [0.05, 0.1, 0.2, 0.3, 0.5];

@@ -1,16 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_CORPUS } from '../src/paths.js';
-import { TINY_BERT, tempDir } from './helpers.js';
+import { BIN, cli, TINY_BERT, tempDir } from './helpers.js';
 
-const BIN = resolve(__dirname, '..', 'bin', 'erc-demos.mjs');
-
-function cli(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 describe('erc-demos CLI, as a separate process', () => {
   const dir = tempDir();

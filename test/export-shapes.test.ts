@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { datasetInfoEntry, shapeRecord } from '../src/service/jsonl-shapes.js';
-import { tempDir } from './helpers.js';
+import { cli, tempDir } from './helpers.js';
 
-const BIN = resolve(__dirname, '..', 'bin', 'erc-demos.mjs');
 const dir = tempDir();
 
 /** A small Chinese multi-party corpus written here (labels in the zh-erc format's own names). */
@@ -14,11 +13,6 @@ const ZH = [
   { id: 'z1', split: 'train', turns: [{ speaker: '小红', text: '我的猫昨天走丢了。', label: 'Sad' }, { speaker: '小明', text: '别担心，我们一起去找。', label: 'Neutral' }, { speaker: '小刚', text: '外面好像有奇怪的声音。', label: 'Fear' }] },
   { id: 'z2', split: 'train', turns: [{ speaker: '小刚', text: '这饭菜太难吃了，恶心。', label: 'Disgust' }, { speaker: '小明', text: '什么？你居然会做饭？', label: 'Surprise' }, { speaker: '小红', text: '好吧，我们出去吃。', label: 'Neutral' }] },
 ];
-
-function cli(args: string[]): { code: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stderr: r.stderr };
-}
 
 /**
  * Reads an export the way LLaMA-Factory does: one json.loads per line of a UTF-8 file, then the columns its

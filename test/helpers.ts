@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,4 +22,13 @@ export function tempDir(prefix = 'erc-demos-'): string {
 
 export function utteranceCount(dialogues: readonly Dialogue[]): number {
   return dialogues.reduce((n, d) => n + d.turns.length, 0);
+}
+
+/** The erc-demos command, as a user runs it. */
+export const BIN = resolve(__dirname, '..', 'bin', 'erc-demos.mjs');
+
+/** Runs erc-demos to completion as a separate process (killed after `timeoutMs`: code null). */
+export function cli(args: readonly string[], timeoutMs = 120_000): { code: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: timeoutMs });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync as run } from 'node:child_process';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,13 +13,13 @@ import { evaluateRetrieval } from '../src/eval/evaluate.js';
 import { buildIndex } from '../src/index/build.js';
 import { crossValidateSpaces, topKBlends } from '../src/index/choose-space.js';
 import { assignFolds } from '../src/index/folds.js';
-import { jsGram, onnxGram } from '../src/index/gram.js';
+import { onnxGram, type Gram } from '../src/index/gram.js';
 import { DemoIndex } from '../src/index/open.js';
 import { FORMATS } from '../src/prompt/formats.js';
 import { createApp } from '../src/server/app.js';
 import { exportPrompts } from '../src/service/export.js';
 import { DemoService } from '../src/service/service.js';
-import { tempDir } from './helpers.js';
+import { cli as runCli, tempDir } from './helpers.js';
 
 const REFERENCE = resolve(__dirname, 'reference', 'lda_reference.py');
 const HAVE_SCIPY = spawnSync('python3', ['-c', 'import numpy, scipy'], { encoding: 'utf8' }).status === 0;
@@ -31,6 +30,26 @@ function reference<T>(query: object): T {
   const run = spawnSync('python3', [REFERENCE], { input: JSON.stringify(query), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (run.status !== 0) throw new Error(`reference failed: ${run.stderr}`);
   return JSON.parse(run.stdout) as T;
+}
+
+/** Dot products in plain JavaScript: the reference the onnxruntime product is checked against. */
+function jsGram(): Gram {
+  return {
+    async dots(queries, rows, dim) {
+      const m = queries.length / dim;
+      const n = rows.length / dim;
+      const out = new Float32Array(m * n);
+      for (let q = 0; q < m; q++) {
+        for (let r = 0; r < n; r++) {
+          let sum = 0;
+          for (let i = 0; i < dim; i++) sum += queries[q * dim + i] * rows[r * dim + i];
+          out[q * n + r] = sum;
+        }
+      }
+      return out;
+    },
+    close: async () => {},
+  };
 }
 
 /** Seeded uniform(-0.5, 0.5). */
@@ -285,11 +304,7 @@ describe.skipIf(!HAVE_SCIPY)('cross-fitted demonstrations for training utterance
   });
 });
 
-const BIN = resolve(__dirname, '..', 'bin', 'erc-demos.mjs');
-function cli(args: string[]) {
-  const result = run(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 180_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const cli = (args: string[]) => runCli(args, 180_000);
 
 describe('erc-demos build --projection auto and eval --split train, as separate processes', () => {
   const dir = tempDir();

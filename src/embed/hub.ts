@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import { ModulesSchema } from './st-config.js';
 
 /** Where downloaded model folders are kept: $ERC_DEMOS_MODEL_CACHE, else ~/.cache/erc-demos/models. */
 export function modelCacheDir(): string {
@@ -38,7 +38,7 @@ export async function downloadModel(id: string): Promise<string> {
   for (const file of ONNX_FILES) if (!graph) graph = await fetchFile(id, file, folder);
   if (!graph) throw new Error(`model ${id} has no ONNX graph on the hub (${ONNX_FILES.join(', ')}); use an ONNX export such as Xenova/<model>`);
   for (const file of OPTIONAL) await fetchFile(id, file, folder);
-  const modules = z.array(z.object({ path: z.string(), type: z.string() })).safeParse(
+  const modules = ModulesSchema.safeParse(
     existsSync(join(folder, 'modules.json')) ? JSON.parse(readFileSync(join(folder, 'modules.json'), 'utf8')) : [],
   );
   for (const m of modules.success ? modules.data : []) if (m.type.endsWith('Pooling')) await fetchFile(id, `${m.path}/config.json`, folder);

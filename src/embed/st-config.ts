@@ -26,7 +26,8 @@ export class ModelFolderError extends Error {
   }
 }
 
-const ModulesSchema = z.array(z.object({ path: z.string(), type: z.string() }));
+/** modules.json: the modules in order, each a folder path and a class name. */
+export const ModulesSchema = z.array(z.object({ path: z.string(), type: z.string() }));
 /** Both generations of 1_Pooling/config.json: pooling_mode_* booleans (classic), or one pooling_mode (v6). */
 const PoolingSchema = z.object({
   pooling_mode: z.string().optional(),
@@ -82,11 +83,14 @@ function maxSeqLength(dir: string): number | undefined {
  * Normalize; module types named `sentence_transformers.models.Pooling` or, since v6, by their full module path),
  * the pooling folder's config, the length, and config_sentence_transformers.json's default prompt. A folder
  * without modules.json gets FOLDER_DEFAULTS. A module this project cannot run (Dense, a second Transformer...) is
- * an error naming it rather than a silently different vector.
+ * an error naming it rather than a silently different vector. `promptOverride` (`--query-prompt`) replaces the
+ * default prompt: the name of one of the folder's prompts, else the text itself ("" for none).
  */
-export function readSentenceTransformerConfig(dir: string): SentenceTransformerConfig {
+export function readSentenceTransformerConfig(dir: string, promptOverride?: string): SentenceTransformerConfig {
+  const st = (readJson(dir, 'config_sentence_transformers.json') ?? {}) as { prompts?: Record<string, string>; default_prompt_name?: string | null };
+  const override = promptOverride === undefined ? {} : { prompt: st.prompts?.[promptOverride] ?? promptOverride };
   const modulesRaw = readJson(dir, 'modules.json');
-  if (modulesRaw === undefined) return { ...FOLDER_DEFAULTS, maxSeqLength: maxSeqLength(dir) };
+  if (modulesRaw === undefined) return { ...FOLDER_DEFAULTS, maxSeqLength: maxSeqLength(dir), ...override };
   const modules = ModulesSchema.safeParse(modulesRaw);
   if (!modules.success) throw new ModelFolderError(dir, 'modules.json is not a list of {path, type}');
   const kind = (type: string) => type.split('.').pop()!;
@@ -98,11 +102,10 @@ export function readSentenceTransformerConfig(dir: string): SentenceTransformerC
   if (!poolingModule) throw new ModelFolderError(dir, 'modules.json has no Pooling module');
   const poolingFile = join(poolingModule.path, 'config.json');
   const { mode, includePrompt } = poolingMode(dir, poolingFile, readJson(dir, poolingFile));
-  const st = (readJson(dir, 'config_sentence_transformers.json') ?? {}) as { prompts?: Record<string, string>; default_prompt_name?: string | null };
   const prompt = st.default_prompt_name ? (st.prompts?.[st.default_prompt_name] ?? '') : '';
   return {
     pooling: mode, normalize: modules.data.some((m) => kind(m.type) === 'Normalize'), maxSeqLength: maxSeqLength(dir), prompt, includePrompt,
-    source: 'sentence-transformers',
+    source: 'sentence-transformers', ...override,
   };
 }
 

@@ -42,15 +42,6 @@ export async function modelFolder(model: string, allowRemote: boolean): Promise<
   return downloadModel(model);
 }
 
-/** The folder's config with its prompt replaced: a prompt named in the folder's prompts, else the text given. */
-function withPromptOverride(config: SentenceTransformerConfig, dir: string, prompt: string | undefined): SentenceTransformerConfig {
-  if (prompt === undefined) return config;
-  const st = existsSync(join(dir, 'config_sentence_transformers.json'))
-    ? (JSON.parse(readFileSync(join(dir, 'config_sentence_transformers.json'), 'utf8')) as { prompts?: Record<string, string> })
-    : {};
-  return { ...config, prompt: st.prompts?.[prompt] ?? prompt };
-}
-
 /** Padded tokens per model call (sentences x the longest of them). */
 const CALL_TOKENS = 2048;
 
@@ -107,7 +98,7 @@ export class TransformersEmbedder implements Embedder {
 
   static async load(options: TransformersOptions): Promise<TransformersEmbedder> {
     const dir = options.folder ?? await modelFolder(options.model, options.allowRemote === true);
-    const config = withPromptOverride(readSentenceTransformerConfig(dir), dir, options.prompt);
+    const config = readSentenceTransformerConfig(dir, options.prompt);
     const tokenizer = new Tokenizer(readJson(dir, 'tokenizer.json'), readJson(dir, 'tokenizer_config.json'));
     const graph = GRAPHS.map((g) => join(dir, g)).find((g) => existsSync(g));
     if (!graph) throw new ModelFolderError(dir, `no ONNX graph (${GRAPHS.join(', ')})`);

@@ -73,7 +73,7 @@ export function topKBlends(raw: Float32Array, lda: Float32Array | undefined, ble
 }
 
 /** Row-major concatenation of vectors. */
-function flat(vectors: readonly Float32Array[], dim: number): Float32Array {
+export function flat(vectors: readonly Float32Array[], dim: number): Float32Array {
   const out = new Float32Array(vectors.length * dim);
   vectors.forEach((v, n) => out.set(v, n * dim));
   return out;
@@ -106,6 +106,16 @@ function sampleSd(xs: readonly number[]): number {
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
 }
 
+/** LDA statistics of each fold's rows (fold f: the rows with folds[i] === f), to fit "all folds but f" from. */
+export async function foldStatistics(gram: Gram, vectors: readonly Float32Array[], labels: readonly string[], folds: readonly number[], foldCount: number): Promise<LdaStatistics[]> {
+  const stats: LdaStatistics[] = [];
+  for (let f = 0; f < foldCount; f++) {
+    const rows = folds.flatMap((g, i) => (g === f ? [i] : []));
+    stats.push(await statisticsWith(gram, rows.map((i) => vectors[i]), rows.map((i) => labels[i]), vectors[0].length));
+  }
+  return stats;
+}
+
 export interface CrossValidationInput {
   /** Raw (unit) embedding of each labelled row. */
   vectors: readonly Float32Array[];
@@ -116,6 +126,8 @@ export interface CrossValidationInput {
   gram: Gram;
   candidates?: readonly SpaceCandidate[];
   k?: number;
+  /** foldStatistics() of these rows, where the caller has them already (default: computed here). */
+  foldStats?: readonly LdaStatistics[];
 }
 
 /**
@@ -134,8 +146,7 @@ export async function crossValidateSpaces(input: CrossValidationInput): Promise<
   const dim = vectors[0].length;
   const shrinkages = [...new Set(candidates.flatMap((c) => (c.projection === 'lda' ? [c.shrinkage] : [])))];
   const members = Array.from({ length: foldCount }, (_, f) => folds.flatMap((g, i) => (g === f ? [i] : [])));
-  const foldStats: LdaStatistics[] = [];
-  for (const rows of members) foldStats.push(await statisticsWith(input.gram, rows.map((i) => vectors[i]), rows.map((i) => labels[i]), dim));
+  const foldStats = input.foldStats ?? await foldStatistics(input.gram, vectors, labels, folds, foldCount);
   const table: CvRow[] = candidates.map((candidate) => ({ candidate, fold_wf1: [], mean_wf1: null, fold_precision: [] }));
   const labelSet = [...new Set(labels)].sort();
 

@@ -49,24 +49,3 @@ export async function onnxGram(): Promise<Gram> {
     close: () => session.release(),
   };
 }
-
-/** The same in JavaScript: the reference the onnxruntime product is tested against (test/space.test.ts). */
-export function jsGram(): Gram {
-  return {
-    async dots(queries, rows, dim) {
-      const m = queries.length / dim;
-      const n = rows.length / dim;
-      const out = new Float32Array(m * n);
-      for (let q = 0; q < m; q++) {
-        for (let r = 0; r < n; r++) {
-          let sum = 0;
-          for (let i = 0; i < dim; i++) sum += queries[q * dim + i] * rows[r * dim + i];
-          out[q * n + r] = sum;
-        }
-        if (q % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
-      }
-      return out;
-    },
-    close: async () => {},
-  };
-}

@@ -1,6 +1,6 @@
-import { combineStatistics, fitLdaFromStatistics, type LdaStatistics } from '../embed/lda.js';
+import { combineStatistics, fitLdaFromStatistics } from '../embed/lda.js';
 import { project, type Projection } from '../embed/projection.js';
-import { crossValidateSpaces, statisticsWith, type SpaceCandidate, type SpaceChoice } from './choose-space.js';
+import { crossValidateSpaces, foldStatistics, type SpaceCandidate, type SpaceChoice } from './choose-space.js';
 import { onnxGram } from './gram.js';
 
 /** What a build asks for: choose by cross-validation, the raw space, or LDA with given shrinkage and blend. */
@@ -59,10 +59,12 @@ export async function fitSpace(request: SpaceRequest, input: SpaceInput): Promis
     const vectors = labelled.map((i) => input.vectors[i]);
     const labels = labelled.map((i) => input.labels[i]!);
     const folds = labelled.map((i) => input.folds[i]);
+    // One pass of statistics serves the cross-validation and the fits of the chosen space, full and per fold.
+    const foldStats = await foldStatistics(gram, vectors, labels, folds, input.foldCount);
     let decision: SpaceDecision;
     let chosen: SpaceCandidate;
     if (request.kind === 'auto') {
-      const choice = await crossValidateSpaces({ vectors, labels, folds, foldCount: input.foldCount, gram, candidates: input.candidates });
+      const choice = await crossValidateSpaces({ vectors, labels, folds, foldCount: input.foldCount, gram, candidates: input.candidates, foldStats });
       decision = choice;
       chosen = choice.chosen;
     } else {
@@ -70,12 +72,6 @@ export async function fitSpace(request: SpaceRequest, input: SpaceInput): Promis
       chosen = { projection: 'lda', shrinkage: request.shrinkage, blend: request.blend };
     }
     if (chosen.projection === 'none') return { decision };
-    const dim = vectors[0].length;
-    const foldStats: LdaStatistics[] = [];
-    for (let f = 0; f < input.foldCount; f++) {
-      const rows = labelled.flatMap((_, n) => (folds[n] === f ? [n] : []));
-      foldStats.push(await statisticsWith(gram, rows.map((n) => vectors[n]), rows.map((n) => labels[n]), dim));
-    }
     const projection = fitLdaFromStatistics(combineStatistics(foldStats), chosen.shrinkage, chosen.blend);
     let foldProjections: Projection[] | undefined;
     try {
