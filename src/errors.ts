@@ -16,3 +16,15 @@ export class CancelledError extends Error {
     this.name = 'CancelledError';
   }
 }
+
+/** A build's `--out` names something that is not ours to replace (a user's folder, a file): nothing is written. */
+export class OutputRefusedError extends Error {
+  readonly code = 'OUT_NOT_AN_INDEX';
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`refusing to write --out ${path}: it ${reason}`);
+    this.name = 'OutputRefusedError';
+  }
+}

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_CORPUS } from '../src/paths.js';
@@ -27,6 +27,31 @@ describe('erc-demos CLI, as a separate process', () => {
     expect(body.embedder).toBe(`transformers:${TINY_BERT}`);
     expect(body.demonstrations).toHaveLength(3);
     expect(body.demonstrations[0]).toMatchObject({ text: 'Guess what? I got the job!', label: 'joy' });
+  });
+
+  it('build refuses an --out that is not an index (a folder with files, a file) and leaves it as it was; an empty folder or an index is replaced', () => {
+    const foreign = join(dir, 'my-notes');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'notes.txt'), 'x');
+    const build = (target: string) => cli(['build', '--corpus', 'jsonl', '--data', SAMPLE_CORPUS, '--corpus-name', 'sample', '--projection', 'none', '--out', target]);
+    const refused = build(foreign);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`refusing to write --out ${foreign}: it exists and is not an erc-demos index (no manifest.json; it holds notes.txt)`);
+    expect(refused.stderr).not.toMatch(/embedding/); // refused before any work
+    expect(readdirSync(foreign)).toEqual(['notes.txt']);
+    expect(readFileSync(join(foreign, 'notes.txt'), 'utf8')).toBe('x');
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'keep me');
+    expect(build(file)).toMatchObject({ code: 1, stderr: expect.stringContaining(`refusing to write --out ${file}: it is a file`) });
+    expect(readFileSync(file, 'utf8')).toBe('keep me');
+
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    expect(build(empty).code).toBe(0);
+    expect(existsSync(join(empty, 'manifest.json'))).toBe(true);
+    expect(build(empty).code).toBe(0); // now an index of ours: replaced
   });
 
   it('with the default embedder (worker pool), commands exit when done instead of idling on the workers', () => {

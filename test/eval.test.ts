@@ -55,7 +55,7 @@ describe('LDA projection', () => {
 });
 
 describe('dedup of repeated texts', () => {
-  const row = (id: number, text: string, label: string): IndexedRow => ({ id, corpus: 'meld', split: 'train', dialogue: `train/${id}`, turn: 0, speaker: 'A', text, labels: [label], sourceId: null });
+  const row = (id: number, text: string, label: string): IndexedRow => ({ id, corpus: 'meld', split: 'train', dialogue: `train/${id}`, turn: 0, speaker: 'A', text, labels: [label], sourceLabels: [label], sourceId: null });
   const rows = [row(0, 'Okay.', 'neutral'), row(1, 'okay', 'neutral'), row(2, 'Okay!', 'joy'), row(3, 'Fine, okay.', 'neutral'), row(4, 'No!', 'anger')];
   const hits = [{ id: 0, score: 0.9 }, { id: 1, score: 0.89 }, { id: 2, score: 0.88 }, { id: 3, score: 0.7 }, { id: 4, score: 0.5 }];
 

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { loadCorpus, type CorpusFormat } from '../corpus/load.js';
 import { createEmbedder } from '../embed/create.js';
 import { buildIndex, DEFAULT_HNSW, DEFAULT_LDA_BLEND, DEFAULT_LDA_SHRINKAGE } from '../index/build.js';
@@ -5,6 +6,7 @@ import { candidateName } from '../index/choose-space.js';
 import type { Manifest } from '../index/manifest.js';
 import type { SpaceRequest } from '../index/space.js';
 import { progressBar } from './progress.js';
+import { assertBuildableOut } from '../index/out-guard.js';
 
 export interface BuildCommandOptions {
   format: CorpusFormat;
@@ -51,6 +53,7 @@ export function describeSpace(manifest: Manifest): string[] {
 
 /** Loads a corpus, reports skipped rows, embeds with a progress bar and writes the index atomically. */
 export async function runBuild(options: BuildCommandOptions): Promise<Manifest> {
+  assertBuildableOut(resolve(options.out)); // before loading and embedding; buildIndex checks again
   const corpus = loadCorpus({ format: options.format, data: options.data, splits: options.splits, name: options.corpusName });
   const count = corpus.dialogues.reduce((n, d) => n + d.turns.length, 0);
   console.error(`loaded ${corpus.corpus} ${options.splits.join('+')}: ${corpus.dialogues.length} dialogues, ${count} utterances`);

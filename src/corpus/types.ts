@@ -6,6 +6,8 @@ export interface Turn {
   text: string;
   /** Gold labels in the corpus' own names: one for single-label corpora, any number for multi-label ones. */
   labels: string[];
+  /** The corpus' own labels where `labels` are mapped into another space (a unified pool); absent: the same. */
+  sourceLabels?: string[];
   /** Numeric annotations (WASSA), keyed by the corpus' column name; null where the corpus has none. */
   scores?: Record<string, number | null>;
   /** The corpus' own id of this utterance, where it has one. */

@@ -8,6 +8,7 @@ import type { Embedder } from '../embed/types.js';
 import { lengthSortedCalls } from '../embed/use-lite.js';
 import { labelScheme } from '../corpus/labels.js';
 import { assignFolds, DEFAULT_FOLD_SEED, DEFAULT_FOLDS } from './folds.js';
+import { assertBuildableOut } from './out-guard.js';
 import { recoverInterruptedBuilds } from './recover.js';
 import { fitSpace, ldaPart, type FittedSpace, type SpaceRequest } from './space.js';
 import type { SpaceCandidate } from './choose-space.js';
@@ -39,6 +40,13 @@ export interface BuildOptions {
   /** The spaces `auto` chooses among (default DEFAULT_SPACE_CANDIDATES). */
   spaceCandidates?: readonly SpaceCandidate[];
   onProgress?: (done: number, total: number) => void;
+  /**
+   * The index's label set (the unified space of a pool), in order; default: the corpus' own scheme where it is a known
+   * corpus using its own names, else the labels seen.
+   */
+  labels?: readonly string[];
+  /** Where a pooled or sampled index came from, kept in the manifest. */
+  provenance?: Partial<Pick<Manifest, 'label_space' | 'sources' | 'label_map' | 'sample'>>;
 }
 
 function newGraph(dim: number, count: number, hnsw: HnswParams): hnswlib.HierarchicalNSW {
@@ -57,14 +65,15 @@ function writeMetadata(file: string, dialogues: readonly Dialogue[], folds: Read
   db.exec(`CREATE TABLE utterances (
     id INTEGER PRIMARY KEY, corpus TEXT NOT NULL, split TEXT NOT NULL, dialogue TEXT NOT NULL,
     turn INTEGER NOT NULL, speaker TEXT NOT NULL, text TEXT NOT NULL, labels TEXT NOT NULL, scores TEXT, source_id TEXT,
-    fold INTEGER NOT NULL)`);
+    fold INTEGER NOT NULL, source_labels TEXT)`);
   const insert = db.prepare(
-    'INSERT INTO utterances (id, corpus, split, dialogue, turn, speaker, text, labels, scores, source_id, fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO utterances (id, corpus, split, dialogue, turn, speaker, text, labels, scores, source_id, fold, source_labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   db.transaction(() => {
     let id = 0;
     for (const d of dialogues) {
-      for (const t of d.turns) insert.run(id++, d.corpus, d.split, d.id, t.index, t.speaker, t.text, JSON.stringify(t.labels), t.scores ? JSON.stringify(t.scores) : null, t.sourceId ?? null, folds.get(d.id)!);
+      for (const t of d.turns) insert.run(id++, d.corpus, d.split, d.id, t.index, t.speaker, t.text, JSON.stringify(t.labels), t.scores ? JSON.stringify(t.scores) : null, t.sourceId ?? null, folds.get(d.id)!,
+        t.sourceLabels ? JSON.stringify(t.sourceLabels) : null);
     }
   })();
   db.exec('CREATE INDEX utterances_dialogue ON utterances (dialogue)');
@@ -94,13 +103,16 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
   const texts = dialogues.flatMap((d) => d.turns.map((t) => t.text));
   if (texts.length === 0) throw new Error('nothing to index: the corpus has no utterances in the chosen split(s)');
 
+  assertBuildableOut(out);
   mkdirSync(dirname(out), { recursive: true });
   recoverInterruptedBuilds(out);
   const tmp = `${out}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(tmp);
   try {
     const foldCount = options.folds ?? DEFAULT_FOLDS;
-    const folds = assignFolds(dialogues.map((d) => d.id), foldCount, DEFAULT_FOLD_SEED);
+    // Each corpus of a pool is dealt across the folds on its own, so every fold holds a share of each.
+    const corpusOf = new Map(dialogues.map((d) => [d.id, d.corpus]));
+    const folds = assignFolds(dialogues.map((d) => d.id), foldCount, DEFAULT_FOLD_SEED, (id) => corpusOf.get(id)!);
     writeMetadata(join(tmp, FILES.meta), dialogues, folds);
     const fitsSpace = options.projection !== undefined && options.projection.kind !== 'none';
 
@@ -163,7 +175,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     // one); otherwise (a user corpus, or IEMOCAP's 3-letter codes) the labels seen, sorted.
     const scheme = labelScheme(options.corpus);
     const seen = Object.keys(labelCounts).sort();
-    const labels = scheme && seen.every((l) => scheme.own.includes(l)) ? [...scheme.own] : seen;
+    const labels = options.labels ? [...options.labels] : scheme && seen.every((l) => scheme.own.includes(l)) ? [...scheme.own] : seen;
     const checksums: Record<string, string> = {};
     const { projection, foldProjections, decision } = space;
     for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(projection ? [FILES.projection] : []), ...(foldProjections ? [FILES.crossFit] : [])]) checksums[file] = await sha256File(join(tmp, file));
@@ -182,6 +194,10 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
       space_selection: decision,
       cross_fit: foldProjections ? { folds: foldCount, seed: DEFAULT_FOLD_SEED, dims: foldProjections.map((p) => p.dimOut) } : null,
       hnsw,
+      label_space: options.provenance?.label_space ?? 'native',
+      sources: options.provenance?.sources ?? null,
+      label_map: options.provenance?.label_map ?? null,
+      sample: options.provenance?.sample ?? null,
       built_at: new Date().toISOString(),
       build_seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
       skipped_rows: options.skippedRows ?? 0,
@@ -193,6 +209,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
 
     // Swap in: the old index (if any) moves aside first, since rename cannot replace a non-empty directory.
     const old = `${out}.tmp-${process.pid}-old`;
+    assertBuildableOut(out); // again: something may have appeared there while we built
     if (existsSync(out)) renameSync(out, old);
     renameSync(tmp, out);
     rmSync(old, { recursive: true, force: true });

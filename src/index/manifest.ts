@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
+import { LabelMapSchema } from '../corpus/label-map.js';
+import { CORPUS_FORMATS } from '../corpus/load.js';
+import { MIXES } from '../corpus/sample.js';
+import { LABEL_SPACES } from '../corpus/sources.js';
 
 export const INDEX_FORMAT_VERSION = 1;
 export const FILES = {
@@ -67,6 +71,20 @@ export const ManifestSchema = z.object({
    */
   cross_fit: z.object({ folds: z.number().int().min(2), seed: z.number().int(), dims: z.array(z.number().int().positive()) }).nullable().default(null),
   hnsw: HnswParamsSchema,
+  /** native: each row's own corpus labels; unified: the 9 Feeling-Wheel labels (rows keep their own as source labels). */
+  label_space: z.enum(LABEL_SPACES).default('native'),
+  /** The corpora pooled in this index, in build order (null: built before pools existed, one corpus). */
+  sources: z.array(z.object({
+    corpus: z.string(), format: z.enum(CORPUS_FORMATS), dialogues: z.number().int(), utterances: z.number().int(), skipped_rows: z.number().int(),
+  })).nullable().default(null),
+  /** Per corpus, the map its labels went through into the unified space (null: native labels). */
+  label_map: LabelMapSchema.nullable().default(null),
+  /** A data-scaling index: the fraction, mix and seed it was sampled by and the dialogues it holds (null: all). */
+  sample: z.object({
+    fraction: z.string(), value: z.number(), mix: z.enum(MIXES), seed: z.number().int(),
+    per_corpus: z.record(z.string(), z.object({ sampled: z.number().int(), of: z.number().int() })),
+    dialogues: z.array(z.string()),
+  }).nullable().default(null),
   built_at: z.string(),
   build_seconds: z.number(),
   skipped_rows: z.number().int().nonnegative(),
@@ -87,4 +105,22 @@ export function sha256File(path: string): Promise<string> {
 /** The line of FILES.manifestSum for a manifest's bytes (`sha256sum -c manifest.sha256` checks it too). */
 export function manifestSumLine(manifestBytes: Uint8Array): string {
   return `${createHash('sha256').update(manifestBytes).digest('hex')}  ${FILES.manifest}\n`;
+}
+
+/** The corpora an index holds: its sources', or its one corpus. */
+export function indexCorpora(manifest: Pick<Manifest, 'corpus' | 'sources'>): string[] {
+  return manifest.sources?.map((s) => s.corpus) ?? [manifest.corpus];
+}
+
+/**
+ * Whether rows of `corpus` may be in the index, so that a target of that corpus must not see its own dialogue: the
+ * index's own name (one corpus, or the pool's), or one of its sources.
+ */
+export function holdsCorpus(manifest: Pick<Manifest, 'corpus' | 'sources'>, corpus: string): boolean {
+  return corpus === manifest.corpus || indexCorpora(manifest).includes(corpus);
+}
+
+/** Whether the index names its dialogues `<corpus>/<id>` (a pool of several sources), so a loader names them alike. */
+export function prefixesDialogues(manifest: Pick<Manifest, 'sources'>): boolean {
+  return (manifest.sources?.length ?? 1) > 1;
 }

@@ -34,7 +34,7 @@ export interface OpenOptions {
 }
 
 /** An `utterances` row as SQLite returns it: labels and scores as JSON text, snake_case source id. */
-type MetaRecord = Omit<IndexedRow, 'labels' | 'scores' | 'sourceId'> & { labels: string; scores: string | null; source_id: string | null; fold?: number };
+type MetaRecord = Omit<IndexedRow, 'labels' | 'sourceLabels' | 'scores' | 'sourceId'> & { labels: string; scores: string | null; source_id: string | null; fold?: number; source_labels?: string | null };
 
 /**
  * Reads and validates an index directory's manifest (after recovering from an interrupted build), without loading
@@ -179,11 +179,14 @@ export class DemoIndex implements SearchSpace {
     if (records.length !== manifest.count || records.some((r, i) => r.id !== i)) {
       throw new IndexLoadError(dir, `${FILES.meta} rows do not match the manifest (${records.length} rows, ${manifest.count} expected)`);
     }
-    const rows: IndexedRow[] = records.map((r) => ({
+    const rows: IndexedRow[] = records.map((r) => {
+      const labels = JSON.parse(r.labels) as string[];
+      return {
       id: r.id, corpus: r.corpus, split: r.split, dialogue: r.dialogue, turn: r.turn, speaker: r.speaker, text: r.text,
-      labels: JSON.parse(r.labels) as string[], sourceId: r.source_id,
+      labels, sourceLabels: r.source_labels ? (JSON.parse(r.source_labels) as string[]) : labels, sourceId: r.source_id,
       ...(r.scores ? { scores: JSON.parse(r.scores) as Record<string, number | null> } : {}),
-    }));
+      };
+    });
     const byDialogue = new Map<string, number[]>();
     for (const row of rows) {
       const list = byDialogue.get(row.dialogue) ?? [];
@@ -219,7 +222,7 @@ export class DemoIndex implements SearchSpace {
   search(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
     if (k <= 0) return [];
     if (isEmptyFilter(filter)) return this.hnswSearch(query, Math.min(k, this.rows.length));
-    if (!filter.labels && !filter.splits) {
+    if (!filter.labels && !filter.splits && !filter.corpora) {
       // Only exclusions (a dialogue, a row): fetch that many more, drop them; exact and cheaper than a filtered walk.
       const excluded = new Set(filter.excludeIds);
       for (const dialogue of filter.excludeDialogues ?? []) for (const id of this.dialogueRows(dialogue)) excluded.add(id);

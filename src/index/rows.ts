@@ -7,7 +7,10 @@ export interface IndexedRow {
   turn: number;
   speaker: string;
   text: string;
+  /** Labels in the index's space (a pool's unified labels). */
   labels: string[];
+  /** The row's labels in its own corpus' names (equal to `labels` in a native index). */
+  sourceLabels: string[];
   /** Numeric annotations (WASSA), where the corpus has them. */
   scores?: Record<string, number | null>;
   sourceId: string | null;
@@ -23,6 +26,7 @@ export interface Hit {
 export interface RowFilter {
   labels?: ReadonlySet<string>;
   splits?: ReadonlySet<string>;
+  corpora?: ReadonlySet<string>;
   excludeDialogues?: ReadonlySet<string>;
   excludeIds?: ReadonlySet<number>;
 }
@@ -31,10 +35,11 @@ export function rowMatches(row: IndexedRow, filter: RowFilter): boolean {
   if (filter.excludeIds?.has(row.id)) return false;
   if (filter.excludeDialogues?.has(row.dialogue)) return false;
   if (filter.splits && !filter.splits.has(row.split)) return false;
+  if (filter.corpora && !filter.corpora.has(row.corpus)) return false;
   if (filter.labels && !row.labels.some((l) => filter.labels!.has(l))) return false;
   return true;
 }
 
 export function isEmptyFilter(filter: RowFilter): boolean {
-  return !filter.labels && !filter.splits && !filter.excludeDialogues?.size && !filter.excludeIds?.size;
+  return !filter.labels && !filter.splits && !filter.corpora && !filter.excludeDialogues?.size && !filter.excludeIds?.size;
 }

@@ -12,6 +12,9 @@ export interface Demonstration {
   /** The gold label (first label for multi-label rows; null where the row has none). */
   label: string | null;
   labels: string[];
+  /** The row's own label in its corpus' names (what `label` maps from in a unified pool; else the same). */
+  source_label: string | null;
+  source_labels: string[];
   /** Numeric annotations, only where the corpus has them (WASSA). */
   scores?: Record<string, number | null>;
   speaker: string;
@@ -27,6 +30,8 @@ export interface SelectionOptions {
   strategy: Strategy;
   labels?: readonly string[];
   splits?: readonly string[];
+  /** Only rows of these corpora (a pooled index). */
+  corpora?: readonly string[];
   excludeDialogues?: readonly string[];
   excludeIds?: readonly number[];
   /** Drop demonstrations whose text repeats a better one ("Okay." said 200 times); over-fetches to keep k. */
@@ -58,6 +63,7 @@ export function toRowFilter(options: SelectionOptions): RowFilter {
   return {
     ...(options.labels?.length ? { labels: new Set(options.labels) } : {}),
     ...(options.splits?.length ? { splits: new Set(options.splits) } : {}),
+    ...(options.corpora?.length ? { corpora: new Set(options.corpora) } : {}),
     ...(options.excludeDialogues?.length ? { excludeDialogues: new Set(options.excludeDialogues) } : {}),
     ...(options.excludeIds?.length ? { excludeIds: new Set(options.excludeIds) } : {}),
   };
@@ -119,7 +125,8 @@ export function mergeHits(hitLists: readonly Hit[][], rows: readonly IndexedRow[
     .map((hit) => {
       const row = rows[hit.id];
       return {
-        id: row.id, text: row.text, label: row.labels[0] ?? null, labels: row.labels, speaker: row.speaker,
+        id: row.id, text: row.text, label: row.labels[0] ?? null, labels: row.labels,
+        source_label: row.sourceLabels[0] ?? null, source_labels: row.sourceLabels, speaker: row.speaker,
         ...(row.scores ? { scores: row.scores } : {}),
         corpus: row.corpus, split: row.split, dialogue: row.dialogue, turn: row.turn, score: Number(hit.score.toFixed(6)),
       };
