@@ -1,5 +1,9 @@
 import { resolve } from 'node:path';
-import { loadCorpus, type CorpusFormat } from '../corpus/load.js';
+import type { CorpusFormat } from '../corpus/load.js';
+import { readLabelMapFile } from '../corpus/label-map.js';
+import { sampleDialogues, type SampleSpec } from '../corpus/sample.js';
+import { loadSources, type LabelSpace, type SourceSpec } from '../corpus/sources.js';
+import { UNIFIED_LABELS } from '../corpus/labels.js';
 import { createEmbedder } from '../embed/create.js';
 import { buildIndex, DEFAULT_HNSW, DEFAULT_LDA_BLEND, DEFAULT_LDA_SHRINKAGE } from '../index/build.js';
 import { candidateName } from '../index/choose-space.js';
@@ -7,10 +11,13 @@ import type { Manifest } from '../index/manifest.js';
 import type { SpaceRequest } from '../index/space.js';
 import { progressBar } from './progress.js';
 import { assertBuildableOut } from '../index/out-guard.js';
+import { InputError } from '../errors.js';
 
 export interface BuildCommandOptions {
-  format: CorpusFormat;
-  data: string;
+  /** The corpora to pool (`--source`); or one corpus by format, data and corpusName. */
+  sources?: SourceSpec[];
+  format?: CorpusFormat;
+  data?: string;
   splits: string[];
   embedder: string;
   out: string;
@@ -24,6 +31,22 @@ export interface BuildCommandOptions {
   projection?: 'auto' | 'none' | 'lda';
   ldaShrinkage?: number;
   ldaBlend?: number;
+  /** Default: native for one source, unified for several or with a label map. */
+  labelSpace?: LabelSpace;
+  /** A `--label-map` JSON file: {corpus: {label: unified label}}. */
+  labelMapFile?: string;
+  /** Index only a sample of whole dialogues (data scaling), recorded in the manifest. */
+  sample?: SampleSpec;
+}
+
+/** The sources a build or an export names: `--source`s, or the one of `--corpus/--data`. */
+export function sourceSpecs(o: Pick<BuildCommandOptions, 'sources' | 'format' | 'data' | 'corpusName'>): SourceSpec[] {
+  if (o.sources?.length) {
+    if (o.format || o.data) throw new InputError('source', 'give either --source (repeatable) or --corpus with --data, not both');
+    return o.sources;
+  }
+  if (!o.format || !o.data) throw new InputError('source', 'give --source <format>:<path>[:<corpus-name>] (repeatable), or --corpus <format> with --data <path>');
+  return [{ format: o.format, data: o.data, ...(o.corpusName ? { name: o.corpusName } : {}) }];
 }
 
 /** `--lda-blend` or `--lda-shrinkage` force LDA as `--projection lda` does; `auto` leaves the choice to the data. */
@@ -51,12 +74,23 @@ export function describeSpace(manifest: Manifest): string[] {
   return lines;
 }
 
-/** Loads a corpus, reports skipped rows, embeds with a progress bar and writes the index atomically. */
+/**
+ * Loads the sources (checked whole: names, label maps), samples them if asked, reports skipped rows, embeds with a
+ * progress bar and writes the index atomically. Every input error comes before any embedding.
+ */
 export async function runBuild(options: BuildCommandOptions): Promise<Manifest> {
   assertBuildableOut(resolve(options.out)); // before loading and embedding; buildIndex checks again
-  const corpus = loadCorpus({ format: options.format, data: options.data, splits: options.splits, name: options.corpusName });
-  const count = corpus.dialogues.reduce((n, d) => n + d.turns.length, 0);
-  console.error(`loaded ${corpus.corpus} ${options.splits.join('+')}: ${corpus.dialogues.length} dialogues, ${count} utterances`);
+  const specs = sourceSpecs(options);
+  const pool = loadSources(specs, { splits: options.splits, labelSpace: options.labelSpace, labelMap: options.labelMapFile ? readLabelMapFile(options.labelMapFile) : undefined });
+  for (const s of pool.sources) console.error(`loaded ${s.corpus} ${options.splits.join('+')}: ${s.dialogues} dialogues, ${s.utterances} utterances`);
+  if (pool.labelSpace === 'unified') console.error(`label space: unified (${UNIFIED_LABELS.join(', ')})`);
+  const sampled = options.sample ? sampleDialogues(pool.dialogues, options.sample) : undefined;
+  if (sampled) {
+    const { record } = sampled;
+    const parts = Object.entries(record.per_corpus).map(([c, n]) => `${c} ${n.sampled} of ${n.of}`).join(', ');
+    console.error(`sample --fraction ${record.fraction} --mix ${record.mix} --seed ${record.seed}: ${parts} dialogues`);
+  }
+  const corpus = { corpus: pool.corpus, dialogues: sampled?.dialogues ?? pool.dialogues, skipped: pool.skipped };
   if (corpus.skipped.length > 0) {
     console.error(`skipped ${corpus.skipped.length} rows:`);
     for (const s of corpus.skipped.slice(0, 20)) console.error(`  ${s.file}:${s.line}: ${s.reason}`);
@@ -82,6 +116,8 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
         efSearch: options.efSearch ?? DEFAULT_HNSW.efSearch,
       },
       onProgress: bar.update,
+      ...(pool.labelSpace === 'unified' ? { labels: UNIFIED_LABELS } : {}),
+      provenance: { label_space: pool.labelSpace, sources: pool.sources, label_map: pool.labelMap, sample: sampled?.record ?? null },
     });
     bar.stop();
     for (const line of describeSpace(manifest)) console.error(line);

@@ -1,14 +1,18 @@
-import { loadCorpus, type CorpusFormat } from '../corpus/load.js';
+import type { CorpusFormat } from '../corpus/load.js';
+import type { SourceSpec } from '../corpus/sources.js';
+import { loadSourcesForIndex } from './index-sources.js';
 import { evaluateRetrieval } from '../eval/evaluate.js';
 import { DemoService } from '../service/service.js';
 import { progressBar } from './progress.js';
 
 export interface EvalCommandOptions {
   index: string;
-  corpus: CorpusFormat;
-  data: string;
+  source?: SourceSpec[];
+  corpus?: CorpusFormat;
+  data?: string;
   split: string;
   corpusName?: string;
+  labelMap?: string;
   k: number;
   search: 'exact' | 'hnsw';
   dedup?: boolean;
@@ -20,7 +24,7 @@ export interface EvalCommandOptions {
 export async function runEval(o: EvalCommandOptions): Promise<void> {
   const service = await DemoService.load([o.index]);
   const { index } = service.index();
-  const corpus = loadCorpus({ format: o.corpus, data: o.data, splits: [o.split], name: o.corpusName });
+  const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap }, o.split);
   const bar = progressBar('eval');
   const result = await evaluateRetrieval(index, service.embedderFor(index), corpus.dialogues, { k: o.k, search: o.search, dedup: o.dedup, crossFit: o.crossFit !== false, onProgress: bar.update });
   bar.stop();
@@ -34,6 +38,7 @@ export async function runEval(o: EvalCommandOptions): Promise<void> {
   console.log(`  macro-F1         ${result.macro_f1.toFixed(2)}`);
   console.log(`  precision@${result.k}     ${result.precision_at_k.toFixed(2)}`);
   console.log(`  HNSW recall@${result.k}  ${result.hnsw_recall_at_k.toFixed(4)}`);
+  if (index.manifest.sources && index.manifest.sources.length > 1) console.log(`  from other corpora ${result.other_corpus_share.toFixed(2)}% of the neighbours`);
   console.log(`  queries/s        ${result.queries_per_s}`);
   if (result.indexed_targets > 0) {
     console.log(`  ${result.indexed_targets} targets are indexed utterances: own dialogue left out, ${result.cross_fitted_targets} searched in their fold's space (cross-fitted)`);

@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CORPUS_FORMATS, type CorpusFormat } from '../corpus/load.js';
+import { DEFAULT_MIX, DEFAULT_SAMPLE_SEED, MIXES, parseFraction, type Fraction, type Mix, type SampleSpec } from '../corpus/sample.js';
+import { LABEL_SPACES, parseSourceSpec, type LabelSpace, type SourceSpec } from '../corpus/sources.js';
 import { DEFAULT_EMBEDDER, withPrompt, type EmbedRole } from '../embed/create.js';
 import { InputError } from '../errors.js';
 import { createApp } from '../server/app.js';
@@ -34,6 +36,28 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a whole number, 0 or more');
+  return n;
+}
+
+/** `--fraction`, `--mix`, `--seed`, as build and prompts take them. */
+interface SampleFlags {
+  fraction?: Fraction;
+  mix?: Mix;
+  seed?: number;
+}
+
+/** The sample asked for, or none; --mix or --seed without --fraction is a mistake worth naming. */
+function sampleSpec(o: SampleFlags): SampleSpec | undefined {
+  if (!o.fraction) {
+    if (o.mix !== undefined || o.seed !== undefined) throw new InputError(o.mix !== undefined ? 'mix' : 'seed', 'only means something with --fraction');
+    return undefined;
+  }
+  return { fraction: o.fraction, mix: o.mix ?? DEFAULT_MIX, seed: o.seed ?? DEFAULT_SAMPLE_SEED };
+}
+
 /** `--index name=dir` or `--index dir`. */
 function parseIndexArg(arg: string): { name?: string; dir: string } {
   const eq = arg.indexOf('=');
@@ -51,13 +75,19 @@ program.name('erc-demos').description('Demonstration retrieval for emotion recog
 program
   .command('build')
   .description('embed a corpus split and write an index directory (HNSW + SQLite + manifest)')
-  .addOption(new Option('--corpus <format>', 'corpus format').choices(CORPUS_FORMATS).makeOptionMandatory())
-  .requiredOption('--data <path>', 'corpus directory (or one file)')
+  .option('--source <format:path[:name]>', `a corpus to index, repeatable to pool several: <format>:<path>[:<corpus-name>], format among ${CORPUS_FORMATS.join(', ')}`, (v: string, p: SourceSpec[] = []) => [...p, parseSourceSpec(v)])
+  .addOption(new Option('--corpus <format>', 'corpus format (one source; or use --source)').choices(CORPUS_FORMATS))
+  .option('--data <path>', 'corpus directory (or one file), with --corpus')
   .option('--split <name>', 'split(s) to index, repeatable or comma-separated', collect)
   .option('--embedder <spec>', 'use-lite or transformers:<model id or folder>', DEFAULT_EMBEDDER)
   .option('--query-prompt <prompt>', "transformers only: the prompt put before every utterance, queried and indexed alike: a name from the folder's prompts (e.g. query) or the text itself; default the folder's default prompt; '' for none")
   .requiredOption('--out <dir>', 'index directory to write (replaced atomically)')
   .option('--name <name>', 'index name served over HTTP (default: the directory name)')
+  .addOption(new Option('--label-space <space>', 'native (each corpus\' own labels; one source) or unified (the 9 Feeling-Wheel labels; default for several sources)').choices(LABEL_SPACES))
+  .option('--label-map <file.json>', 'unified space: {corpus: {label: unified label}}, adding to or overriding the paper\'s Table 3')
+  .option('--fraction <f>', 'index only this fraction of the dialogues (data scaling), e.g. 1/8', parseFraction)
+  .addOption(new Option('--mix <mix>', 'with --fraction: total (of the pool) or ratio (of each corpus)').choices(MIXES))
+  .option('--seed <n>', `with --fraction: the sample's seed (default ${DEFAULT_SAMPLE_SEED})`, nonNegativeInt)
   .option('--corpus-name <name>', 'jsonl only: corpus name, which picks a label scheme (e.g. iemocap)')
   .option('--batch-size <n>', 'utterances per embedder call (the embedder sorts each by length)', positiveInt, 1024)
   .option('--m <n>', 'HNSW M', positiveInt)
@@ -74,9 +104,9 @@ program
     if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number between 0 and 1');
     return n;
   })
-  .action(async (o: { corpus: CorpusFormat; data: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string }) => {
+  .action(async (o: SampleFlags & { source?: SourceSpec[]; labelSpace?: LabelSpace; labelMap?: string; corpus?: CorpusFormat; data?: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string }) => {
     await runBuild({
-      format: o.corpus, data: o.data, splits: o.split ?? ['train'], embedder: withPrompt(o.embedder, o.queryPrompt), out: o.out, name: o.name,
+      sources: o.source, format: o.corpus, data: o.data, labelSpace: o.labelSpace, labelMapFile: o.labelMap, sample: sampleSpec(o), splits: o.split ?? ['train'], embedder: withPrompt(o.embedder, o.queryPrompt), out: o.out, name: o.name,
       corpusName: o.corpusName, batchSize: o.batchSize, M: o.m, efConstruction: o.efConstruction, efSearch: o.efSearch,
       projection: o.projection, ldaShrinkage: o.ldaShrinkage, ldaBlend: o.ldaBlend,
     });
@@ -138,14 +168,15 @@ program
   .option('--lambda <x>', 'mmr: relevance against diversity, 0..1 (default 0.5)')
   .option('--exclude-dialogue <ids>', 'never from these dialogue ids (comma-separated)')
   .option('--split <names>', 'only from these splits (comma-separated)')
+  .option('--corpus <names>', 'only from these corpora of a pooled index (comma-separated)')
   .option('--dedup', 'drop demonstrations whose text repeats a better one')
   .option('--dialogue <id>', "the utterance's own dialogue: never returned; searched in its fold's space when indexed")
   .option('--no-cross-fit', "search an indexed dialogue's utterance in the index's full space, not its fold's")
   .option('--embedder <spec>', 'refuse the index unless built with this embedder')
   .argument('<utterance>', 'the utterance to find demonstrations for')
-  .action(async (utterance: string, o: { index: string; k?: string; labels?: string; strategy: string; lambda?: string; excludeDialogue?: string; split?: string; dedup?: boolean; dialogue?: string; crossFit: boolean; embedder?: string }) => {
+  .action(async (utterance: string, o: { index: string; k?: string; labels?: string; strategy: string; lambda?: string; excludeDialogue?: string; split?: string; corpus?: string; dedup?: boolean; dialogue?: string; crossFit: boolean; embedder?: string }) => {
     const query = parseInput(DemoQuerySchema, {
-      utterance, k: o.k, labels: o.labels, strategy: o.strategy, lambda: o.lambda, exclude_dialogue: o.excludeDialogue, split: o.split, dedup: o.dedup ? 'true' : undefined,
+      utterance, k: o.k, labels: o.labels, strategy: o.strategy, lambda: o.lambda, exclude_dialogue: o.excludeDialogue, split: o.split, corpus: o.corpus, dedup: o.dedup ? 'true' : undefined,
       dialogue: o.dialogue, cross_fit: o.crossFit ? undefined : 'false',
     });
     const service = await loadService([o.index], o.embedder);
@@ -156,10 +187,12 @@ program
 function indexOverSplit(command: Command, indexHelp: string, splitHelp: string): Command {
   return command
     .requiredOption('--index <dir>', indexHelp)
-    .addOption(new Option('--corpus <format>', 'corpus format').choices(CORPUS_FORMATS).makeOptionMandatory())
-    .requiredOption('--data <path>', 'corpus directory (or one file)')
+    .option('--source <format:path[:name]>', 'a corpus to run over, repeatable: <format>:<path>[:<corpus-name>] (its labels through the index\'s label maps)', (v: string, p: SourceSpec[] = []) => [...p, parseSourceSpec(v)])
+    .addOption(new Option('--corpus <format>', 'corpus format (one source; or use --source)').choices(CORPUS_FORMATS))
+    .option('--data <path>', 'corpus directory (or one file), with --corpus')
     .option('--split <name>', splitHelp, 'test')
-    .option('--corpus-name <name>', 'jsonl only: corpus name (label scheme)');
+    .option('--corpus-name <name>', 'jsonl only: corpus name (label scheme)')
+    .option('--label-map <file.json>', 'unified index: {corpus: {label: unified label}} for corpora its own maps lack');
 }
 
 indexOverSplit(
@@ -181,9 +214,12 @@ indexOverSplit(
   .option('--demo-item <template>', 'one demonstration, with {text} {label} {labels}')
   .option('--demo-separator <text>', 'between demonstrations')
   .addOption(new Option('--jsonl-shape <shape>', 'line shape: instructerc {id,input,target,demonstrations}, alpaca {instruction,input,output}, sharegpt {conversations} (these two also write the LLaMA-Factory dataset_info.json entry beside the export)').choices(JSONL_SHAPES).default('instructerc'))
+  .option('--fraction <f>', 'export only this fraction of the split\'s dialogues (data scaling, e.g. 1/8); the index must hold the same sample', parseFraction)
+  .addOption(new Option('--mix <mix>', 'with --fraction: total (of the pool) or ratio (of each corpus)').choices(MIXES))
+  .option('--seed <n>', `with --fraction: the sample's seed (default ${DEFAULT_SAMPLE_SEED})`, nonNegativeInt)
   .requiredOption('--out <file>', 'JSONL file to write (replaced atomically)')
-  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; crossFit: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; lambda?: string; out: string }) => {
-    await runPromptExport(o);
+  .action(async (o: SampleFlags & { index: string; source?: SourceSpec[]; corpus?: CorpusFormat; data?: string; labelMap?: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; crossFit: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; lambda?: string; out: string }) => {
+    await runPromptExport({ ...o, sample: sampleSpec(o) });
   });
 
 indexOverSplit(
@@ -196,7 +232,7 @@ indexOverSplit(
   .option('--dedup', 'drop neighbours whose text repeats a closer one (as demonstrations would be)')
   .option('--no-cross-fit', "the split's indexed utterances (--split train) searched in the index's full space, not their fold's")
   .option('--json', 'print one JSON object')
-  .action(async (o: { index: string; corpus: CorpusFormat; data: string; split: string; corpusName?: string; k: number; search: 'exact' | 'hnsw'; dedup?: boolean; crossFit: boolean; json?: boolean }) => {
+  .action(async (o: { index: string; source?: SourceSpec[]; corpus?: CorpusFormat; data?: string; labelMap?: string; split: string; corpusName?: string; k: number; search: 'exact' | 'hnsw'; dedup?: boolean; crossFit: boolean; json?: boolean }) => {
     await runEval(o);
   });
 

@@ -1,6 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { loadCorpus, type CorpusFormat } from '../corpus/load.js';
+import type { CorpusFormat } from '../corpus/load.js';
+import { sampleDialogues, sampleMismatch, type SampleSpec } from '../corpus/sample.js';
+import type { SourceSpec } from '../corpus/sources.js';
+import type { Dialogue } from '../corpus/types.js';
+import { holdsCorpus, type Manifest } from '../index/manifest.js';
+import { loadSourcesForIndex } from './index-sources.js';
 import { InputError } from '../errors.js';
 import { resolveFormat, formatFromFile } from '../service/prompt-request.js';
 import { exportPrompts } from '../service/export.js';
@@ -12,10 +17,14 @@ import { progressBar } from './progress.js';
 
 export interface PromptsCommandOptions {
   index: string;
-  corpus: CorpusFormat;
-  data: string;
+  source?: SourceSpec[];
+  corpus?: CorpusFormat;
+  data?: string;
   split: string;
   corpusName?: string;
+  labelMap?: string;
+  /** Export a sample of the split's dialogues; the index must hold the same sample (its demonstration pool). */
+  sample?: SampleSpec;
   format: string;
   formatFile?: string;
   k: string;
@@ -40,6 +49,19 @@ function intOption(name: string, value: string, min: number, max: number): numbe
   return n;
 }
 
+/**
+ * The dialogues of a fraction export: the sample of the split, which must be the one the index holds, so that no
+ * demonstration shows a label from outside it (refused, naming the difference, before anything is written).
+ */
+function sampledForIndex(dialogues: readonly Dialogue[], spec: SampleSpec, manifest: Manifest): Dialogue[] {
+  const sampled = sampleDialogues(dialogues, spec);
+  const mismatch = sampleMismatch(manifest.sample, sampled.record);
+  if (mismatch) throw new InputError('fraction', mismatch);
+  const parts = Object.entries(sampled.record.per_corpus).map(([c, n]) => `${c} ${n.sampled} of ${n.of}`).join(', ');
+  console.error(`sample --fraction ${spec.fraction.text} --mix ${spec.mix} --seed ${spec.seed}: ${parts} dialogues, as the index holds`);
+  return sampled.dialogues;
+}
+
 /** erc-demos prompts: loads a split, builds leakage-safe prompts in batches and writes them atomically. */
 export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   const k = intOption('k', o.k, 0, 100);
@@ -54,15 +76,18 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   };
   const service = await DemoService.load([o.index]);
   const { index } = service.index();
-  const corpus = loadCorpus({ format: o.corpus, data: o.data, splits: [o.split], name: o.corpusName });
+  const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap }, o.split);
   if (corpus.skipped.length) console.error(`skipped ${corpus.skipped.length} rows (first: ${corpus.skipped[0].file}:${corpus.skipped[0].line}: ${corpus.skipped[0].reason})`);
-  if (corpus.corpus !== index.manifest.corpus) {
-    console.error(`note: prompts for ${corpus.corpus} with demonstrations from a ${index.manifest.corpus} index`);
+  const foreign = corpus.sources.filter((s) => !holdsCorpus(index.manifest, s.corpus)).map((s) => s.corpus);
+  if (foreign.length) console.error(`note: prompts for ${foreign.join(', ')} with demonstrations from a ${index.manifest.corpus} index`);
+  const dialogues = o.sample ? sampledForIndex(corpus.dialogues, o.sample, index.manifest) : corpus.dialogues;
+  if (!o.sample && index.manifest.sample && index.manifest.splits.includes(o.split)) {
+    console.error(`note: the index holds a --fraction ${index.manifest.sample.fraction} sample; all ${o.split} dialogues get prompts, their demonstrations from the sample (add the same --fraction --mix --seed to export the sample only)`);
   }
   const bar = progressBar(`prompts (${format.name})`);
   try {
     const summary = await exportPrompts({
-      index, embedder: service.embedderFor(index), format, dialogues: corpus.dialogues, out: o.out, shape: o.jsonlShape,
+      index, embedder: service.embedderFor(index), format, dialogues, out: o.out, shape: o.jsonlShape,
       options: { k, strategy: o.strategy as Strategy, window, unified: o.unified, allowEvalSplits: o.allowEvalDemos, dedup: o.dedup, lambda, crossFit: o.crossFit !== false },
       onProgress: bar.update,
     });

@@ -118,5 +118,5 @@ function checkMapped(corpus: string, dialogues: readonly Dialogue[], map: Readon
   for (const d of dialogues) for (const t of d.turns) for (const l of t.labels) if (mapLabel(map, l) === undefined) missing.set(l, (missing.get(l) ?? 0) + 1);
   if (missing.size === 0) return;
   const list = [...missing].map(([l, n]) => `"${l}" (${n} utterances)`).join(', ');
-  throw new InputError('label-map', `${corpus} label ${list} has no unified label; map it in a --label-map file, e.g. {"${corpus}": {"${[...missing.keys()][0]}": "<one of ${UNIFIED_LABELS.join(', ')}>"}}`);
+  throw new InputError('label-map', `${corpus} ${missing.size > 1 ? `labels ${list} have` : `label ${list} has`} no unified label; map it in a --label-map file, e.g. {"${corpus}": {"${[...missing.keys()][0]}": "<one of ${UNIFIED_LABELS.join(', ')}>"}}`);
 }

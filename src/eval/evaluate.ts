@@ -1,5 +1,6 @@
 import type { Dialogue } from '../corpus/types.js';
 import type { Embedder } from '../embed/types.js';
+import { holdsCorpus } from '../index/manifest.js';
 import type { DemoIndex } from '../index/open.js';
 import { retrieve, retrieveExact } from '../retrieve/retrieve.js';
 import { classificationReport, tieAwareHits, weightedVote, type ClassificationReport } from './metrics.js';
@@ -31,6 +32,8 @@ export interface EvalResult extends Omit<ClassificationReport, 'weighted_f1'> {
   indexed_targets: number;
   /** Targets searched in their fold's cross-fitted space. */
   cross_fitted_targets: number;
+  /** Share (%) of the neighbours from a corpus other than their target's (a pooled index). */
+  other_corpus_share: number;
 }
 
 /**
@@ -51,12 +54,13 @@ export async function evaluateRetrieval(index: DemoIndex, embedder: Embedder, di
   let sameLabel = 0;
   let recallHits = 0;
   let shown = 0;
+  let fromOtherCorpus = 0;
   const started = performance.now();
   for (let start = 0; start < turns.length; start += batchSize) {
     const batch = turns.slice(start, start + batchSize);
     const embedded = await embedder.embed(batch.map((t) => t.turn.text));
     batch.forEach(({ turn, dialogue, corpus }, i) => {
-      const own = corpus === index.manifest.corpus && index.dialogueRows(dialogue).length > 0 ? dialogue : undefined;
+      const own = holdsCorpus(index.manifest, corpus) && index.dialogueRows(dialogue).length > 0 ? dialogue : undefined;
       const space = index.space(own, options.crossFit !== false);
       if (own !== undefined) indexed += 1;
       if (space !== index) crossFitted += 1;
@@ -69,6 +73,7 @@ export async function evaluateRetrieval(index: DemoIndex, embedder: Embedder, di
       const target = turn.labels[0];
       sameLabel += neighbours.filter((n) => n.label === target).length;
       shown += neighbours.length;
+      fromOtherCorpus += neighbours.filter((n) => n.corpus !== corpus).length;
       gold.push(target);
       predicted.push(weightedVote(neighbours) ?? '');
     });
@@ -88,5 +93,6 @@ export async function evaluateRetrieval(index: DemoIndex, embedder: Embedder, di
     search: options.search,
     indexed_targets: indexed,
     cross_fitted_targets: crossFitted,
+    other_corpus_share: Number(((100 * fromOtherCorpus) / (shown || 1)).toFixed(2)),
   };
 }

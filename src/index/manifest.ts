@@ -108,7 +108,13 @@ export function manifestSumLine(manifestBytes: Uint8Array): string {
 }
 
 /** The corpora an index holds: its sources', or its one corpus. */
-export function indexCorpora(manifest: Pick<Manifest, 'corpus' | 'sources'>): string[] {
+/** What naming an index's corpora needs of its manifest. */
+export interface CorpusFacts {
+  corpus: string;
+  sources?: readonly { corpus: string }[] | null;
+}
+
+export function indexCorpora(manifest: CorpusFacts): string[] {
   return manifest.sources?.map((s) => s.corpus) ?? [manifest.corpus];
 }
 
@@ -116,11 +122,11 @@ export function indexCorpora(manifest: Pick<Manifest, 'corpus' | 'sources'>): st
  * Whether rows of `corpus` may be in the index, so that a target of that corpus must not see its own dialogue: the
  * index's own name (one corpus, or the pool's), or one of its sources.
  */
-export function holdsCorpus(manifest: Pick<Manifest, 'corpus' | 'sources'>, corpus: string): boolean {
+export function holdsCorpus(manifest: CorpusFacts, corpus: string): boolean {
   return corpus === manifest.corpus || indexCorpora(manifest).includes(corpus);
 }
 
 /** Whether the index names its dialogues `<corpus>/<id>` (a pool of several sources), so a loader names them alike. */
-export function prefixesDialogues(manifest: Pick<Manifest, 'sources'>): boolean {
+export function prefixesDialogues(manifest: Pick<CorpusFacts, 'sources'>): boolean {
   return (manifest.sources?.length ?? 1) > 1;
 }

@@ -1,11 +1,11 @@
 import { InputError } from '../errors.js';
+import { holdsCorpus, type CorpusFacts } from '../index/manifest.js';
 import type { SelectionOptions, Strategy } from './select.js';
 
 /** Splits held out for evaluation: demonstrations never come from them unless the caller asks. */
 export const EVAL_SPLITS: ReadonlySet<string> = new Set(['dev', 'test', 'valid', 'validation', 'val']);
 
-export interface IndexFacts {
-  corpus: string;
+export interface IndexFacts extends CorpusFacts {
   splits: readonly string[];
 }
 
@@ -24,6 +24,8 @@ export interface LeakageOptions {
   /** Allow demonstrations from dev/test splits the index holds. */
   allowEvalSplits?: boolean;
   extraExcludedDialogues?: readonly string[];
+  /** Only demonstrations from these corpora (a pooled index). */
+  corpora?: readonly string[];
   dedup?: boolean;
   lambda?: number;
 }
@@ -41,13 +43,14 @@ export function leakageSafeSelection(index: IndexFacts, target: TargetFacts, opt
     }
     if (allowed.length < index.splits.length) splits = allowed;
   }
-  const sameCorpus = index.corpus === target.corpus;
+  const sameCorpus = holdsCorpus(index, target.corpus);
   const excludeDialogues = [...(options.extraExcludedDialogues ?? []), ...(sameCorpus && target.dialogue ? [target.dialogue] : [])];
   return {
     k: options.k,
     strategy: options.strategy,
     ...(options.labels?.length ? { labels: options.labels } : {}),
     ...(splits ? { splits } : {}),
+    ...(options.corpora?.length ? { corpora: options.corpora } : {}),
     ...(excludeDialogues.length ? { excludeDialogues } : {}),
     ...(target.rowId !== undefined ? { excludeIds: [target.rowId] } : {}),
     ...(options.dedup ? { dedup: true } : {}),

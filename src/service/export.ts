@@ -26,6 +26,11 @@ export interface ExportSummary {
   seconds: number;
 }
 
+/** `<corpus>/<dialogue>/<turn>`; a pool's dialogue ids already start with their corpus, which is not said twice. */
+function exportId(corpus: string, dialogue: string | undefined, target: number): string {
+  return dialogue?.startsWith(`${corpus}/`) ? `${dialogue}/${target}` : `${corpus}/${dialogue}/${target}`;
+}
+
 /**
  * Writes one JSON line per target turn, in the requested shape (default {id, input, target, demonstrations: [row
  * ids]}: the keys InstructERC's trainer reads; or alpaca, sharegpt). Lines stream to a temporary file renamed into place at the end, so a failed or interrupted
@@ -49,7 +54,7 @@ export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
         if (p.target !== null) withTarget += 1;
         const job = batch[i];
         return JSON.stringify(shapeRecord(o.shape ?? 'instructerc', {
-          id: `${job.corpus}/${job.dialogueId}/${job.target}`, input: p.prompt, target: p.target, demonstrations: p.demonstrations.map((d) => d.id),
+          id: exportId(job.corpus, job.dialogueId, job.target), input: p.prompt, target: p.target, demonstrations: p.demonstrations.map((d) => d.id),
         }));
       });
       if (streamError) throw streamError;

@@ -45,6 +45,7 @@ export const PromptRequestSchema = z.object({
   index: z.string().trim().min(1).optional(),
   dialogue: z.object({
     id: z.string().trim().min(1).optional(),
+    corpus: z.string().trim().min(1).optional().meta({ description: "the dialogue's corpus (default the index's): its labels may be given in that corpus' names, and with its id it is kept out of its own demonstrations" }),
     turns: z.array(TurnSchema, { error: 'must be a list of turns' }).min(1, 'must hold at least one turn').max(500, 'at most 500 turns'),
   }, { error: 'is required: {turns: [{speaker, text}]}' }).strict(),
   target: z.number({ error: 'must be a turn index' }).int('must be an integer'),
@@ -55,6 +56,7 @@ export const PromptRequestSchema = z.object({
     unified: z.boolean().default(false),
     labels: z.array(z.string()).optional(),
     exclude_dialogue: z.array(z.string()).optional(),
+    corpus: z.array(z.string()).optional().meta({ description: "only demonstrations from these corpora (a pooled index's sources)" }),
     allow_eval_demos: z.boolean().default(false),
     dedup: z.boolean().default(false),
     lambda: LambdaSchema.optional(),
@@ -64,7 +66,7 @@ export const PromptRequestSchema = z.object({
 export type PromptRequest = z.output<typeof PromptRequestSchema>;
 
 export const DemoBatchSchema = z.object({
-  queries: z.array(DemoQuerySchema.extend({ k: z.number().int().min(1, `must be between 1 and ${MAX_K}`).max(MAX_K, `must be between 1 and ${MAX_K}`).optional(), labels: z.array(z.string()).optional(), exclude_dialogue: z.array(z.string()).optional(), split: z.array(z.string()).optional(), dedup: z.boolean().optional(), lambda: LambdaSchema.optional(), cross_fit: z.boolean().optional() }), { error: 'must be a list of queries' })
+  queries: z.array(DemoQuerySchema.extend({ k: z.number().int().min(1, `must be between 1 and ${MAX_K}`).max(MAX_K, `must be between 1 and ${MAX_K}`).optional(), labels: z.array(z.string()).optional(), exclude_dialogue: z.array(z.string()).optional(), split: z.array(z.string()).optional(), corpus: z.array(z.string()).optional(), dedup: z.boolean().optional(), lambda: LambdaSchema.optional(), cross_fit: z.boolean().optional() }), { error: 'must be a list of queries' })
     // At most ERC_DEMOS_MAX_BATCH_QUERIES, checked before this schema runs (limits.ts: checkBatchLength).
     .min(1, 'must hold at least one query'),
 }).strict();

@@ -1,5 +1,6 @@
 import type { Dialogue } from '../corpus/types.js';
 import type { Embedder } from '../embed/types.js';
+import { holdsCorpus } from '../index/manifest.js';
 import type { DemoIndex } from '../index/open.js';
 import type { SearchSpace } from '../index/search-space.js';
 import type { PromptFormat } from '../prompt/formats.js';
@@ -14,6 +15,8 @@ export interface PromptOptions {
   window?: number;
   unified?: boolean;
   labels?: readonly string[];
+  /** Only demonstrations from these corpora (a pooled index). */
+  corpora?: readonly string[];
   allowEvalSplits?: boolean;
   excludeDialogues?: readonly string[];
   dedup?: boolean;
@@ -47,12 +50,12 @@ export interface BuiltPrompt {
 
 /** Where a job's demonstrations are searched: its fold's space when the index holds its dialogue (index.space). */
 function spaceOf(index: DemoIndex, job: PromptJob, options: PromptOptions): SearchSpace {
-  return index.space(index.manifest.corpus === job.corpus ? job.dialogueId : undefined, options.crossFit !== false);
+  return index.space(holdsCorpus(index.manifest, job.corpus) ? job.dialogueId : undefined, options.crossFit !== false);
 }
 
 /** The index row holding this very utterance (same dialogue, turn and text), if the index has it. */
 function ownRow(index: DemoIndex, job: PromptJob, turn: number): number | undefined {
-  if (!job.dialogueId || index.manifest.corpus !== job.corpus) return undefined;
+  if (!job.dialogueId || !holdsCorpus(index.manifest, job.corpus)) return undefined;
   const id = index.dialogueRows(job.dialogueId).find((r) => index.rows[r].turn === turn);
   return id !== undefined && index.rows[id].text === job.turns[turn].text ? id : undefined;
 }
@@ -84,12 +87,12 @@ export async function buildPrompts(index: DemoIndex, embedder: Embedder, format:
     if (vector) {
       const selection = leakageSafeSelection(index.manifest, {
         corpus: job.corpus, dialogue: job.dialogueId, rowId: ownRow(index, job, job.target),
-      }, { k: options.k, strategy: options.strategy, labels: options.labels, allowEvalSplits: options.allowEvalSplits, extraExcludedDialogues: options.excludeDialogues, dedup: options.dedup, lambda: options.lambda });
+      }, { k: options.k, strategy: options.strategy, labels: options.labels, corpora: options.corpora, allowEvalSplits: options.allowEvalSplits, extraExcludedDialogues: options.excludeDialogues, dedup: options.dedup, lambda: options.lambda });
       demonstrations = retrieve(spaceOf(index, job, options), vector, selection);
     }
     const rendered = renderPrompt(format, {
       corpus: job.corpus, turns: job.turns, target: job.target, demonstrations, window: options.window,
-      unified: options.unified, labelSet: index.manifest.labels, maxChars: options.maxPromptChars,
+      unified: rendersUnified(index, options), labelSet: index.manifest.labels, maxChars: options.maxPromptChars,
     });
     return { ...rendered, demonstrations };
   });
@@ -103,8 +106,13 @@ export async function buildPrompts(index: DemoIndex, embedder: Embedder, format:
 export function checkPromptSize(index: DemoIndex, format: PromptFormat, job: PromptJob, options: PromptOptions): void {
   renderPrompt(format, {
     corpus: job.corpus, turns: job.turns, target: job.target, demonstrations: [], window: options.window,
-    unified: options.unified, labelSet: index.manifest.labels, maxChars: options.maxPromptChars,
+    unified: rendersUnified(index, options), labelSet: index.manifest.labels, maxChars: options.maxPromptChars,
   });
+}
+
+/** An index in the unified space speaks only unified labels: its prompts state them whatever `unified` says. */
+function rendersUnified(index: DemoIndex, options: PromptOptions): boolean {
+  return index.manifest.label_space === 'unified' || options.unified === true;
 }
 
 /** Every (dialogue, target) a format makes prompts for: all turns, or the dialogue's own targets, from min_target on. */

@@ -35,6 +35,7 @@ export const DemoQuerySchema = z.object({
     .meta({ description: 'strategy=mmr: weight of relevance against diversity, 0..1 (default 0.5; 1 is plain top-k)' }),
   exclude_dialogue: commaList.optional().meta({ description: 'comma-separated dialogue ids never to return' }),
   split: commaList.optional().meta({ description: 'comma-separated splits to draw from' }),
+  corpus: commaList.optional().meta({ description: "comma-separated corpora to draw from (a pooled index's sources, e.g. meld,emorynlp)" }),
   dialogue: z.string().trim().min(1, 'must not be empty').optional()
     .meta({ description: "the utterance's own dialogue id: never returned, and where the index holds it, searched in the space fitted without its fold (cross-fitting)" }),
   cross_fit: z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true').optional()

@@ -2,6 +2,7 @@ import { createEmbedder, type EmbedRole } from '../embed/create.js';
 import type { Embedder } from '../embed/types.js';
 import { InputError } from '../errors.js';
 import { DemoIndex, IndexLoadError, readManifest } from '../index/open.js';
+import { inIndexSpace, resolveCorpora } from './corpora.js';
 import type { SearchSpace } from '../index/search-space.js';
 import { retrieve } from '../retrieve/retrieve.js';
 import { resolveLabels, type Demonstration, type SelectionOptions } from '../retrieve/select.js';
@@ -13,7 +14,7 @@ import { effectiveK, type DemoQuery } from './query.js';
 import { yieldEvery } from './yield.js';
 
 /** A query's values, from GET (comma lists) or POST (arrays) alike. */
-type DemoQueryValues = Omit<DemoQuery, 'labels' | 'split' | 'exclude_dialogue'> & { labels?: string[]; split?: string[]; exclude_dialogue?: string[] };
+type DemoQueryValues = Omit<DemoQuery, 'labels' | 'split' | 'exclude_dialogue' | 'corpus'> & { labels?: string[]; split?: string[]; exclude_dialogue?: string[]; corpus?: string[] };
 
 export interface DemoResponse {
   index: string;
@@ -115,6 +116,7 @@ export class DemoService {
     checkList('labels', query.labels, this.limits);
     checkList('split', query.split, this.limits);
     checkList('exclude_dialogue', query.exclude_dialogue, this.limits);
+    checkList('corpus', query.corpus, this.limits);
     const labels = query.labels ? resolveLabels(index.manifest.corpus, index.manifest.labels, query.labels) : undefined;
     if (query.split) {
       const unknown = query.split.find((s) => !index.manifest.splits.includes(s));
@@ -123,6 +125,7 @@ export class DemoService {
     const excludeDialogues = [...(query.exclude_dialogue ?? []), ...(query.dialogue ? [query.dialogue] : [])];
     return {
       k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, dedup: query.dedup, lambda: query.lambda,
+      ...(query.corpus ? { corpora: resolveCorpora(index.manifest, query.corpus, 'corpus') } : {}),
       ...(excludeDialogues.length ? { excludeDialogues } : {}),
     };
   }
@@ -195,10 +198,13 @@ export class DemoService {
     const started = performance.now();
     const { index } = this.index(request.index);
     const format = resolveFormat(request.format);
-    const corpus = index.manifest.corpus;
+    const corpus = request.dialogue.corpus ?? index.manifest.corpus;
     const o = request.options;
     checkList('options.labels', o.labels, this.limits);
     checkList('options.exclude_dialogue', o.exclude_dialogue, this.limits);
+    checkList('options.corpus', o.corpus, this.limits);
+    const corpora = o.corpus ? resolveCorpora(index.manifest, o.corpus, 'options.corpus') : undefined;
+    const ownLabel = (label: string) => inIndexSpace(index.manifest, corpus, label);
     checkRequestChars('dialogue.turns', request.dialogue.turns.map((t) => t.text), this.limits);
     let labels: string[] | undefined;
     try {
@@ -211,7 +217,7 @@ export class DemoService {
       const given = t.labels ?? (t.label !== undefined ? [t.label] : undefined);
       checkList(`dialogue.turns.${i}.labels`, given, this.limits);
       try {
-        return { speaker: t.speaker, text: t.text, scores: t.scores, labels: given && resolveLabels(corpus, index.manifest.labels, given) };
+        return { speaker: t.speaker, text: t.text, scores: t.scores, labels: given && resolveLabels(corpus, index.manifest.labels, given.map(ownLabel)) };
       } catch (error) {
         throw new InputError(`dialogue.turns.${i}.label`, (error as Error).message.replace(/^labels: /, ''));
       }
@@ -221,7 +227,7 @@ export class DemoService {
     }
     const job = { corpus, dialogueId: request.dialogue.id, turns, target: request.target };
     const options = {
-      k: o.k, strategy: o.strategy, window: o.window, unified: o.unified, labels, allowEvalSplits: o.allow_eval_demos,
+      k: o.k, strategy: o.strategy, window: o.window, unified: o.unified, labels, corpora, allowEvalSplits: o.allow_eval_demos,
       excludeDialogues: o.exclude_dialogue, dedup: o.dedup, lambda: o.lambda, crossFit: o.cross_fit, maxPromptChars: this.limits.maxPromptChars, signal,
     };
     checkPromptSize(index, format, job, options);
