@@ -4,13 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UNIFIED_LABELS } from '../src/corpus/labels.js';
 import { loadCorpus } from '../src/corpus/load.js';
+import { loadSources } from '../src/corpus/sources.js';
 import { createEmbedder } from '../src/embed/create.js';
 import { buildIndex } from '../src/index/build.js';
 import { SAMPLE_CORPUS } from '../src/paths.js';
 import { createApp } from '../src/server/app.js';
 import { DemoService } from '../src/service/service.js';
-import { tempDir } from './helpers.js';
+import { HAVE_SHARED, SHARED_DATA, SHARED_SKIP_REASON, tempDir, utteranceCount } from './helpers.js';
 
 /** Debian's chromium (playwright's own browser download does not work here); $CHROMIUM overrides. */
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -27,7 +29,19 @@ describe.skipIf(!HAVE_CHROMIUM)('the web page, in headless Chromium', () => {
     const embedder = await createEmbedder('use-lite');
     const sample = loadCorpus({ format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], name: 'sample' });
     await buildIndex({ dialogues: sample.dialogues, corpus: 'sample', splits: ['train'], embedder, out: join(dir, 'sample'), name: 'sample' });
-    const service = await DemoService.load([join(dir, 'sample')]);
+    if (HAVE_SHARED) {
+      // Served beside it: a small pool of MELD and EmoryNLP (the first 40 training dialogues of each), unified labels.
+      const pool = loadSources([{ format: 'meld', data: join(SHARED_DATA, 'meld') }, { format: 'emorynlp', data: join(SHARED_DATA, 'emorynlp') }], { splits: ['train'] });
+      const first = (corpus: string) => pool.dialogues.filter((d) => d.corpus === corpus).slice(0, 40);
+      const kept = { meld: first('meld'), emorynlp: first('emorynlp') };
+      const sources = pool.sources.map((s) => ({ ...s, dialogues: kept[s.corpus as keyof typeof kept].length, utterances: utteranceCount(kept[s.corpus as keyof typeof kept]) }));
+      await buildIndex({
+        dialogues: [...kept.meld, ...kept.emorynlp], corpus: pool.corpus, splits: ['train'], embedder, out: join(dir, 'pool'), name: 'pool',
+        projection: { kind: 'none' }, labels: UNIFIED_LABELS,
+        provenance: { label_space: pool.labelSpace, sources, label_map: pool.labelMap },
+      });
+    }
+    const service = await DemoService.load([join(dir, 'sample'), ...(HAVE_SHARED ? [join(dir, 'pool')] : [])]);
     server = createApp(service).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -83,6 +97,74 @@ describe.skipIf(!HAVE_CHROMIUM)('the web page, in headless Chromium', () => {
     await page.click('#find');
     await page.locator('#error').waitFor({ state: 'visible' });
     expect(await page.locator('#error').textContent()).toBe('k: must be between 1 and 100');
+    await page.close();
+  });
+
+  it.skipIf(!HAVE_SHARED)(`a pooled index offers its corpora; one chosen, every demonstration is from it, own labels shown (${HAVE_SHARED ? 'shared data' : SHARED_SKIP_REASON})`, async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
+    const sent: { url: string; body: string | null }[] = [];
+    page.on('request', (r) => { if (/\/(demonstrations|prompts)/.test(r.url())) sent.push({ url: r.url(), body: r.postData() }); });
+    await page.goto(base);
+    await page.locator('#index option').first().waitFor({ state: 'attached' });
+    // The single-corpus index first: no corpus choice.
+    expect(await page.locator('#index').inputValue()).toBe('sample');
+    expect(await page.locator('#corpora-box').isVisible()).toBe(false);
+
+    await page.selectOption('#index', 'pool');
+    await page.locator('#corpora-box').waitFor({ state: 'visible' });
+    expect(await page.locator('#corpora label').allTextContents()).toEqual(['all corpora', 'MELD', 'EmoryNLP']);
+    expect(await page.locator('#corpus-all').isChecked()).toBe(true);
+    expect(await page.locator('#labels input').count()).toBe(UNIFIED_LABELS.length);
+
+    // MELD only, unified "mad": every row is MELD's own "anger", shown beside the unified label.
+    await page.fill('#input', 'Why would you do that to me? I am so angry!');
+    await page.fill('#k', '6');
+    await page.check('#corpora input[value="meld"]');
+    expect(await page.locator('#corpus-all').isChecked()).toBe(false);
+    await page.check('#labels input[value="mad"]');
+    await page.click('#find');
+    await page.locator('#prompt-section').waitFor({ state: 'visible' });
+    const rows = page.locator('#demos tr');
+    expect(await rows.count()).toBe(6);
+    expect(new Set(await page.locator('#demos td.corpus').allTextContents())).toEqual(new Set(['MELD']));
+    expect(new Set(await page.locator('#demos tr').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.corpus)))).toEqual(new Set(['meld']));
+    expect(new Set(await rows.locator('td:nth-child(2)').allTextContents())).toEqual(new Set(['mad (MELD anger)']));
+    const meldQuery = new URL(sent.find((r) => r.url.includes('/demonstrations'))!.url).searchParams;
+    expect(meldQuery.get('corpus')).toBe('meld');
+    expect(JSON.parse(sent.find((r) => r.url.endsWith('/prompts'))!.body!).options.corpus).toEqual(['meld']);
+
+    // EmoryNLP only, every label: every row from EmoryNLP.
+    sent.length = 0;
+    await page.uncheck('#labels input[value="mad"]');
+    await page.uncheck('#corpora input[value="meld"]');
+    expect(await page.locator('#corpus-all').isChecked()).toBe(true); // nothing ticked: back to all
+    await page.check('#corpora input[value="emorynlp"]');
+    await page.fill('#k', '10');
+    await page.click('#find');
+    await expect.poll(() => sent.filter((r) => r.url.endsWith('/prompts')).length).toBe(1);
+    await page.waitForFunction(() => document.querySelectorAll('#demos tr').length === 10);
+    expect(new Set(await page.locator('#demos td.corpus').allTextContents())).toEqual(new Set(['EmoryNLP']));
+    expect(new URL(sent[0].url).searchParams.get('corpus')).toBe('emorynlp');
+    expect(JSON.parse(sent[1].body!).options.corpus).toEqual(['emorynlp']);
+
+    // All corpora again: nothing sent.
+    sent.length = 0;
+    await page.check('#corpus-all');
+    expect(await page.locator('#corpora input[value="emorynlp"]').isChecked()).toBe(false);
+    await page.click('#find');
+    await expect.poll(() => sent.filter((r) => r.url.endsWith('/prompts')).length).toBe(1);
+    expect(new URL(sent[0].url).searchParams.has('corpus')).toBe(false);
+    expect(JSON.parse(sent[1].body!).options).not.toHaveProperty('corpus');
+    await page.screenshot({ path: join(process.env.ERC_DEMOS_SCREENSHOT_DIR ?? dir, 'page-pool.png'), fullPage: true });
+
+    // Back to the single-corpus index: hidden, and not sent.
+    sent.length = 0;
+    await page.selectOption('#index', 'sample');
+    expect(await page.locator('#corpora-box').isVisible()).toBe(false);
+    await page.click('#find');
+    await expect.poll(() => sent.filter((r) => r.url.endsWith('/prompts')).length).toBe(1);
+    expect(new URL(sent[0].url).searchParams.has('corpus')).toBe(false);
+    expect(JSON.parse(sent[1].body!).options).not.toHaveProperty('corpus');
     await page.close();
   });
 });
