@@ -57,7 +57,7 @@ describe('HTTP service on loopback, two indexes', () => {
     expect(body.took_ms).toBeGreaterThan(0);
     expect(body.demonstrations).toHaveLength(5);
     for (const d of body.demonstrations) {
-      expect(Object.keys(d).sort()).toEqual(['corpus', 'dialogue', 'id', 'label', 'labels', 'score', 'speaker', 'split', 'text', 'turn']);
+      expect(Object.keys(d).sort()).toEqual(['corpus', 'dialogue', 'id', 'label', 'labels', 'score', 'source_label', 'source_labels', 'speaker', 'split', 'text', 'turn']);
       expect(d.corpus).toBe(mainCorpus);
       expect(d.label.length).toBeGreaterThan(0);
     }

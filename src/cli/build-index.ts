@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import type { CorpusFormat } from '../corpus/load.js';
 import { readLabelMapFile } from '../corpus/label-map.js';
 import { sampleDialogues, type SampleSpec } from '../corpus/sample.js';
-import { loadSources, type LabelSpace, type SourceSpec } from '../corpus/sources.js';
+import { loadSources, type LabelSpace, type SourceSpec, type SourceSummary } from '../corpus/sources.js';
+import type { Dialogue } from '../corpus/types.js';
 import { UNIFIED_LABELS } from '../corpus/labels.js';
 import { createEmbedder } from '../embed/create.js';
 import { buildIndex, DEFAULT_HNSW, DEFAULT_LDA_BLEND, DEFAULT_LDA_SHRINKAGE } from '../index/build.js';
@@ -37,6 +38,14 @@ export interface BuildCommandOptions {
   labelMapFile?: string;
   /** Index only a sample of whole dialogues (data scaling), recorded in the manifest. */
   sample?: SampleSpec;
+}
+
+/** Each source's counts as indexed (a sample holds fewer than were loaded). */
+function indexedSources(sources: readonly SourceSummary[], dialogues: readonly Dialogue[]): SourceSummary[] {
+  return sources.map((s) => {
+    const mine = dialogues.filter((d) => d.corpus === s.corpus);
+    return { ...s, dialogues: mine.length, utterances: mine.reduce((n, d) => n + d.turns.length, 0) };
+  });
 }
 
 /** The sources a build or an export names: `--source`s, or the one of `--corpus/--data`. */
@@ -117,7 +126,7 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
       },
       onProgress: bar.update,
       ...(pool.labelSpace === 'unified' ? { labels: UNIFIED_LABELS } : {}),
-      provenance: { label_space: pool.labelSpace, sources: pool.sources, label_map: pool.labelMap, sample: sampled?.record ?? null },
+      provenance: { label_space: pool.labelSpace, sources: indexedSources(pool.sources, corpus.dialogues), label_map: pool.labelMap, sample: sampled?.record ?? null },
     });
     bar.stop();
     for (const line of describeSpace(manifest)) console.error(line);
