@@ -106,6 +106,7 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
     if (corpus.skipped.length > 20) console.error(`  ... and ${corpus.skipped.length - 20} more`);
   }
   const embedder = await createEmbedder(options.embedder);
+  if (embedder.loaded) console.error(`embedder ${embedder.id}: loaded ${embedder.loaded}`);
   if (embedder.description) console.error(`embedder ${embedder.id}: ${embedder.description}`);
   const bar = progressBar(`embedding (${embedder.id})`);
   try {

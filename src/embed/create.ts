@@ -64,7 +64,7 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
     const threads = embedThreads(role);
     if (threads > 0) return startUseLitePool(threads, scheduleFor(role, threads, settings));
     const model = await UseLiteOnnxEmbedder.load();
-    return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings));
+    return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings), undefined, model);
   }
   if (spec.startsWith('transformers:') && spec.length > 'transformers:'.length) {
     const { model: name, prompt } = parseTransformersSpec(spec);
@@ -72,7 +72,7 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
     const threads = embedThreads(role);
     if (threads > 0) return startTransformersPool(spec, name, folder, threads, scheduleFor(role, threads, settings), prompt);
     const model = await TransformersEmbedder.load({ model: name, folder, prompt, id: spec });
-    return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings), model.describe());
+    return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings), model.describe(), model);
   }
   throw new Error(`unknown embedder "${spec}" (expected use-lite or transformers:<model id or folder>)`);
 }

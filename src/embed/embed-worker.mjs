@@ -17,7 +17,7 @@ async function load() {
 
 const embedder = await load();
 await embedder.embed(['warm up']);
-parentPort.postMessage({ ready: true, dim: embedder.dim, description: embedder.describe?.() });
+parentPort.postMessage({ ready: true, dim: embedder.dim, description: embedder.describe?.(), fingerprint: embedder.fingerprint, loaded: embedder.loaded });
 
 parentPort.on('message', async ({ texts }) => {
   try {

@@ -1,5 +1,19 @@
 import { Worker } from 'node:worker_threads';
+import { fingerprintDifferences, type EmbedderFingerprint } from './fingerprint.js';
 import { DEFAULT_SCHEDULE, ScheduledEmbedder, type EmbedExecutor, type ScheduleOptions } from './scheduler.js';
+
+/**
+ * What the pool's workers loaded: each hashed the files it read, so they must agree (a file replaced while the
+ * workers loaded would make one serve another model).
+ */
+function loadedModel(executors: readonly WorkerExecutor[]): { fingerprint?: EmbedderFingerprint; loaded?: string } {
+  const [first] = executors;
+  for (const other of executors.slice(1)) {
+    const differences = first.fingerprint && other.fingerprint ? fingerprintDifferences(first.fingerprint, other.fingerprint) : [];
+    if (differences.length > 0) throw new Error(`the model's files changed while the embedder threads loaded them (${differences.join('; ')}); start again`);
+  }
+  return { fingerprint: first.fingerprint, loaded: first.loaded };
+}
 
 /** Which model a worker loads (embed-worker.mjs). */
 export type WorkerModel = { kind: 'use-lite' } | { kind: 'transformers'; id: string; model: string; folder: string; prompt?: string };
@@ -20,6 +34,8 @@ export class WorkerExecutor implements EmbedExecutor {
   /** The model's dimension and what was read from its folder, as the worker reports them once loaded. */
   dim = 0;
   description?: string;
+  fingerprint?: EmbedderFingerprint;
+  loaded?: string;
 
   get threadId(): number {
     return this.worker.threadId;
@@ -31,10 +47,12 @@ export class WorkerExecutor implements EmbedExecutor {
       const executor = new WorkerExecutor(new Worker(new URL('./embed-worker.mjs', import.meta.url), { workerData: model }));
       const { worker } = executor;
       worker.once('error', reject);
-      worker.on('message', (message: { ready?: boolean; dim?: number; description?: string; vectors?: Float32Array; error?: string }) => {
+      worker.on('message', (message: { ready?: boolean; dim?: number; description?: string; fingerprint?: EmbedderFingerprint; loaded?: string; vectors?: Float32Array; error?: string }) => {
         if (message.ready) {
           executor.dim = message.dim!;
           executor.description = message.description;
+          executor.fingerprint = message.fingerprint;
+          executor.loaded = message.loaded;
           resolve(executor);
         } else executor.finish(message);
         if (!executor.call) worker.unref();
@@ -75,7 +93,7 @@ export class WorkerExecutor implements EmbedExecutor {
  */
 export async function startUseLitePool(size: number, schedule: ScheduleOptions = DEFAULT_SCHEDULE): Promise<ScheduledEmbedder> {
   const executors = await Promise.all(Array.from({ length: size }, () => WorkerExecutor.start()));
-  return new ScheduledEmbedder('use-lite', 512, executors, schedule);
+  return new ScheduledEmbedder('use-lite', 512, executors, schedule, undefined, loadedModel(executors));
 }
 
 /**
@@ -84,5 +102,5 @@ export async function startUseLitePool(size: number, schedule: ScheduleOptions =
  */
 export async function startTransformersPool(id: string, model: string, folder: string, size: number, schedule: ScheduleOptions = DEFAULT_SCHEDULE, prompt?: string): Promise<ScheduledEmbedder> {
   const executors = await Promise.all(Array.from({ length: size }, () => WorkerExecutor.start({ kind: 'transformers', id, model, folder, prompt })));
-  return new ScheduledEmbedder(id, executors[0].dim, executors, schedule, executors[0].description);
+  return new ScheduledEmbedder(id, executors[0].dim, executors, schedule, executors[0].description, loadedModel(executors));
 }

@@ -1,5 +1,6 @@
 import { CancelledError } from '../errors.js';
 import { FairQueue, type FairTicket, type QueuedItem } from './fair-queue.js';
+import type { EmbedderFingerprint } from './fingerprint.js';
 import type { EmbedOptions, Embedder } from './types.js';
 
 /** Something that embeds one call of sentences at a time: a worker thread, or a model in this thread. */
@@ -49,6 +50,8 @@ export class ScheduledEmbedder implements Embedder {
   private readonly inFlight = new Map<FairTicket<Pending>, number>();
   private running = 0;
   private closed = false;
+  readonly fingerprint?: EmbedderFingerprint;
+  readonly loaded?: string;
   /** Observes each call as it starts (sentences, characters): metrics. */
   onCall?: (sentences: number, chars: number) => void;
 
@@ -58,7 +61,11 @@ export class ScheduledEmbedder implements Embedder {
     readonly executors: EmbedExecutor[],
     private readonly options: ScheduleOptions = DEFAULT_SCHEDULE,
     readonly description?: string,
+    /** What the executors loaded: the model files' hashes (an index records them) and the model file, where known. */
+    model: { fingerprint?: EmbedderFingerprint; loaded?: string } = {},
   ) {
+    this.fingerprint = model.fingerprint;
+    this.loaded = model.loaded;
     this.idle = [...executors];
     for (const executor of executors) executor.onGone = () => this.dispatch();
   }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ModelFileRecorder, withoutBom } from './fingerprint.js';
 
 export const POOLING_MODES = ['cls', 'mean', 'max', 'lasttoken', 'weightedmean', 'mean_sqrt_len_tokens'] as const;
 export type PoolingMode = (typeof POOLING_MODES)[number];
@@ -46,11 +47,16 @@ const CLASSIC_MODES: Record<string, PoolingMode> = {
 /** Today's behaviour for a plain transformers folder: mean pooling, L2-normalised, the tokenizer's own length. */
 export const FOLDER_DEFAULTS: SentenceTransformerConfig = { pooling: 'mean', normalize: true, prompt: '', includePrompt: true, source: 'defaults' };
 
-function readJson(dir: string, file: string): unknown {
+/**
+ * A JSON file of the folder (undefined where it has none), a leading byte-order mark allowed; recorded for the
+ * embedder's fingerprint when a recorder is given. Invalid JSON is an error naming the file.
+ */
+export function readFolderJson(dir: string, file: string, recorder?: ModelFileRecorder): unknown {
   const path = join(dir, file);
   if (!existsSync(path)) return undefined;
+  const bytes = recorder ? recorder.read(file) : readFileSync(path);
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(withoutBom(bytes.toString('utf8')));
   } catch (error) {
     throw new ModelFolderError(dir, `${file} is not valid JSON: ${(error as Error).message}`);
   }
@@ -69,7 +75,7 @@ function poolingMode(dir: string, file: string, raw: unknown): { mode: PoolingMo
 }
 
 /** The length a model reads: sentence_bert_config.json's max_seq_length, else tokenizer_config.json's model_max_length. */
-function maxSeqLength(dir: string): number | undefined {
+function maxSeqLength(dir: string, readJson: (dir: string, file: string) => unknown): number | undefined {
   const bert = readJson(dir, 'sentence_bert_config.json') as { max_seq_length?: unknown } | undefined;
   if (typeof bert?.max_seq_length === 'number') return bert.max_seq_length;
   const tokenizer = readJson(dir, 'tokenizer_config.json') as { model_max_length?: unknown } | undefined;
@@ -84,13 +90,15 @@ function maxSeqLength(dir: string): number | undefined {
  * the pooling folder's config, the length, and config_sentence_transformers.json's default prompt. A folder
  * without modules.json gets FOLDER_DEFAULTS. A module this project cannot run (Dense, a second Transformer...) is
  * an error naming it rather than a silently different vector. `promptOverride` (`--query-prompt`) replaces the
- * default prompt: the name of one of the folder's prompts, else the text itself ("" for none).
+ * default prompt: the name of one of the folder's prompts, else the text itself ("" for none). Every file read is
+ * hashed into `recorder` where one is given (the embedder's fingerprint).
  */
-export function readSentenceTransformerConfig(dir: string, promptOverride?: string): SentenceTransformerConfig {
+export function readSentenceTransformerConfig(dir: string, promptOverride?: string, recorder?: ModelFileRecorder): SentenceTransformerConfig {
+  const readJson = (folder: string, file: string) => readFolderJson(folder, file, recorder);
   const st = (readJson(dir, 'config_sentence_transformers.json') ?? {}) as { prompts?: Record<string, string>; default_prompt_name?: string | null };
   const override = promptOverride === undefined ? {} : { prompt: st.prompts?.[promptOverride] ?? promptOverride };
   const modulesRaw = readJson(dir, 'modules.json');
-  if (modulesRaw === undefined) return { ...FOLDER_DEFAULTS, maxSeqLength: maxSeqLength(dir), ...override };
+  if (modulesRaw === undefined) return { ...FOLDER_DEFAULTS, maxSeqLength: maxSeqLength(dir, readJson), ...override };
   const modules = ModulesSchema.safeParse(modulesRaw);
   if (!modules.success) throw new ModelFolderError(dir, 'modules.json is not a list of {path, type}');
   const kind = (type: string) => type.split('.').pop()!;
@@ -104,7 +112,7 @@ export function readSentenceTransformerConfig(dir: string, promptOverride?: stri
   const { mode, includePrompt } = poolingMode(dir, poolingFile, readJson(dir, poolingFile));
   const prompt = st.default_prompt_name ? (st.prompts?.[st.default_prompt_name] ?? '') : '';
   return {
-    pooling: mode, normalize: modules.data.some((m) => kind(m.type) === 'Normalize'), maxSeqLength: maxSeqLength(dir), prompt, includePrompt,
+    pooling: mode, normalize: modules.data.some((m) => kind(m.type) === 'Normalize'), maxSeqLength: maxSeqLength(dir, readJson), prompt, includePrompt,
     source: 'sentence-transformers', ...override,
   };
 }

@@ -1,11 +1,12 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type * as OrtApi from 'onnxruntime-common';
 import { downloadModel } from './hub.js';
 import { loadOrt, sessionOptions, type Ort } from './ort.js';
 import { sentenceVector } from './pooling.js';
-import { describeConfig, ModelFolderError, readSentenceTransformerConfig, type SentenceTransformerConfig } from './st-config.js';
+import { ModelFileRecorder, sha256OfFile, type EmbedderFingerprint } from './fingerprint.js';
+import { describeConfig, ModelFolderError, readFolderJson, readSentenceTransformerConfig, type SentenceTransformerConfig } from './st-config.js';
 import type { Embedder } from './types.js';
 
 export interface TransformersOptions {
@@ -70,10 +71,26 @@ function specialSuffix(tokenizer: Tokenizer): number {
   return at < 0 ? 1 : withSpecial.length - at - plain.length;
 }
 
-function readJson(dir: string, file: string): Record<string, unknown> {
-  const path = join(dir, file);
-  if (!existsSync(path)) throw new ModelFolderError(dir, `no ${file}`);
-  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+/** A JSON file the folder must have, recorded for the fingerprint; missing or invalid: an error naming it. */
+function requiredJson(dir: string, file: string, recorder: ModelFileRecorder): Record<string, unknown> {
+  const json = readFolderJson(dir, file, recorder);
+  if (json === undefined) throw new ModelFolderError(dir, `no ${file}`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ModelFolderError(dir, `${file} is not a JSON object`);
+  return json as Record<string, unknown>;
+}
+
+/** The folder's tokenizer (tokenizer.json with tokenizer_config.json); one that cannot be built names the file. */
+function loadTokenizer(dir: string, recorder: ModelFileRecorder): Tokenizer {
+  const json = requiredJson(dir, 'tokenizer.json', recorder);
+  const config = requiredJson(dir, 'tokenizer_config.json', recorder);
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = new Tokenizer(json, config);
+    encodeIds(tokenizer, 'probe');
+  } catch (error) {
+    throw new ModelFolderError(dir, `tokenizer.json (with tokenizer_config.json) is not a tokenizer that loads: ${(error as Error).message}`);
+  }
+  return tokenizer;
 }
 
 /**
@@ -88,6 +105,10 @@ export class TransformersEmbedder implements Embedder {
     readonly id: string,
     readonly dim: number,
     readonly config: SentenceTransformerConfig,
+    /** The sha256 of the graph, tokenizer and configuration files read, as an index records them. */
+    readonly fingerprint: EmbedderFingerprint,
+    /** The graph file loaded, for the build's output. */
+    readonly loaded: string,
     private readonly ort: Ort,
     private readonly session: OrtApi.InferenceSession,
     private readonly tokenizer: Tokenizer,
@@ -98,17 +119,24 @@ export class TransformersEmbedder implements Embedder {
 
   static async load(options: TransformersOptions): Promise<TransformersEmbedder> {
     const dir = options.folder ?? await modelFolder(options.model, options.allowRemote === true);
-    const config = readSentenceTransformerConfig(dir, options.prompt);
-    const tokenizer = new Tokenizer(readJson(dir, 'tokenizer.json'), readJson(dir, 'tokenizer_config.json'));
-    const graph = GRAPHS.map((g) => join(dir, g)).find((g) => existsSync(g));
-    if (!graph) throw new ModelFolderError(dir, `no ONNX graph (${GRAPHS.join(', ')})`);
+    const recorder = new ModelFileRecorder(dir);
+    const config = readSentenceTransformerConfig(dir, options.prompt, recorder);
+    const tokenizer = loadTokenizer(dir, recorder);
+    const graphFile = GRAPHS.find((g) => existsSync(join(dir, g)));
+    if (!graphFile) throw new ModelFolderError(dir, `no ONNX graph (${GRAPHS.join(', ')})`);
+    const graph = join(dir, graphFile);
     const ort = loadOrt();
-    const session = await ort.InferenceSession.create(graph, sessionOptions(options.threads ?? 1));
+    // The graph is hashed at every load (nothing cached that could go stale): ~2 ms per MB (docs/RELIABILITY.md).
+    const [session, graphHash] = await Promise.all([ort.InferenceSession.create(graph, sessionOptions(options.threads ?? 1)), sha256OfFile(graph)]);
+    recorder.record(graphFile, graphHash);
+    const fingerprint: EmbedderFingerprint = { model: graphFile, files: { ...recorder.files } };
+    const loaded = `${graph} (${(statSync(graph).size / 1e6).toFixed(1)} MB, sha256 ${graphHash.slice(0, 12)})`;
     // sentence-transformers' prompt_length: the prompt's tokens with the leading special token, less the closing one.
     const skip = config.prompt && !config.includePrompt ? encodeIds(tokenizer, config.prompt).length - 1 : 0;
-    const embedder = new TransformersEmbedder(options.id ?? `transformers:${options.model}`, 0, config, ort, session, tokenizer, specialSuffix(tokenizer), skip);
+    const id = options.id ?? `transformers:${options.model}`;
+    const embedder = new TransformersEmbedder(id, 0, config, fingerprint, loaded, ort, session, tokenizer, specialSuffix(tokenizer), skip);
     const { dims } = await embedder.tokenVectors([embedder.tokenIds('probe')]);
-    return new TransformersEmbedder(embedder.id, dims[2], config, ort, session, tokenizer, embedder.suffix, skip);
+    return new TransformersEmbedder(id, dims[2], config, fingerprint, loaded, ort, session, tokenizer, embedder.suffix, skip);
   }
 
   /** What was read from the model folder, for the build's output. */

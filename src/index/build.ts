@@ -182,7 +182,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     const manifest: Manifest = {
       format_version: INDEX_FORMAT_VERSION,
       name: options.name ?? basename(out),
-      embedder: { id: embedder.id, dim: embedder.dim },
+      embedder: { id: embedder.id, dim: embedder.dim, fingerprint: embedder.fingerprint ?? null },
       corpus: options.corpus,
       splits: [...options.splits],
       count: texts.length,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { LabelMapSchema } from '../corpus/label-map.js';
+import { FingerprintSchema } from '../embed/fingerprint.js';
 import { CORPUS_FORMATS } from '../corpus/load.js';
 import { MIXES } from '../corpus/sample.js';
 import { LABEL_SPACES } from '../corpus/sources.js';
@@ -52,7 +53,11 @@ export const SpaceSelectionSchema = z.union([
 export const ManifestSchema = z.object({
   format_version: z.literal(INDEX_FORMAT_VERSION),
   name: z.string(),
-  embedder: z.object({ id: z.string(), dim: z.number().int().positive() }),
+  /**
+   * The embedder: its id (spec), dimension, and the fingerprint of the model files it loaded (embed/fingerprint.ts),
+   * checked at open; null: built before fingerprints, opened without the check.
+   */
+  embedder: z.object({ id: z.string(), dim: z.number().int().positive(), fingerprint: FingerprintSchema.nullable().default(null) }),
   corpus: z.string(),
   splits: z.array(z.string()),
   count: z.number().int().nonnegative(),

@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
+import { CORPUS_FORMATS } from '../corpus/load.js';
+import { fingerprintDifferences, type EmbedderFingerprint } from '../embed/fingerprint.js';
 import { project, projectedDim, type Projection } from '../embed/projection.js';
 import { FoldSpace } from './fold-space.js';
 import { recoverInterruptedBuilds } from './recover.js';
@@ -23,8 +25,11 @@ export class IndexLoadError extends Error {
 }
 
 export interface OpenOptions {
-  /** Refuse the index unless it was built with this embedder (id and dimension). */
-  embedder?: { id: string; dim: number };
+  /**
+   * Refuse the index unless it was built with this embedder: id and dimension, and, where both the index and the
+   * embedder have one, the fingerprint of the model files (a model replaced in the same folder is refused).
+   */
+  embedder?: { id: string; dim: number; fingerprint?: EmbedderFingerprint };
   /** Check file checksums against the manifest (default true). */
   verify?: boolean;
   /** Filtered searches over at most this many rows run exactly (default EXACT_SEARCH_MAX_ROWS). */
@@ -62,6 +67,33 @@ export function readManifest(dirArg: string): Manifest {
     throw new IndexLoadError(dir, `${FILES.manifest} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   return parsed.data;
+}
+
+/** The command that rebuilds an index like this one, with what its manifest knows filled in. */
+export function rebuildCommand(dir: string, manifest: Manifest): string {
+  const sources = manifest.sources ?? [];
+  const one = sources[0] ?? { format: (CORPUS_FORMATS as readonly string[]).includes(manifest.corpus) ? manifest.corpus : '<format>', corpus: manifest.corpus };
+  const corpus = sources.length > 1
+    ? sources.map((s) => `--source ${s.format}:<path>:${s.corpus}`).join(' ')
+    : `--corpus ${one.format} --data <path>${one.corpus !== one.format ? ` --corpus-name ${one.corpus}` : ''}`;
+  const [model, prompt] = manifest.embedder.id.split('|prompt=');
+  const embedder = model === 'use-lite' ? '' : ` --embedder ${JSON.stringify(model)}${prompt !== undefined ? ` --query-prompt ${JSON.stringify(prompt)}` : ''}`;
+  return `erc-demos build ${corpus} ${manifest.splits.map((s) => `--split ${s}`).join(' ')}${embedder} --out ${dir}`;
+}
+
+/**
+ * Refuses an index whose model files differ from those the embedder loaded now: names each file that changed and
+ * how to rebuild. An index without a fingerprint (built before them) or an embedder without one is not checked.
+ */
+function checkFingerprint(dir: string, manifest: Manifest, now: EmbedderFingerprint | undefined): void {
+  const built = manifest.embedder.fingerprint;
+  if (!built || !now) return;
+  const differences = fingerprintDifferences(built, now);
+  if (differences.length === 0) return;
+  throw new IndexLoadError(dir,
+    `built with other model files than ${manifest.embedder.id} has now: ${differences.join('; ')}. ` +
+      `Its vectors no longer match the model; rebuild it with the model as it is now (${rebuildCommand(dir, manifest)}), ` +
+      'or put back the files it was built with');
 }
 
 /** Reads FILES.crossFit: per fold, its projection, then every row's LDA part in that fold's space. */
@@ -141,6 +173,7 @@ export class DemoIndex implements SearchSpace {
         `built with embedder ${manifest.embedder.id} (${manifest.embedder.dim} dims), but this run uses ${expected.id} (${expected.dim} dims); ` +
           'rebuild the index with this embedder or query it with the one it was built with');
     }
+    checkFingerprint(dir, manifest, expected?.fingerprint);
     for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(manifest.projection ? [FILES.projection] : []), ...(manifest.cross_fit ? [FILES.crossFit] : [])]) {
       const path = join(dir, file);
       if (!existsSync(path)) throw new IndexLoadError(dir, `missing ${file}`);
