@@ -1,0 +1,46 @@
+"""The shapes of the service's answers (README.md, "HTTP API"), for type checkers; at run time they are plain dicts.
+Not total: a server newer or older than this client may add or lack a field."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, TypedDict
+
+
+class Demonstration(TypedDict, total=False):
+    id: int
+    text: str
+    label: str
+    labels: List[str]
+    source_label: str
+    source_labels: List[str]
+    speaker: str
+    corpus: str
+    split: str
+    dialogue: str
+    turn: int
+    score: float
+
+
+class Answer(TypedDict, total=False):
+    """One query's demonstrations, best first."""
+
+    index: str
+    embedder: str
+    took_ms: float
+    demonstrations: List[Demonstration]
+
+
+class PromptAnswer(TypedDict, total=False):
+    prompt: str
+    target: Optional[str]
+    demonstrations: List[Demonstration]
+    took_ms: float
+
+
+class IndexInfo(TypedDict, total=False):
+    name: str
+    manifest: Dict[str, Any]
+
+
+#: A prompt format object (GET /formats): name, template, answer, turn, demo, ... (docs/PROMPTS.md).
+FormatInfo = Dict[str, Any]
