@@ -3,7 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { datasetInfoEntry, shapeRecord } from '../src/service/jsonl-shapes.js';
-import { cli, tempDir } from './helpers.js';
+import { SAMPLE_CORPUS } from '../src/paths.js';
+import { cli, cliAsync, HAVE_SHARED, SHARED_DATA, tempDir } from './helpers.js';
 
 const dir = tempDir();
 
@@ -78,4 +79,56 @@ describe('trainer-ready export shapes', () => {
       expect(seen.rows.map((row) => row.assistant)).toEqual(ZH.flatMap((d) => d.turns.map((t) => t.label)));
     }
   });
+
+  it.skipIf(!HAVE_SHARED)('messages and prompt-completion exports of MELD dev load as TRL and LLaMA-Factory read them; the first record byte-exact', async () => {
+    const index = join(dir, 'sample-index');
+    expect((await cliAsync(['build', '--corpus', 'jsonl', '--corpus-name', 'sample', '--data', SAMPLE_CORPUS, '--projection', 'none', '--out', index])).code).toBe(0);
+    const system = 'You label the emotion of one utterance.';
+    // From ../shared/docs/PROMPT-FORMATS.md (InstructERC main task, MELD label list, no demonstrations with k 0) and
+    // the first row of MELD's dev_sent_emo.csv (Phoebe, sadness).
+    const utterance = 'Oh my God, he’s lost it. He’s totally lost it.';
+    const prompt = `Now you are expert of sentiment and emotional analysis. The following conversation noted between '### ###' involves several speakers. ### \\t Speaker_0:\\"${utterance}\\" ### Please select the emotional label of < Speaker_0:\\"${utterance}\\"> from <neutral, surprise, fear, sad, joyful, disgust, angry>:`;
+    const golden = {
+      messages: `{"id":"meld/dev/0/0","messages":[{"role":"system","content":"${system}"},{"role":"user","content":"${prompt}"},{"role":"assistant","content":"sad"}]}`,
+      'prompt-completion': `{"id":"meld/dev/0/0","prompt":"${prompt}","completion":"sad"}`,
+    };
+    const n = readFileSync(join(SHARED_DATA, 'meld', 'dev_sent_emo.csv'), 'utf8').split('\n').filter((l) => /^\d+,/.test(l)).length;
+    for (const shape of ['messages', 'prompt-completion'] as const) {
+      const out = join(dir, `meld-dev-${shape}.jsonl`);
+      const r = await cliAsync(['prompts', '--index', index, '--corpus', 'meld', '--data', join(SHARED_DATA, 'meld'), '--split', 'dev', '-k', '0', '--jsonl-shape', shape,
+        ...(shape === 'messages' ? ['--system', system] : []), '--out', out]);
+      expect(r.code, r.stderr).toBe(0);
+      const text = readFileSync(out, 'utf8');
+      expect(text.split('\n')[0]).toBe(golden[shape]);
+      const info = JSON.parse(readFileSync(join(dir, `meld-dev-${shape}.dataset_info.json`), 'utf8'));
+      expect(Object.keys(info)).toEqual([`meld-dev-${shape}`]);
+      // As TRL reads them: json per line; messages alternate roles ending with the assistant's answer (a system
+      // message first where given); prompt/completion are two strings. And as LLaMA-Factory's entry names them.
+      const read = spawnSync('python3', ['-c', `
+import json, sys
+shape, path, info_path = sys.argv[1:4]
+info = next(iter(json.load(open(info_path, encoding="utf-8")).values()))
+rows = [json.loads(l) for l in open(path, encoding="utf-8")]
+for row in rows:
+    if shape == "messages":
+        tags = info["tags"]
+        msgs = row[info["columns"]["messages"]]
+        assert [m[tags["role_tag"]] for m in msgs] == [tags["system_tag"], tags["user_tag"], tags["assistant_tag"]], msgs
+        assert all(isinstance(m[tags["content_tag"]], str) for m in msgs)
+    else:
+        assert set(row) == {"id", "prompt", "completion"} and isinstance(row["prompt"], str) and isinstance(row["completion"], str), row
+        assert info["columns"] == {"prompt": "prompt", "response": "completion"}
+print(len(rows))
+`, shape, out, join(dir, `meld-dev-${shape}.dataset_info.json`)], { encoding: 'utf8' });
+      if (read.error) {
+        console.warn('[erc-demos tests] python3 not found: export shapes checked in JavaScript only');
+        continue;
+      }
+      expect(read.status, read.stderr).toBe(0);
+      expect(Number(read.stdout.trim())).toBe(n);
+    }
+    const refused = await cliAsync(['prompts', '--index', index, '--corpus', 'meld', '--data', join(SHARED_DATA, 'meld'), '--split', 'dev', '--jsonl-shape', 'alpaca', '--system', system, '--out', join(dir, 'never.jsonl')]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('invalid system: only the messages shape has a system message (this export is alpaca)');
+  }, 400_000);
 });

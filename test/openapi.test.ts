@@ -58,7 +58,7 @@ describe('OpenAPI 3.1 document, generated from the zod schemas', () => {
     expect(validator.version).toBe('3.1');
     expect(Object.keys(doc.paths).sort()).toEqual(['/', '/demonstrations', '/formats', '/healthz', '/indexes', '/metrics', '/openapi.json', '/prompts']);
     expect(doc.paths['/demonstrations'].get.parameters!.map((p) => p.name).sort())
-      .toEqual(['cross_fit', 'dedup', 'dialogue', 'exclude_dialogue', 'index', 'k', 'labels', 'lambda', 'split', 'strategy', 'utterance']);
+      .toEqual(['corpus', 'cross_fit', 'dedup', 'dialogue', 'exclude_dialogue', 'index', 'k', 'labels', 'lambda', 'split', 'strategy', 'utterance']);
     expect((doc as unknown as { 'x-limits': Record<string, number> })['x-limits'].maxDemonstrations).toBe(DEFAULT_SETTINGS.maxDemonstrations);
   });
 

@@ -9,7 +9,7 @@ import { loadSourcesForIndex } from './index-sources.js';
 import { InputError } from '../errors.js';
 import { resolveFormat, formatFromFile } from '../service/prompt-request.js';
 import { exportPrompts } from '../service/export.js';
-import { datasetInfoEntry, type JsonlShape } from '../service/jsonl-shapes.js';
+import { checkShapeOptions, datasetInfoEntry, type JsonlShape } from '../service/jsonl-shapes.js';
 import { DemoService } from '../service/service.js';
 import { STRATEGIES, type Strategy } from '../retrieve/select.js';
 import type { PromptFormat } from '../prompt/formats.js';
@@ -39,6 +39,8 @@ export interface PromptsCommandOptions {
   demoItem?: string;
   demoSeparator?: string;
   jsonlShape: JsonlShape;
+  /** messages shape: a system message before each prompt. */
+  system?: string;
   lambda?: string;
   out: string;
 }
@@ -65,6 +67,8 @@ function sampledForIndex(dialogues: readonly Dialogue[], spec: SampleSpec, manif
 /** erc-demos prompts: loads a split, builds leakage-safe prompts in batches and writes them atomically. */
 export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   const k = intOption('k', o.k, 0, 100);
+  const shapeOptions = o.system !== undefined ? { system: o.system } : {};
+  checkShapeOptions(o.jsonlShape, shapeOptions);
   const window = o.window === undefined ? undefined : intOption('window', o.window, 0, 1000);
   if (!(STRATEGIES as readonly string[]).includes(o.strategy)) throw new InputError('strategy', `must be one of ${STRATEGIES.join(', ')}`);
   const lambda = o.lambda === undefined ? undefined : Number(o.lambda);
@@ -87,7 +91,7 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   const bar = progressBar(`prompts (${format.name})`);
   try {
     const summary = await exportPrompts({
-      index, embedder: service.embedderFor(index), format, dialogues, out: o.out, shape: o.jsonlShape,
+      index, embedder: service.embedderFor(index), format, dialogues, out: o.out, shape: o.jsonlShape, shapeOptions,
       options: { k, strategy: o.strategy as Strategy, window, unified: o.unified, allowEvalSplits: o.allowEvalDemos, dedup: o.dedup, lambda, crossFit: o.crossFit !== false },
       onProgress: bar.update,
     });

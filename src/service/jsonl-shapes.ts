@@ -1,11 +1,15 @@
+import { InputError } from '../errors.js';
+
 /**
  * The shapes a prompt export can take, one JSON object per line, for the trainers users load them into:
  * `instructerc` ({id, input, target, demonstrations}: InstructERC's own keys), `alpaca` ({instruction, input,
  * output}: LLaMA-Factory's default and the Alpaca-style seed templates), `sharegpt` ({conversations: [{from, value}]}:
- * LLaMA-Factory's sharegpt formatting, FastChat). Each line keeps `id`, which the trainers ignore and users join on.
- * Pure: records in, objects out.
+ * LLaMA-Factory's sharegpt formatting, FastChat), `messages` ({messages: [{role, content}]}: chat models' shape, read
+ * by TRL's SFTTrainer, OpenAI-style fine-tuning, ms-swift, Axolotl's chat_template and LLaMA-Factory with role and
+ * content tags), `prompt-completion` ({prompt, completion}: TRL's prompt-completion datasets). Each line keeps `id`,
+ * which the trainers ignore and users join on. Pure: records in, objects out.
  */
-export const JSONL_SHAPES = ['instructerc', 'alpaca', 'sharegpt'] as const;
+export const JSONL_SHAPES = ['instructerc', 'alpaca', 'sharegpt', 'messages', 'prompt-completion'] as const;
 export type JsonlShape = (typeof JSONL_SHAPES)[number];
 
 /** One exported prompt, whatever the shape. */
@@ -18,7 +22,17 @@ export interface PromptRecord {
   demonstrations: number[];
 }
 
-export function shapeRecord(shape: JsonlShape, r: PromptRecord): Record<string, unknown> {
+/** Shape options: a system message (the `messages` shape only). */
+export interface ShapeOptions {
+  system?: string;
+}
+
+/** Which shapes take which options, checked once before an export starts. */
+export function checkShapeOptions(shape: JsonlShape, options: ShapeOptions): void {
+  if (options.system !== undefined && shape !== 'messages') throw new InputError('system', `only the messages shape has a system message (this export is ${shape})`);
+}
+
+export function shapeRecord(shape: JsonlShape, r: PromptRecord, options: ShapeOptions = {}): Record<string, unknown> {
   switch (shape) {
     case 'instructerc':
       return { id: r.id, input: r.input, target: r.target, demonstrations: r.demonstrations };
@@ -27,6 +41,17 @@ export function shapeRecord(shape: JsonlShape, r: PromptRecord): Record<string, 
       return { id: r.id, instruction: r.input, input: '', output: r.target ?? '' };
     case 'sharegpt':
       return { id: r.id, conversations: [{ from: 'human', value: r.input }, { from: 'gpt', value: r.target ?? '' }] };
+    case 'messages':
+      return {
+        id: r.id,
+        messages: [
+          ...(options.system !== undefined ? [{ role: 'system', content: options.system }] : []),
+          { role: 'user', content: r.input },
+          { role: 'assistant', content: r.target ?? '' },
+        ],
+      };
+    case 'prompt-completion':
+      return { id: r.id, prompt: r.input, completion: r.target ?? '' };
   }
 }
 
@@ -48,6 +73,20 @@ export function datasetInfoEntry(shape: JsonlShape, name: string, fileName: stri
         tags: { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt' },
       },
     };
+  }
+  if (shape === 'messages') {
+    // LLaMA-Factory reads OpenAI-style messages through its sharegpt formatting with these tags (data/README.md).
+    return {
+      [name]: {
+        file_name: fileName,
+        formatting: 'sharegpt',
+        columns: { messages: 'messages' },
+        tags: { role_tag: 'role', content_tag: 'content', user_tag: 'user', assistant_tag: 'assistant', system_tag: 'system' },
+      },
+    };
+  }
+  if (shape === 'prompt-completion') {
+    return { [name]: { file_name: fileName, columns: { prompt: 'prompt', response: 'completion' } } };
   }
   return null;
 }
