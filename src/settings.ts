@@ -14,7 +14,7 @@ const SETTINGS = {
   maxDemonstrations: { env: 'ERC_DEMOS_MAX_DEMONSTRATIONS', default: 10_000, min: 1, doc: 'demonstrations one request may ask for: the sum over its queries of k x labels searched (per-label) or k (topk)' },
   maxListItems: { env: 'ERC_DEMOS_MAX_LIST_ITEMS', default: 100, min: 1, doc: 'items in one list parameter (labels, split, exclude_dialogue)' },
   maxPromptChars: { env: 'ERC_DEMOS_MAX_PROMPT_CHARS', default: 200_000, min: 1, doc: 'characters of one rendered prompt (template, history window and demonstrations together)' },
-  maxBodyBytes: { env: 'ERC_DEMOS_MAX_BODY_BYTES', default: 5 * 1024 * 1024, min: 1, doc: 'bytes of a request body (413 beyond)' },
+  maxBodyBytes: { env: 'ERC_DEMOS_MAX_BODY_BYTES', default: 5 * 1024 * 1024, min: 1, doc: 'bytes of a request body (413 beyond; a Content-Length over it gets its 413 before any byte of the body is read, and with `Expect: 100-continue` no "100 Continue")' },
   // HTTP (src/server/http-server.ts, src/server/shutdown.ts).
   maxHeaderBytes: { env: 'ERC_DEMOS_MAX_HEADER_BYTES', default: 64 * 1024, min: 1024, doc: 'bytes of the request line and headers (a 2000-character utterance in any script fits in a GET); JSON 431 beyond' },
   headersTimeoutMs: { env: 'ERC_DEMOS_HEADERS_TIMEOUT_MS', default: 10_000, min: 1, doc: 'time to receive a request\'s headers (408 after); a connection that sends nothing at all is closed after it too' },
@@ -25,27 +25,42 @@ const SETTINGS = {
   shutdownTimeoutMs: { env: 'ERC_DEMOS_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, doc: 'on SIGTERM/SIGINT, time for in-flight requests to finish before every connection is closed and the process exits' },
 } as const;
 
-export type Settings = { [K in keyof typeof SETTINGS]: number };
+/** Settings whose value is text (each with the pattern it must match). */
+const TEXT_SETTINGS = {
+  // HTTP (src/server/request-guards.ts).
+  allowedHosts: {
+    env: 'ERC_DEMOS_ALLOWED_HOSTS', default: 'auto', pattern: /^(auto|\*|(\[[0-9a-fA-F:.]+\]|[\w.-]+)(\s*,\s*(\[[0-9a-fA-F:.]+\]|[\w.-]+))*)$/,
+    patternDoc: 'must be auto, * or a comma-separated list of host names',
+    doc: 'Host names answered (DNS rebinding guard), any port: `auto`: the loopback names (localhost, 127.0.0.1, [::1]) when bound to a loopback address, any otherwise; `*`: any; or a comma list of names, loopback names included; other Hosts get a JSON 421',
+  },
+} as const;
+
+export type Settings = { [K in keyof typeof SETTINGS]: number } & { [K in keyof typeof TEXT_SETTINGS]: string };
 export type SettingName = keyof Settings;
 
+const ALL_SETTINGS: Readonly<Record<SettingName, { env: string; default: number | string; doc: string }>> = { ...SETTINGS, ...TEXT_SETTINGS };
+
 /** The documented table: name, environment variable, default, meaning. */
-export const SETTINGS_TABLE = Object.entries(SETTINGS).map(([name, s]) => ({ name: name as SettingName, env: s.env, default: s.default, doc: s.doc }));
+export const SETTINGS_TABLE = Object.entries(ALL_SETTINGS).map(([name, s]) => ({ name: name as SettingName, env: s.env, default: s.default, doc: s.doc }));
 
-export const DEFAULT_SETTINGS: Settings = Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [name, s.default])) as Settings;
+export const DEFAULT_SETTINGS: Settings = Object.fromEntries(Object.entries(ALL_SETTINGS).map(([name, s]) => [name, s.default])) as Settings;
 
-const SettingsSchema = z.object(Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [
-  name,
-  z.coerce.number({ error: 'must be an integer' }).int('must be an integer').min(s.min, `must be at least ${s.min}`).default(s.default),
-])));
+const SettingsSchema = z.object({
+  ...Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [
+    name,
+    z.coerce.number({ error: 'must be an integer' }).int('must be an integer').min(s.min, `must be at least ${s.min}`).default(s.default),
+  ])),
+  ...Object.fromEntries(Object.entries(TEXT_SETTINGS).map(([name, s]) => [name, z.string().trim().regex(s.pattern, s.patternDoc).default(s.default)])),
+});
 
 /** Settings from environment variables (unset or empty: the default). */
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
-  const input = Object.fromEntries(Object.entries(SETTINGS).flatMap(([name, s]) => (env[s.env] ? [[name, env[s.env]]] : [])));
+  const input = Object.fromEntries(Object.entries(ALL_SETTINGS).flatMap(([name, s]) => (env[s.env] ? [[name, env[s.env]]] : [])));
   const parsed = SettingsSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = issue.path[0] as SettingName;
-    throw new Error(`${SETTINGS[name].env}=${env[SETTINGS[name].env]}: ${issue.message}`);
+    throw new Error(`${ALL_SETTINGS[name].env}=${env[ALL_SETTINGS[name].env]}: ${issue.message}`);
   }
   return parsed.data as Settings;
 }

@@ -174,9 +174,13 @@ describe('user formats and leakage rules', () => {
     const out = renderPrompt(mine, { corpus: 'meld', turns: MELD_DIALOGUE, target: 2, demonstrations: [MELD_DEMOS[0]] });
     expect(out.prompt).toBe('Here are some examples: Speaker_0:"Great news!" -> joy. [Rachel: Oh my God! | Ross: I got the job.] -> ?');
     expect(out.target).toBe('joy');
-    const typo = PromptFormatSchema.parse({ name: 'typo', template: '{histroy}' });
+    // Refused when the format is read, naming the field...
+    expect(() => PromptFormatSchema.parse({ name: 'typo', template: '{histroy}' })).toThrow(/unknown placeholder \{histroy\}/);
+    expect(PromptFormatSchema.safeParse({ name: 'leak', template: '{history} {label}' }).error?.issues[0]).toMatchObject({ path: ['template'], message: expect.stringMatching(/unknown placeholder \{label\}/) });
+    // ...and again when rendered (a format assembled without the schema, e.g. the CLI's --demo-item over a built-in).
+    const typo = { ...PromptFormatSchema.parse({ name: 'typo', template: '{history}' }), template: '{histroy}' };
     expect(() => renderPrompt(typo, { corpus: 'meld', turns: MELD_DIALOGUE, target: 0, demonstrations: [] })).toThrow(/typo\.template: unknown placeholder \{histroy\}/);
-    const leak = PromptFormatSchema.parse({ name: 'leak', template: '{history} {label}' });
+    const leak = { ...typo, template: '{history} {label}' };
     expect(() => renderPrompt(leak, { corpus: 'meld', turns: MELD_DIALOGUE, target: 0, demonstrations: [] })).toThrow(/unknown placeholder \{label\}/);
   });
 

@@ -7,6 +7,8 @@ import { InputError } from '../errors.js';
 import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
 import { createLogger } from '../server/logging.js';
+import { ReloadableService } from '../server/reloadable.js';
+import { allowedHosts } from '../server/request-guards.js';
 import { drain, newLifecycle, trackConnections } from '../server/shutdown.js';
 import { settingsFromEnv, type Settings } from '../settings.js';
 import { DemoQuerySchema } from '../service/query.js';
@@ -122,12 +124,20 @@ program
   .action(async (o: { index?: string[]; port: number; host: string; embedder?: string }) => {
     const settings = settingsFromEnv();
     const logger = createLogger();
-    const service = o.index
-      ? await loadService(o.index, o.embedder, 'serve', settings)
-      : await openDefaultIndex((dir) => loadService([dir], o.embedder, 'serve', settings));
+    // What SIGHUP reopens: the --index arguments, or the default index's directory once found or built.
+    let indexArgs = o.index ?? [];
+    const open = () => loadService(indexArgs, o.embedder, 'serve', settings);
+    const first = o.index ? await open() : await openDefaultIndex((dir) => ((indexArgs = [dir]), open()));
     const lifecycle = newLifecycle();
-    const server = createHttpServer(createApp(service, { lifecycle, maxBodyBytes: settings.maxBodyBytes, logger }), settings);
+    const appOptions = { lifecycle, maxBodyBytes: settings.maxBodyBytes, logger, allowedHosts: allowedHosts(settings.allowedHosts, o.host) };
+    const served = new ReloadableService(first, (service) => createApp(service, appOptions));
+    const server = createHttpServer(served.listener, settings);
     trackConnections(server, lifecycle);
+    const announce = (service: DemoService, prefix = '') => {
+      for (const [name, index] of service.indexes) {
+        console.error(`${prefix}index "${name}": ${index.manifest.corpus} ${index.manifest.splits.join('+')}, ${index.manifest.count} utterances, ${index.manifest.embedder.id}`);
+      }
+    };
     server.once('error', (error) => {
       console.error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);
       process.exit(1);
@@ -135,9 +145,7 @@ program
     server.once('listening', () => {
       const address = server.address();
       const actualPort = typeof address === 'object' && address ? address.port : o.port;
-      for (const [name, index] of service.indexes) {
-        console.error(`index "${name}": ${index.manifest.corpus} ${index.manifest.splits.join('+')}, ${index.manifest.count} utterances, ${index.manifest.embedder.id}`);
-      }
+      announce(served.service);
       console.error(`listening on http://${o.host}:${actualPort}  (open it in a browser for the page, or try: curl "http://${o.host}:${actualPort}/demonstrations?utterance=I%20can%27t%20believe%20you%20did%20that!&k=5")`);
     });
     server.listen(o.port, o.host);
@@ -150,12 +158,21 @@ program
       void drain(server, lifecycle, settings.shutdownTimeoutMs).then(async ({ forced }) => {
         console.error(forced ? 'closed the connections left at the deadline; exiting' : 'drained; exiting');
         // Work of cut requests leaves the queue; the embedder call in flight (tens of ms) ends before the exit.
-        await service.close();
+        await served.close();
         process.exit(0);
       });
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // SIGHUP reopens the indexes, each checked as at start; requests under way finish on the ones they started on.
+    process.on('SIGHUP', () => {
+      if (lifecycle.draining) return;
+      console.error(`SIGHUP: reopening ${indexArgs.join(', ')}`);
+      served.reload(open).then(
+        (service) => announce(service, 'SIGHUP: reopened: '),
+        (error: unknown) => console.error(`SIGHUP: reopening failed, still serving the indexes opened before: ${(error as Error).message}`),
+      );
+    });
   });
 
 program

@@ -29,3 +29,18 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Removes the `<out>.tmp-<pid>` files of writers whose process is gone (an export killed mid-write: its renamed
+ * file never appeared); a file of a live process (another export to the same path, running now) is left alone.
+ */
+export function removeDeadTemporaries(out: string): void {
+  const parent = dirname(out);
+  const prefix = `${basename(out)}.tmp-`;
+  if (!existsSync(parent)) return;
+  for (const entry of readdirSync(parent, { withFileTypes: true })) {
+    if (!entry.name.startsWith(prefix) || !entry.isFile()) continue;
+    const pid = entry.name.slice(prefix.length);
+    if (!/^\d+$/.test(pid) || processAlive(Number(pid))) continue;
+    rmSync(join(parent, entry.name), { force: true });
+  }
+}

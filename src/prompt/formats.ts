@@ -1,9 +1,54 @@
 import { z } from 'zod';
+import { parseTemplate, TemplateError, unknownPlaceholders, BRACE_ESCAPES } from './fill.js';
+import { track1Levels, track2Levels, track3Levels } from './wassa.js';
+
+const LEVELS = ['none', 'wassa-t1', 'wassa-t2', 'wassa-t3'] as const;
+
+/** The level placeholders each `levels` setting provides (render.ts fills them from wassa.ts). */
+const LEVEL_PLACEHOLDERS: Readonly<Record<(typeof LEVELS)[number], readonly string[]>> = {
+  none: [],
+  'wassa-t1': Object.keys(track1Levels(undefined)),
+  'wassa-t2': Object.keys(track2Levels(undefined)),
+  'wassa-t3': Object.keys(track3Levels(undefined)),
+};
+
+/**
+ * The placeholders each templated field may use (render.ts fills exactly these); every other `{...}` is refused when
+ * the format is read, naming the field. The answer's placeholders are not the template's, so a template cannot leak
+ * the answer.
+ */
+export function placeholdersOf(field: 'template' | 'answer' | 'turn' | 'demo.block' | 'demo.item', levels: (typeof LEVELS)[number] = 'none'): readonly string[] {
+  switch (field) {
+    case 'template': return ['demonstrations', 'history', 'target_turn', 'target_text', 'target_speaker', 'label_list', 'speaker_list'];
+    case 'answer': return ['speaker', 'label', 'labels', ...LEVEL_PLACEHOLDERS[levels]];
+    case 'turn': return ['speaker', 'text'];
+    case 'demo.block': return ['examples'];
+    case 'demo.item': return ['text', 'label', 'labels', ...LEVEL_PLACEHOLDERS[levels]];
+  }
+}
+
+/** A template field's placeholders and braces, checked: a zod issue at the field for the first fault. */
+function checkTemplate(ctx: z.RefinementCtx, path: (string | number)[], template: string, known: readonly string[]): void {
+  try {
+    parseTemplate(template);
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    ctx.addIssue({ code: 'custom', path, message: error.message });
+    return;
+  }
+  const unknown = unknownPlaceholders(template, known);
+  if (unknown.length) {
+    ctx.addIssue({
+      code: 'custom', path,
+      message: `unknown placeholder ${unknown.map((n) => `{${n}}`).join(', ')} (known here: ${known.map((n) => `{${n}}`).join(' ') || 'none'}; ${BRACE_ESCAPES})`,
+    });
+  }
+}
 
 /**
  * A prompt format is plain data: a template with placeholders plus a few switches. The built-in formats below
  * are instances of it, and a user adds one by writing the same object as JSON (erc-demos prompts --format-file,
- * or "format" as an object in POST /prompts). Placeholders: see docs/PROMPTS.md.
+ * or "format" as an object in POST /prompts). Placeholders: see docs/PROMPTS.md; `{{` and `}}` write literal braces.
  */
 export const PromptFormatSchema = z.object({
   name: z.string().min(1),
@@ -26,12 +71,18 @@ export const PromptFormatSchema = z.object({
   query: z.enum(['target', 'previous', 'none']).default('target'),
   speakers: z.enum(['instructerc', 'letters', 'wassa', 'original']).default('original'),
   label_names: z.enum(['instructerc', 'zh', 'own']).default('own'),
-  levels: z.enum(['none', 'wassa-t1', 'wassa-t2', 'wassa-t3']).default('none'),
+  levels: z.enum(LEVELS).default('none'),
   demo: z.object({
     block: z.string().default('Here are some examples: {examples}. '),
     item: z.string().default('Speaker_0:"{text}" -> {label}'),
     separator: z.string().default('; '),
   }).prefault({}),
+}).superRefine((format, ctx) => {
+  checkTemplate(ctx, ['template'], format.template, placeholdersOf('template'));
+  checkTemplate(ctx, ['answer'], format.answer, placeholdersOf('answer', format.levels));
+  checkTemplate(ctx, ['turn'], format.turn, placeholdersOf('turn'));
+  checkTemplate(ctx, ['demo', 'block'], format.demo.block, placeholdersOf('demo.block'));
+  checkTemplate(ctx, ['demo', 'item'], format.demo.item, placeholdersOf('demo.item', format.levels));
 });
 export type PromptFormat = z.output<typeof PromptFormatSchema>;
 export type PromptFormatInput = z.input<typeof PromptFormatSchema>;

@@ -1,3 +1,4 @@
+import { charCount } from '../chars.js';
 import { labelScheme, toInstructercLabel, toUnifiedLabel, UNIFIED_LABELS } from '../corpus/labels.js';
 import { InputError } from '../errors.js';
 import { fill, PromptTooLongError, type TemplateVars } from './fill.js';
@@ -111,7 +112,11 @@ function boundedParts(separator: string, maxChars: number, param: string, what: 
   return {
     parts,
     add(part) {
-      size += part.length + (parts.length > 0 ? separator.length : 0);
+      if (maxChars === Number.POSITIVE_INFINITY) {
+        parts.push(part);
+        return;
+      }
+      size += charCount(part) + (parts.length > 0 ? charCount(separator) : 0);
       parts.push(part);
       if (size > maxChars) throw new PromptTooLongError(param, `${what} reaches ${size} characters and more, past this service's limit of ${maxChars} (ERC_DEMOS_MAX_PROMPT_CHARS)`);
     },
@@ -133,7 +138,7 @@ export function renderPrompt(format: PromptFormat, input: RenderInput): Rendered
   const names = speakerNames(format, corpus, turns, target);
   const first = format.history === 'all' ? 0 : Math.max(0, target - window);
   const last = format.history === 'all' ? turns.length - 1 : format.include_target ? target : target - 1;
-  const turnText = (i: number) => fill(format.turn, { speaker: names[i], text: turns[i].text }, `${format.name}.turn`, maxChars)!;
+  const turnText = (i: number) => fill(format.turn, { speaker: names[i], text: turns[i].text }, `${format.name}.turn`, maxChars, 'format.turn')!;
   const history = boundedParts(format.turn_separator, maxChars, 'options.window', 'the history window');
   for (let i = first; i <= last; i++) history.add(format.turn_prefix + turnText(i));
 
@@ -143,10 +148,10 @@ export function renderPrompt(format: PromptFormat, input: RenderInput): Rendered
       text: d.text,
       ...labelVars(format, d.corpus, d.labels, unified),
       ...levelVars(format, d.scores),
-    }, `${format.name}.demo.item`, maxChars);
+    }, `${format.name}.demo.item`, maxChars, 'format.demo.item');
     if (item !== null) items.add(item);
   }
-  const demonstrations = items.parts.length ? fill(format.demo.block, { examples: items.parts.join(format.demo.separator) }, `${format.name}.demo.block`, maxChars)! : '';
+  const demonstrations = items.parts.length ? fill(format.demo.block, { examples: items.parts.join(format.demo.separator) }, `${format.name}.demo.block`, maxChars, 'format.demo.block')! : '';
 
   const targetTurn = turns[target];
   const speakerCount = corpus === 'iemocap' ? 2 : 9;
@@ -165,7 +170,7 @@ export function renderPrompt(format: PromptFormat, input: RenderInput): Rendered
     ...labelVars(format, corpus, targetTurn.labels, unified),
     ...levelVars(format, targetTurn.scores),
   };
-  const prompt = fill(format.template, templateVars, `${format.name}.template`, maxChars)!;
+  const prompt = fill(format.template, templateVars, `${format.name}.template`, maxChars, 'format.template')!;
   const answer = format.answer ? fill(format.answer, answerVars, `${format.name}.answer`) : null;
   return { prompt, target: answer };
 }

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { createLogger, requestLogging } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { requestGuards, type HostAllowList } from './request-guards.js';
 import { requestSignal } from './request-signal.js';
 import { newLifecycle, trackAnswers, type Lifecycle } from './shutdown.js';
 import { streamJsonObject } from './stream-json.js';
@@ -37,6 +38,8 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /** JSON request logs (default: none). */
   logger?: Logger;
+  /** The Host names answered (request-guards.ts; default: the loopback names only). */
+  allowedHosts?: HostAllowList;
 }
 
 /** The HTTP door: routing, validation and error mapping only; the work is DemoService's. */
@@ -50,6 +53,7 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   app.use(requestLogging(logger));
   app.use(metrics.middleware);
   app.use(trackAnswers(lifecycle));
+  app.use(requestGuards({ allowedHosts: options.allowedHosts, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_SETTINGS.maxBodyBytes }));
   app.use(express.json({ limit: options.maxBodyBytes ?? DEFAULT_SETTINGS.maxBodyBytes }));
 
   app.get('/healthz', (_req, res) => {

@@ -1,4 +1,4 @@
-import { createServer, STATUS_CODES, type RequestListener, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Settings } from '../settings.js';
 
@@ -18,10 +18,11 @@ function clientErrorAnswer(error: NodeJS.ErrnoException, settings: HttpSettings)
 
 /**
  * The HTTP server around the app, with every HTTP-layer limit set (settings.ts): header size (any valid GET fits:
- * a 2000-character utterance percent-encodes to at most 18 KB), time to receive headers and whole requests,
+ * a 2000-character utterance percent-encodes to at most 24 KB), time to receive headers and whole requests,
  * keep-alive and idle-socket timeouts (a connection that sends nothing at all is closed after the header timeout), and
  * a connection cap. Errors the HTTP parser raises before any route runs
- * (headers too large, a timeout, a malformed request) are answered in JSON like every other error.
+ * (headers too large, a timeout, a malformed request) are answered in JSON like every other error; so are a missing
+ * Host and an unsupported Expect, left to the app (request-guards.ts), which logs them.
  */
 export function createHttpServer(app: RequestListener, settings: HttpSettings): Server {
   if (settings.headersTimeoutMs > settings.requestTimeoutMs) {
@@ -33,7 +34,24 @@ export function createHttpServer(app: RequestListener, settings: HttpSettings): 
     requestTimeout: settings.requestTimeoutMs,
     // How often Node checks the two timeouts above (default 30 s, which would let a slow client overstay them).
     connectionsCheckingInterval: Math.min(1000, settings.headersTimeoutMs),
+    // An HTTP/1.1 request without Host reaches the app, which answers a JSON 400 and logs it (request-guards.ts),
+    // instead of Node's empty-bodied 400.
+    requireHostHeader: false,
   }, app);
+  // Expect: 100-continue: "100 Continue" goes out only when the app starts reading the body, so a request refused
+  // on its headers (a Content-Length over the body limit, a Host not allowed: request-guards.ts) gets its answer at
+  // once and the client never uploads. An answer given without reading the body closes the connection.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('Connection', 'close');
+    req.once('resume', () => {
+      if (res.headersSent) return;
+      res.removeHeader('Connection');
+      res.writeContinue();
+    });
+    server.emit('request', req, res);
+  });
+  // Any other expectation is the app's to answer too: a JSON 417 (request-guards.ts), not Node's empty one.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;
   server.timeout = settings.socketTimeoutMs;
   server.maxConnections = settings.maxConnections;

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { Dialogue } from '../corpus/types.js';
 import type { Embedder } from '../embed/types.js';
 import type { DemoIndex } from '../index/open.js';
+import { removeDeadTemporaries } from '../index/recover.js';
 import type { PromptFormat } from '../prompt/formats.js';
 import { shapeRecord, type JsonlShape } from './jsonl-shapes.js';
 import { buildPrompts, jobsOf, type PromptOptions } from './prompts.js';
@@ -34,13 +35,15 @@ function exportId(corpus: string, dialogue: string | undefined, target: number):
 /**
  * Writes one JSON line per target turn, in the requested shape (default {id, input, target, demonstrations: [row
  * ids]}: the keys InstructERC's trainer reads; or alpaca, sharegpt). Lines stream to a temporary file renamed into place at the end, so a failed or interrupted
- * export never leaves a truncated file under the requested name.
+ * export never leaves a truncated file under the requested name; the temporary files of killed exports to the same path
+ * are removed first.
  */
 export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
   const started = performance.now();
   const jobs = jobsOf(o.dialogues, o.format);
   const batchSize = o.batchSize ?? 256;
   const tmp = `${o.out}.tmp-${process.pid}`;
+  removeDeadTemporaries(o.out);
   const stream = createWriteStream(tmp, { encoding: 'utf8' });
   let streamError: Error | undefined;
   stream.on('error', (error) => (streamError = error));

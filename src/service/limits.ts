@@ -1,3 +1,4 @@
+import { charCount } from '../chars.js';
 import { InputError } from '../errors.js';
 import type { SelectionOptions } from '../retrieve/select.js';
 import { SETTINGS_TABLE, type Settings } from '../settings.js';
@@ -29,9 +30,9 @@ export function checkList(param: string, list: readonly unknown[] | undefined, l
   if (list && list.length > limits.maxListItems) throw new LimitError(param, `has ${list.length} items`, 'maxListItems', limits);
 }
 
-/** Characters to embed or render in one request. */
+/** Characters (code points) to embed or render in one request. */
 export function checkRequestChars(param: string, texts: readonly string[], limits: RequestLimits): void {
-  const total = texts.reduce((n, t) => n + t.length, 0);
+  const total = texts.reduce((n, t) => n + charCount(t), 0);
   if (total > limits.maxRequestChars) throw new LimitError(param, `hold ${total} characters in all`, 'maxRequestChars', limits);
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { charCount } from '../chars.js';
 import { InputError } from '../errors.js';
 import { FORMATS, PromptFormatSchema, type PromptFormat } from '../prompt/formats.js';
 import { STRATEGIES } from '../retrieve/select.js';
@@ -34,7 +35,7 @@ export function formatFromFile(file: string): PromptFormat {
 
 const TurnSchema = z.object({
   speaker: z.string().trim().min(1, 'must not be empty'),
-  text: z.string().refine((s) => s.trim().length > 0, 'must not be empty').refine((s) => s.length <= MAX_UTTERANCE_CHARS, `must be at most ${MAX_UTTERANCE_CHARS} characters`),
+  text: z.string().refine((s) => s.trim().length > 0, 'must not be empty').refine((s) => charCount(s) <= MAX_UTTERANCE_CHARS, `must be at most ${MAX_UTTERANCE_CHARS} characters`),
   label: z.string().trim().min(1).optional(),
   labels: z.array(z.string()).optional(),
   scores: z.record(z.string(), z.number().nullable()).optional(),

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { charCount } from '../chars.js';
 import { STRATEGIES } from '../retrieve/select.js';
 
+/** Characters (code points, src/chars.ts) of one utterance, at most. */
 export const MAX_UTTERANCE_CHARS = 2000;
 export const MAX_K = 100;
 
@@ -18,7 +20,7 @@ export const DemoQuerySchema = z.object({
   utterance: z
     .string({ error: 'is required' })
     .refine((s) => s.trim().length > 0, 'must not be empty')
-    .refine((s) => s.length <= MAX_UTTERANCE_CHARS, `must be at most ${MAX_UTTERANCE_CHARS} characters`)
+    .refine((s) => charCount(s) <= MAX_UTTERANCE_CHARS, `must be at most ${MAX_UTTERANCE_CHARS} characters`)
     .meta({ description: `the utterance to find demonstrations for: 1..${MAX_UTTERANCE_CHARS} characters, not blank` }),
   k: z.coerce
     .number({ error: 'must be an integer' })
