@@ -1,4 +1,4 @@
-import { mapLabel } from '../corpus/label-map.js';
+import { corpusLabelMap, mapLabel } from '../corpus/label-map.js';
 import { InputError } from '../errors.js';
 import { indexCorpora, type Manifest } from '../index/manifest.js';
 
@@ -16,9 +16,10 @@ export function resolveCorpora(manifest: Pick<Manifest, 'corpus' | 'sources'>, r
 
 /**
  * A label given in a corpus' own names, in the index's space: through the corpus' map where the index is unified and
- * maps that corpus (MELD `anger` -> `mad`); otherwise as given (checked against the index's labels by the caller).
+ * maps that corpus (MELD `anger` -> `mad`, IEMOCAP `hap` -> `joyful`); otherwise as given (checked against the index's labels by the caller).
  */
-export function inIndexSpace(manifest: Pick<Manifest, 'label_map'>, corpus: string, label: string): string {
-  const map = manifest.label_map?.[corpus];
+export function inIndexSpace(manifest: Pick<Manifest, 'label_map' | 'label_space'>, corpus: string, label: string): string {
+  // A corpus the pool does not hold is still mapped by the paper's table where it is one of its corpora (IEMOCAP).
+  const map = manifest.label_map?.[corpus] ?? (manifest.label_space === 'unified' ? corpusLabelMap(corpus) : undefined);
   return (map && mapLabel(map, label)) ?? label;
 }

@@ -61,32 +61,16 @@ export function shapeRecord(shape: JsonlShape, r: PromptRecord, options: ShapeOp
  * InstructERC's own scripts read.
  */
 export function datasetInfoEntry(shape: JsonlShape, name: string, fileName: string): Record<string, unknown> | null {
-  if (shape === 'alpaca') {
-    return { [name]: { file_name: fileName, columns: { prompt: 'instruction', query: 'input', response: 'output' } } };
-  }
-  if (shape === 'sharegpt') {
-    return {
-      [name]: {
-        file_name: fileName,
-        formatting: 'sharegpt',
-        columns: { messages: 'conversations' },
-        tags: { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt' },
-      },
-    };
-  }
-  if (shape === 'messages') {
-    // LLaMA-Factory reads OpenAI-style messages through its sharegpt formatting with these tags (data/README.md).
-    return {
-      [name]: {
-        file_name: fileName,
-        formatting: 'sharegpt',
-        columns: { messages: 'messages' },
-        tags: { role_tag: 'role', content_tag: 'content', user_tag: 'user', assistant_tag: 'assistant', system_tag: 'system' },
-      },
-    };
-  }
-  if (shape === 'prompt-completion') {
-    return { [name]: { file_name: fileName, columns: { prompt: 'prompt', response: 'completion' } } };
-  }
-  return null;
+  const entry = DATASET_INFO[shape];
+  return entry ? { [name]: { file_name: fileName, ...entry } } : null;
 }
+
+/** Per shape, the dataset_info.json entry's fields besides file_name. */
+const DATASET_INFO: Record<JsonlShape, Record<string, unknown> | null> = {
+  instructerc: null,
+  alpaca: { columns: { prompt: 'instruction', query: 'input', response: 'output' } },
+  sharegpt: { formatting: 'sharegpt', columns: { messages: 'conversations' }, tags: { role_tag: 'from', content_tag: 'value', user_tag: 'human', assistant_tag: 'gpt' } },
+  // OpenAI-style messages: LLaMA-Factory reads them through its sharegpt formatting with these tags (data/README.md).
+  messages: { formatting: 'sharegpt', columns: { messages: 'messages' }, tags: { role_tag: 'role', content_tag: 'content', user_tag: 'user', assistant_tag: 'assistant', system_tag: 'system' } },
+  'prompt-completion': { columns: { prompt: 'prompt', response: 'completion' } },
+};
