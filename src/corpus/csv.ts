@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
+import { readCorpusText } from './text.js';
 import { CorpusFormatError } from './types.js';
 
 export interface CsvRow {
@@ -19,12 +19,7 @@ export interface CsvOptions {
 }
 
 export function readCsv(file: string, options: CsvOptions): CsvRow[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new CorpusFormatError(file, 0, `cannot read file: ${(error as Error).message}`);
-  }
+  const text = readCorpusText(file);
   let records: { record: Record<string, string>; info: { lines: number } }[];
   try {
     records = parse(text, {

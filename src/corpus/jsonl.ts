@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { labelScheme } from './labels.js';
+import { readCorpusText } from './text.js';
 import { CorpusFormatError, type Dialogue, type SkippedRow } from './types.js';
 
 /**
@@ -35,12 +36,7 @@ export function jsonlFiles(data: string, splits: readonly string[]): string[] {
 }
 
 export function loadJsonlFile(file: string, corpus: string, splits: readonly string[], skipped: SkippedRow[]): Dialogue[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new CorpusFormatError(file, 0, `cannot read file: ${(error as Error).message}`);
-  }
+  const text = readCorpusText(file);
   const scheme = labelScheme(corpus);
   const known = scheme ? new Set([...scheme.own, ...Object.keys(scheme.toInstructerc)]) : undefined;
   const seen = new Map<string, number>();
