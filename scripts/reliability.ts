@@ -7,6 +7,7 @@
  *   mixed     concurrency-16 GETs alone, then while the largest allowed batches run back to back
  *   amplify   the crafted requests of issue 9 (repeated labels, templates repeating the history, huge per-label batches)
  *   slow      idle sockets, trickled headers, a trickled body
+ *   early 413 Expect: 100-continue with a Content-Length over the body limit: a 413 at once, no "100 Continue"
  *   shutdown  SIGTERM under load, and with an idle socket, then a half-sent request, open
  *   kill -9   during a build over an existing index
  *   corrupt   one flipped byte at seeded positions of every index file, the manifest and its checksum included
@@ -279,7 +280,7 @@ async function slowPhase(utterances: string, indexDir: string): Promise<void> {
   const during = await load(serve.url, utterances, 16, 3);
   const headers = trickle(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'a'.repeat(200) + '\r\n\r\n', 300);
   const body = JSON.stringify({ queries: [{ utterance: 'hello' }] });
-  const slowBody = trickle(port, `POST /demonstrations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 300);
+  const slowBody = trickle(port, `POST /demonstrations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 300);
   const [h, b] = await Promise.all([headers, slowBody]);
   const closedAt = await Promise.race([Promise.all(closed), sleep(15_000).then(() => undefined)]);
   Object.assign(results, {
@@ -293,6 +294,36 @@ async function slowPhase(utterances: string, indexDir: string): Promise<void> {
   });
   for (const s of idle) s.destroy();
   await checkAlive(indexDir, 'slow clients');
+}
+
+/**
+ * Issue 17: headers announcing a body over the limit with `Expect: 100-continue`. The time from sending them to the
+ * whole JSON 413 (early_413_ms), its status, and whether "100 Continue" came first (it must not: the client would
+ * upload it all).
+ */
+async function early413Phase(indexDir: string): Promise<void> {
+  log('early 413: Expect: 100-continue with a Content-Length 1 MB over the body limit ...');
+  const port = Number(new URL(serve.url).port);
+  const { answer, ms } = await new Promise<{ answer: string; ms: number }>((done) => {
+    let answer = '';
+    let started = 0;
+    const s = connect(port, '127.0.0.1', () => {
+      started = performance.now();
+      s.write(`POST /demonstrations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${DEFAULT_SETTINGS.maxBodyBytes + 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n`);
+    });
+    const timer = setTimeout(() => s.destroy(), 40_000);
+    s.on('data', (c: Buffer) => (answer += c.toString()));
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearTimeout(timer);
+      done({ answer, ms: performance.now() - started });
+    });
+  });
+  const status = [...answer.matchAll(/^HTTP\/1\.1 (\d+)/gm)].map((m) => Number(m[1])).find((code) => code !== 100) ?? 0;
+  Object.assign(results, { early_413_ms: Number(ms.toFixed(1)), early_413_status: status, early_413_sent_100_continue: answer.includes('100 Continue') ? 1 : 0 });
+  log(`  ${status} after ${ms.toFixed(1)} ms${answer.includes('100 Continue') ? ' (after "100 Continue")' : ''}`);
+  await checkAlive(indexDir, 'early 413');
 }
 
 async function shutdownPhase(indexDir: string, utterances: string): Promise<void> {
@@ -421,6 +452,7 @@ function targets(r: Record<string, number>): [string, boolean][] {
     ['shutdown_held_s <= 12', r.shutdown_held_s <= 12],
     ['corruptions_refused = corruptions_tried', r.corruptions_refused === r.corruptions_tried],
     ['kill9_index_intact = 1', r.kill9_index_intact === 1],
+    ['early_413_ms <= 1000, a 413 without "100 Continue"', r.early_413_ms <= 1000 && r.early_413_status === 413 && r.early_413_sent_100_continue === 0],
   ];
 }
 
@@ -435,6 +467,7 @@ try {
   await mixedPhase(utterances, indexDir);
   await amplificationPhase(indexDir);
   await slowPhase(utterances, indexDir);
+  await early413Phase(indexDir);
   await checkAlive(indexDir, 'the end');
   serve.child.kill('SIGTERM');
   await serve.exited;

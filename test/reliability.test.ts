@@ -225,7 +225,7 @@ describe('connection cap', () => {
     const third = await open();
     const closed = await new Promise<boolean>((r) => { third.once('close', () => r(true)); setTimeout(() => r(false), 2000); });
     expect(closed).toBe(true);
-    const answer = await new Promise<string>((r) => { held[0].once('data', (c) => r(c.toString())); held[0].write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'); });
+    const answer = await new Promise<string>((r) => { held[0].once('data', (c) => r(c.toString())); held[0].write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'); });
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     for (const s of held) s.destroy();
     await new Promise((r) => server.close(r));
