@@ -1,15 +1,25 @@
 # erc-demos service image. Not built in this project's CI (no Docker engine there); see README.
-FROM node:20-bookworm-slim
+# Build stage: all dependencies (TypeScript included), the package build to dist/, then the dev dependencies pruned.
+FROM node:20-bookworm-slim AS build
 # hnswlib-node and better-sqlite3 compile with node-gyp during npm ci.
 RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund
-COPY tsconfig.json ./
-COPY bin ./bin
+COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+COPY scripts/build-dist.mjs ./scripts/
 COPY src ./src
+# npm ci runs the package build (prepare: scripts/build-dist.mjs) once the dependencies are in.
+RUN npm ci --no-audit --no-fund
+RUN npm prune --omit=dev --no-audit --no-fund
+
+# Runtime stage: the compiled service, its production dependencies, the sample corpus.
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
 COPY data ./data
 ENV HOST=0.0.0.0 \
     PORT=8080

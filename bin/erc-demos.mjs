@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader, so there is no build step between a clone and a working command.
-import { register } from 'tsx/esm/api';
+// The erc-demos command: the compiled CLI (dist/, built by `npm run build`, which `npm ci` and the tests run).
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  console.error('erc-demos: dist/ is missing; run `npm run build` (npm ci runs it) in the checkout');
+  process.exit(1);
+}
+await import(main.href);

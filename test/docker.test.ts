@@ -19,11 +19,17 @@ describe('Dockerfile, docker-compose.yml and deploy/nginx.conf (parsed, not run)
   const nginx = readFileSync(resolve(ROOT, 'deploy', 'nginx.conf'), 'utf8');
   const replicas = Object.entries(compose.services).filter(([name]) => name.startsWith('erc-demos-'));
 
-  it('the Dockerfile copies paths that exist, installs with npm ci and runs the CLI serve command', () => {
-    const copies = [...dockerfile.matchAll(/^COPY (.+) \S+$/gm)].flatMap((m) => m[1].split(/\s+/));
+  it('the Dockerfile copies paths that exist, builds with npm ci, keeps production dependencies and runs the CLI serve command', () => {
+    // From the build context only: COPY --from=<stage> copies what an earlier stage made.
+    const copies = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1].split(/\s+/));
     expect(copies.length).toBeGreaterThan(3);
     for (const path of copies) expect(existsSync(resolve(ROOT, path)), path).toBe(true);
-    expect(dockerfile).toMatch(/^RUN npm ci --omit=dev/m);
+    // The build stage installs everything (npm ci runs the package build), then prunes the dev dependencies.
+    expect(dockerfile).toMatch(/^RUN npm ci --no-audit/m);
+    expect(dockerfile).toMatch(/^RUN npm prune --omit=dev/m);
+    const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.prepare).toBe('npm run build');
+    for (const from of ['node_modules', 'dist']) expect(dockerfile).toContain(`COPY --from=build /app/${from} ./${from}`);
     expect(dockerfile).toMatch(/^CMD \["node", "bin\/erc-demos\.mjs", "serve"\]$/m);
     expect(dockerfile).toMatch(/^EXPOSE 8080$/m);
     expect(dockerfile).toMatch(/HOST=0\.0\.0\.0/);

@@ -1,17 +1,28 @@
 // One embedding model per worker thread, so embedding runs beside the main thread's HTTP and graph work: native
 // USE-lite (use-lite-onnx.ts), or a sentence-transformers folder (transformers.ts), both on onnxruntime-node 1.20.
-// Plain JavaScript that registers tsx itself: worker threads do not inherit the loader that runs the TypeScript
-// sources. workerData: {kind: 'use-lite'} or {kind: 'transformers', id, model, folder, prompt}. Protocol: {texts} in; {vectors}
-// (flat Float32Array, n x dim, unit length, transferred) or {error} out, one call at a time.
+// Plain JavaScript, copied as is into dist/ by the build (scripts/build-dist.mjs). workerData: {kind: 'use-lite'} or
+// {kind: 'transformers', id, model, folder, prompt}. Protocol: {texts} in; {vectors} (flat Float32Array, n x dim, unit
+// length, transferred) or {error} out, one call at a time.
+import { existsSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { tsImport } from 'tsx/esm/api';
+
+/**
+ * A module beside this file: the compiled one where it was built (the package's dist/), else the TypeScript source,
+ * through tsx (a checkout's src/, where tsx is a dev dependency; worker threads do not inherit the parent's loader).
+ */
+async function importSibling(name) {
+  const compiled = new URL(`./${name}.js`, import.meta.url);
+  if (existsSync(compiled)) return import(compiled.href);
+  const { tsImport } = await import('tsx/esm/api');
+  return tsImport(`./${name}.ts`, import.meta.url);
+}
 
 async function load() {
   if (workerData?.kind === 'transformers') {
-    const { TransformersEmbedder } = await tsImport('./transformers.ts', import.meta.url);
+    const { TransformersEmbedder } = await importSibling('transformers');
     return TransformersEmbedder.load({ model: workerData.model, folder: workerData.folder, prompt: workerData.prompt, id: workerData.id });
   }
-  const { UseLiteOnnxEmbedder } = await tsImport('./use-lite-onnx.ts', import.meta.url);
+  const { UseLiteOnnxEmbedder } = await importSibling('use-lite-onnx');
   return UseLiteOnnxEmbedder.load();
 }
 

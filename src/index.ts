@@ -1,0 +1,42 @@
+/**
+ * erc-demos as a library: what a program that imports the package may use. Everything else under src/ is the house's
+ * own and may change between versions.
+ */
+
+// The service both doors (HTTP, CLI) call: loaded indexes, demonstrations, prompts.
+export { DemoService, type DemoResponse } from './service/service.js';
+export type { DemoQuery } from './service/query.js';
+export type { PromptRequest } from './service/prompt-request.js';
+export { exportPrompts, type ExportOptions, type ExportSummary } from './service/export.js';
+export { JSONL_SHAPES, type JsonlShape } from './service/jsonl-shapes.js';
+
+// Building and opening indexes.
+export { buildIndex, DEFAULT_HNSW, type BuildOptions } from './index/build.js';
+export { DemoIndex, IndexLoadError, readManifest, type OpenOptions } from './index/open.js';
+export type { Manifest } from './index/manifest.js';
+
+// Embedders.
+export { createEmbedder, DEFAULT_EMBEDDER } from './embed/create.js';
+export type { Embedder, EmbedOptions } from './embed/types.js';
+
+// Corpora: loaders, pools, label spaces, samples.
+export { CORPUS_FORMATS, loadCorpus, type CorpusFormat, type LoadOptions } from './corpus/load.js';
+export { loadSources, parseSourceSpec, LABEL_SPACES, type LabelSpace, type LoadedSources, type SourceSpec } from './corpus/sources.js';
+export { readLabelMapFile, type LabelMap } from './corpus/label-map.js';
+export { MIXES, parseFraction, sampleDialogues, type Mix, type SampleSpec } from './corpus/sample.js';
+export { UNIFIED_LABELS, labelScheme } from './corpus/labels.js';
+export { CorpusFormatError, type Dialogue, type LoadedCorpus, type Turn } from './corpus/types.js';
+
+// Prompt formats and rendering.
+export { FORMATS, PromptFormatSchema, type PromptFormat, type PromptFormatInput } from './prompt/formats.js';
+export { renderPrompt, type RenderInput, type RenderedPrompt } from './prompt/render.js';
+export { PromptTooLongError } from './prompt/fill.js';
+
+// Retrieval and evaluation.
+export { retrieve, retrieveExact } from './retrieve/retrieve.js';
+export { STRATEGIES, type Demonstration, type SelectionOptions, type Strategy } from './retrieve/select.js';
+export { evaluateRetrieval, type EvalOptions, type EvalResult } from './eval/evaluate.js';
+
+// Settings and errors.
+export { DEFAULT_SETTINGS, settingsFromEnv, type Settings } from './settings.js';
+export { CancelledError, InputError, OutputRefusedError } from './errors.js';
