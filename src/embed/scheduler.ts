@@ -85,26 +85,42 @@ export class ScheduledEmbedder implements Embedder {
   }
 
   async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    if (this.closed) throw new Error('embedder closed');
-    if (this.live === 0) throw new Error('no embedder worker is running; restart the process');
+    return Promise.all(this.embedEach(texts, options));
+  }
+
+  /**
+   * The same ticket as `embed`, one promise per sentence, each settled as soon as its call returns: a batch can use
+   * (and stream) its first results while the rest are still queued. Sentences of one ticket are served in order, so
+   * the promises settle in order. A rejection nobody awaits (the caller stopped early) is not reported as unhandled.
+   */
+  embedEach(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array>[] {
     const { signal } = options;
-    if (signal?.aborted) throw new CancelledError();
+    const refused = this.closed ? new Error('embedder closed')
+      : this.live === 0 ? new Error('no embedder worker is running; restart the process')
+        : signal?.aborted ? new CancelledError() : undefined;
+    if (refused) {
+      return texts.map(() => {
+        const failed = Promise.reject(refused);
+        failed.catch(() => {});
+        return failed;
+      });
+    }
     if (texts.length === 0) return [];
     const items: QueuedItem<Pending>[] = [];
     const vectors = texts.map((text) => new Promise<Float32Array>((resolve, reject) => {
       items.push({ value: { text, resolve, reject }, cost: Math.max(1, text.length) });
     }));
+    for (const vector of vectors) vector.catch(() => {});
     const ticket = this.queue.add(items);
     const cancel = () => {
       for (const pending of this.queue.cancel(ticket)) pending.reject(new CancelledError());
     };
-    signal?.addEventListener('abort', cancel, { once: true });
-    this.dispatch();
-    try {
-      return await Promise.all(vectors);
-    } finally {
-      signal?.removeEventListener('abort', cancel);
+    if (signal) {
+      signal.addEventListener('abort', cancel, { once: true });
+      void Promise.allSettled(vectors).then(() => signal.removeEventListener('abort', cancel));
     }
+    this.dispatch();
+    return vectors;
   }
 
   private dispatch(): void {

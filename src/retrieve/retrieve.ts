@@ -6,13 +6,28 @@ import { mergeHits, plannedSearches, uniqueTexts, type Demonstration, type Selec
 
 type Search = (query: Float32Array, k: number, filter: RowFilter) => Hit[];
 
-/** Runs a selection's searches, then merges them (topk, per-label) or chooses among the candidates (mmr). */
-function select(index: SearchSpace, query: Float32Array, options: SelectionOptions, search: Search): Demonstration[] {
-  const hitLists = plannedSearches(options, index.labels).map(({ k, filter }) => search(query, k, filter));
+/**
+ * Runs a selection's searches, then merges them (topk, per-label) or chooses among the candidates (mmr), one step
+ * per search: a caller sharing the main thread (retrieveInSteps) runs the steps as separate units of work.
+ */
+function* selectSteps(index: SearchSpace, query: Float32Array, options: SelectionOptions, search: Search): Generator<void, Demonstration[]> {
+  const hitLists: Hit[][] = [];
+  for (const { k, filter } of plannedSearches(options, index.labels)) {
+    if (hitLists.length > 0) yield;
+    hitLists.push(search(query, k, filter));
+  }
   if (options.strategy !== 'mmr') return mergeHits(hitLists, index.rows, options);
   const candidates = options.dedup ? uniqueTexts(hitLists[0], index.rows) : hitLists[0];
   const chosen = mmrSelect(candidates, options.k, options.lambda ?? DEFAULT_MMR_LAMBDA, (a, b) => dot(index.vector(a), index.vector(b)));
   return mergeHits([chosen], index.rows);
+}
+
+function select(index: SearchSpace, query: Float32Array, options: SelectionOptions, search: Search): Demonstration[] {
+  const steps = selectSteps(index, query, options, search);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
 }
 
 /**
@@ -23,6 +38,14 @@ function select(index: SearchSpace, query: Float32Array, options: SelectionOptio
  */
 export function retrieve(index: SearchSpace, query: Float32Array, options: SelectionOptions): Demonstration[] {
   return select(index, query, options, (q, k, filter) => index.search(q, k, filter));
+}
+
+/**
+ * `retrieve` in steps: each `next()` runs one search (per-label runs one per label), the last one also the merge,
+ * and returns the demonstrations when done. A served batch runs each step as one unit of shared main-thread work.
+ */
+export function retrieveInSteps(index: SearchSpace, query: Float32Array, options: SelectionOptions): Generator<void, Demonstration[]> {
+  return selectSteps(index, query, options, (q, k, filter) => index.search(q, k, filter));
 }
 
 /** The same selection by brute force: what tests and the recall script compare `retrieve` against. */

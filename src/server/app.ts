@@ -94,8 +94,10 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
     checkBatchLength(body.queries, service.limits);
     const batch = parseInput(DemoBatchSchema, body, 'body');
     const started = performance.now();
-    // Streamed result by result: the answer is never held whole in memory, and a client that goes away stops it.
-    await streamJsonObject(res, 'results', service.run(service.plan(batch.queries), requestSignal(res)), () => ({
+    const plan = service.plan(batch.queries); // every input error is a 400 before the answer begins
+    // Streamed at once, then result by result as each is ready, in order: the answer is never held whole in
+    // memory, the client sees progress however long the batch takes, and a client that goes away stops it.
+    await streamJsonObject(res, 'results', service.runJson(plan, requestSignal(res)), () => ({
       took_ms: Number((performance.now() - started).toFixed(2)),
     }));
   });

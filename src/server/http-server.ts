@@ -16,10 +16,90 @@ function clientErrorAnswer(error: NodeJS.ErrnoException, settings: HttpSettings)
   }
 }
 
+/** Whose turn it is on a connection: the idle timeout runs only while the server waits on the client. */
+interface Turns {
+  /** Requests received whose answers the server has not finished writing (it is working on them). */
+  working: number;
+  /** Answers written in full but not yet read by the client, and streams waiting for the client to drain. */
+  waiting: number;
+  readonly socket: Socket;
+  readonly idleMs: number;
+}
+
+const turnsOf = new WeakMap<ServerResponse, Turns>();
+
+function clientsTurn(turns: Turns): void {
+  turns.waiting += 1;
+  if (!turns.socket.destroyed) turns.socket.setTimeout(turns.idleMs);
+}
+
+/** Back to the server's turn, unless it still waits on the client for something else. */
+function clientDone(turns: Turns, keepNodeTimer: boolean): void {
+  turns.waiting -= 1;
+  // Once an answer is read in full with nothing else under way, Node's own keep-alive timer takes over.
+  if (turns.waiting === 0 && !turns.socket.destroyed && !(keepNodeTimer && turns.working === 0)) turns.socket.setTimeout(0);
+}
+
+/**
+ * For an answer streamed in parts: the server now waits for the client to read (its write buffer is full), so the
+ * idle timeout runs until the returned function is called (drained). A no-op on a response not served here.
+ */
+export function awaitingClient(res: ServerResponse): () => void {
+  const turns = turnsOf.get(res);
+  if (!turns) return () => {};
+  clientsTurn(turns);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    clientDone(turns, false);
+  };
+}
+
+/**
+ * The idle timeout (ERC_DEMOS_SOCKET_TIMEOUT_MS) of a connection counts only while the server waits on its client:
+ * never while the server works on a request (embedding, search, between the parts of a streamed answer), only
+ * while an answer waits to be read (written in full and not yet taken, or a stream whose buffer is full). Node's
+ * own `server.timeout` would count the server's work too (a valid batch cut mid-work), so it is off; receiving a
+ * request is bounded by the header and request timeouts, an idle kept-alive connection by the keep-alive timeout.
+ */
+function timeOnlyTheClient(server: Server, idleMs: number): void {
+  server.timeout = 0;
+  const bySocket = new WeakMap<Socket, Turns>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    let turns = bySocket.get(socket);
+    if (!turns) {
+      turns = { working: 0, waiting: 0, socket, idleMs };
+      bySocket.set(socket, turns);
+    }
+    const t = turns;
+    turnsOf.set(res, t);
+    t.working += 1;
+    if (t.waiting === 0) socket.setTimeout(0);
+    let state: 'working' | 'written' | 'done' = 'working';
+    // 'prefinish': the whole answer is written (res.end); what is left is for the client to read.
+    res.once('prefinish', () => {
+      if (state !== 'working') return;
+      state = 'written';
+      t.working -= 1;
+      clientsTurn(t);
+    });
+    const finished = () => {
+      if (state === 'working') t.working -= 1;
+      else if (state === 'written') clientDone(t, true);
+      state = 'done';
+    };
+    res.once('finish', finished);
+    res.once('close', finished);
+  });
+}
+
 /**
  * The HTTP server around the app, with every HTTP-layer limit set (settings.ts): header size (any valid GET fits:
  * a 2000-character utterance percent-encodes to at most 24 KB), time to receive headers and whole requests,
- * keep-alive and idle-socket timeouts (a connection that sends nothing at all is closed after the header timeout), and
+ * keep-alive and idle-socket timeouts (a connection that sends nothing at all is closed after the header timeout; the
+ * idle-socket timeout counts only while the server waits on the client, never while it works), and
  * a connection cap. Errors the HTTP parser raises before any route runs
  * (headers too large, a timeout, a malformed request) are answered in JSON like every other error; so are a missing
  * Host and an unsupported Expect, left to the app (request-guards.ts), which logs them.
@@ -37,7 +117,10 @@ export function createHttpServer(app: RequestListener, settings: HttpSettings): 
     // An HTTP/1.1 request without Host reaches the app, which answers a JSON 400 and logs it (request-guards.ts),
     // instead of Node's empty-bodied 400.
     requireHostHeader: false,
-  }, app);
+  });
+  // Before the app, which may answer at once: the turns must be tracked from the request's first moment.
+  timeOnlyTheClient(server, settings.socketTimeoutMs);
+  server.on('request', app);
   // Expect: 100-continue: "100 Continue" goes out only when the app starts reading the body, so a request refused
   // on its headers (a Content-Length over the body limit, a Host not allowed: request-guards.ts) gets its answer at
   // once and the client never uploads. An answer given without reading the body closes the connection.
@@ -53,7 +136,6 @@ export function createHttpServer(app: RequestListener, settings: HttpSettings): 
   // Any other expectation is the app's to answer too: a JSON 417 (request-guards.ts), not Node's empty one.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;
-  server.timeout = settings.socketTimeoutMs;
   server.maxConnections = settings.maxConnections;
   // Node's header timeout starts with the first byte: a connection that never sends one would stay until the
   // socket timeout. It gets the same time to start a request as to finish its headers.

@@ -1,17 +1,18 @@
 import { createEmbedder, type EmbedRole } from '../embed/create.js';
+import { ScheduledEmbedder } from '../embed/scheduler.js';
 import type { Embedder } from '../embed/types.js';
 import { InputError } from '../errors.js';
 import { DemoIndex, IndexLoadError, readManifest } from '../index/open.js';
 import { inIndexSpace, resolveCorpora } from './corpora.js';
 import type { SearchSpace } from '../index/search-space.js';
-import { retrieve } from '../retrieve/retrieve.js';
+import { retrieveInSteps } from '../retrieve/retrieve.js';
 import { resolveLabels, type Demonstration, type SelectionOptions } from '../retrieve/select.js';
 import { settingsFromEnv, type Settings } from '../settings.js';
 import { checkDemonstrations, checkList, checkRequestChars, demonstrationsAsked, type RequestLimits } from './limits.js';
 import { resolveFormat, type PromptRequest } from './prompt-request.js';
 import { buildPrompts, checkPromptSize } from './prompts.js';
 import { effectiveK, type DemoQuery } from './query.js';
-import { yieldEvery } from './yield.js';
+import { MAIN_THREAD, type MainThreadShare } from './yield.js';
 
 /** A query's values, from GET (comma lists) or POST (arrays) alike. */
 type DemoQueryValues = Omit<DemoQuery, 'labels' | 'split' | 'exclude_dialogue' | 'corpus'> & { labels?: string[]; split?: string[]; exclude_dialogue?: string[]; corpus?: string[] };
@@ -43,6 +44,9 @@ export interface DemoPlan {
  * is opened against the embedder it names, so a mismatch is refused at load, not discovered at query time.
  */
 export class DemoService {
+  /** Where the main-thread work of requests (search, selection, serialisation) is shared fairly (yield.ts). */
+  share: MainThreadShare = MAIN_THREAD;
+
   private constructor(
     readonly indexes: ReadonlyMap<string, DemoIndex>,
     /** One embedder per embedder id the indexes need. */
@@ -152,29 +156,80 @@ export class DemoService {
   }
 
   /**
-   * Runs a plan: one embedder call per index (scheduled fairly beside other requests), then each query's
-   * retrieval, yielded as it is ready. The event loop gets a turn every few milliseconds, so a big batch never
-   * holds other requests up for long; an aborted signal stops the work where it is.
+   * Runs a plan: its sentences go to the embedder as one request per embedder (scheduled fairly beside other
+   * requests), and each query's demonstrations are yielded, in order, as soon as its own vector is back, so a
+   * batch's first results come while the rest are still being embedded. Search, per-label selection and merging
+   * run as units of the main thread shared with other requests (MainThreadShare): a request's first few ms at once,
+   * then a slice per turn of the event loop, so a big batch never holds interactive requests up for long. An
+   * aborted signal, or the caller leaving the loop, stops the work where it is and drops the sentences not yet
+   * embedded.
    */
   async *run(plan: DemoPlan, signal?: AbortSignal): AsyncGenerator<DemoResponse> {
+    yield* this.runEach(plan, signal, (result) => result);
+  }
+
+  /** `run`, each result as its JSON text, serialised as one more unit of the shared main-thread work (HTTP streams these). */
+  async *runJson(plan: DemoPlan, signal?: AbortSignal): AsyncGenerator<string> {
+    yield* this.runEach(plan, signal, (result) => JSON.stringify(result));
+  }
+
+  private async *runEach<T>(plan: DemoPlan, signal: AbortSignal | undefined, finish: (result: DemoResponse) => T): AsyncGenerator<T> {
     const started = performance.now();
     const { queries } = plan;
-    const vectors = new Map<number, Float32Array>();
-    for (const index of new Set(queries.map((p) => p.index))) {
-      const mine = queries.flatMap((p, i) => (p.index === index ? [i] : []));
-      const embedded = await this.embedderFor(index).embed(mine.map((i) => queries[i].text), { signal });
-      mine.forEach((i, n) => vectors.set(i, queries[i].space.queryVector(embedded[n])));
+    // Stops the embedding also when the caller stops iterating without aborting its own signal.
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    if (signal?.aborted) stop.abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const vectors = this.embedEach(queries, stop.signal);
+      const turns = this.share.join(stop.signal);
+      for (const [i, p] of queries.entries()) {
+        const embedded = await vectors[i];
+        let steps: Generator<void, Demonstration[]> | undefined;
+        let demonstrations: Demonstration[] | undefined;
+        while (!demonstrations) {
+          // One search per unit (per-label: one per label), the first also projecting the query into its space.
+          const step = await turns.run(() => (steps ??= retrieveInSteps(p.space, p.space.queryVector(embedded), p.selection)).next());
+          if (step.done) demonstrations = step.value;
+        }
+        const result: DemoResponse = {
+          index: p.name,
+          embedder: p.index.manifest.embedder.id,
+          took_ms: Number((performance.now() - started).toFixed(2)),
+          demonstrations,
+        };
+        yield await turns.run(() => finish(result));
+      }
+    } finally {
+      signal?.removeEventListener('abort', abort);
+      stop.abort();
     }
-    const pause = yieldEvery(signal);
+  }
+
+  /** Each query's embedder vector, as a promise settled when its own call returns; one request per embedder. */
+  private embedEach(queries: readonly PlannedQuery[], signal: AbortSignal): Promise<Float32Array>[] {
+    const vectors: Promise<Float32Array>[] = new Array(queries.length);
+    const byEmbedder = new Map<Embedder, number[]>();
     for (const [i, p] of queries.entries()) {
-      await pause();
-      yield {
-        index: p.name,
-        embedder: p.index.manifest.embedder.id,
-        took_ms: Number((performance.now() - started).toFixed(2)),
-        demonstrations: retrieve(p.space, vectors.get(i)!, p.selection),
-      };
+      const embedder = this.embedderFor(p.index);
+      const mine = byEmbedder.get(embedder);
+      if (mine) mine.push(i);
+      else byEmbedder.set(embedder, [i]);
     }
+    for (const [embedder, mine] of byEmbedder) {
+      const texts = mine.map((i) => queries[i].text);
+      let each: Promise<Float32Array>[];
+      if (embedder instanceof ScheduledEmbedder) {
+        each = embedder.embedEach(texts, { signal });
+      } else {
+        const all = embedder.embed(texts, { signal });
+        each = texts.map((_, n) => all.then((v) => v[n]));
+        for (const vector of each) vector.catch(() => {});
+      }
+      mine.forEach((i, n) => (vectors[i] = each[n]));
+    }
+    return vectors;
   }
 
   async demonstrations(query: DemoQuery, signal?: AbortSignal): Promise<DemoResponse> {
