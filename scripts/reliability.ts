@@ -1,10 +1,12 @@
 /**
  * Reliability suite (npm run reliability -- [--json] [--data ../shared/data/meld] [--index <dir>] [--seed 1]
- * [--fuzz 2400] [--seconds 8]): starts `erc-demos serve` on loopback over a MELD train index (or the sample corpus
+ * [--fuzz 2400] [--seconds 8] [--max-batches 8] [--only phase,...]): starts `erc-demos serve` on loopback over a MELD train index (or the sample corpus
  * when MELD is absent) and tries it as a shared service and a hostile client would, bounded in count and time:
  *   fuzz      seeded hostile requests (scripts/reliability-fuzz.ts): no 5xx, every 4xx a JSON error naming its param
  *   load      GETs at concurrency 16, 64 and 256
  *   mixed     concurrency-16 GETs alone, then while the largest allowed batches run back to back
+ *   batches   8 of the largest valid batches at once (1000 queries x 199 characters, per-label k=1): all answered whole
+ *   perlabel  concurrency-16 GETs while 8 clients send per-label k=100 batches back to back
  *   amplify   the crafted requests of issue 9 (repeated labels, templates repeating the history, huge per-label batches)
  *   slow      idle sockets, trickled headers, a trickled body
  *   early 413 Expect: 100-continue with a Content-Length over the body limit: a 413 at once, no "100 Continue"
@@ -12,6 +14,8 @@
  *   kill -9   during a build over an existing index
  *   corrupt   one flipped byte at seeded positions of every index file, the manifest and its checksum included
  * Prints a table (or one JSON object with --json) and the targets of docs/RELIABILITY.md; exits 1 if one is missed.
+ * `--only batches,perlabel` runs only the phases named (fuzz, load, mixed, batches, perlabel, amplify, slow,
+ * early413, shutdown, kill9, corrupt) and checks only the targets whose keys they produced.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -32,8 +36,14 @@ const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false }, data: { type: 'string', default: '../shared/data/meld' }, index: { type: 'string' },
     seed: { type: 'string', default: '1' }, fuzz: { type: 'string', default: '2400' }, seconds: { type: 'string', default: '8' },
+    'max-batches': { type: 'string', default: '8' }, only: { type: 'string' },
   },
 });
+const PHASES = ['fuzz', 'load', 'mixed', 'batches', 'perlabel', 'amplify', 'slow', 'early413', 'shutdown', 'kill9', 'corrupt'] as const;
+const only = values.only?.split(',').map((p) => p.trim()).filter(Boolean);
+for (const p of only ?? []) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase "${p}" (phases: ${PHASES.join(', ')})`);
+/** Whether this run includes the phase (all of them unless --only names some). */
+const runs = (phase: (typeof PHASES)[number]) => !only || only.includes(phase);
 const seed = Number(values.seed);
 const seconds = Number(values.seconds);
 const log = (s: string) => process.stderr.write(`[reliability] ${s}\n`);
@@ -66,7 +76,7 @@ function runNode(args: string[], timeoutMs = 600_000): Promise<{ code: number | 
   });
 }
 
-interface Answer { status: number; body: string; ms: number; error?: string }
+interface Answer { status: number; body: string; ms: number; error?: string; /** ms to the status line and headers */ headersMs?: number }
 
 /** One request over a fresh connection; network errors come back as status 0 with the error code. */
 function send(base: string, req: FuzzRequest, timeoutMs = 30_000): Promise<Answer> {
@@ -74,9 +84,10 @@ function send(base: string, req: FuzzRequest, timeoutMs = 30_000): Promise<Answe
   return new Promise((done) => {
     const url = new URL(base);
     const r = httpRequest({ host: url.hostname, port: url.port, method: req.method, path: req.path, headers: { ...req.headers, connection: 'close' }, timeout: timeoutMs }, (res) => {
+      const headersMs = performance.now() - started;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started }));
+      res.on('end', () => done({ status: res.statusCode!, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - started, headersMs }));
       res.on('error', (e: NodeJS.ErrnoException) => done({ status: 0, body: '', ms: performance.now() - started, error: e.code ?? e.message }));
     });
     r.on('timeout', () => r.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
@@ -208,6 +219,73 @@ async function mixedPhase(utterances: string, indexDir: string): Promise<void> {
     mixed_batch_median_ms: Math.round([...batchMs].sort((a, b) => a - b)[Math.floor(batchMs.length / 2)] ?? 0),
   });
   await checkAlive(indexDir, 'mixed');
+}
+
+/**
+ * Issue 17: the largest valid batches by queries and characters, several at once (1000 queries x 199 characters,
+ * per-label k=1: minutes of work together on 2 cores): every one must be answered whole, under the default timeouts.
+ */
+async function concurrentBatchesPhase(indexDir: string): Promise<void> {
+  const n = Number(values['max-batches']);
+  const { maxBatchQueries, maxRequestChars } = DEFAULT_SETTINGS;
+  const chars = Math.floor(maxRequestChars / maxBatchQueries) - 1;
+  const text = (b: number, i: number) => `${b}.${i} ${'so we sat there and talked about it for hours on end '.repeat(Math.ceil(chars / 50))}`.slice(0, chars);
+  const batch = (b: number) => ({ queries: Array.from({ length: maxBatchQueries }, (_, i) => ({ utterance: text(b, i), strategy: 'per-label', k: 1 })) });
+  log(`batches: ${n} batches of ${maxBatchQueries} queries x ${chars} characters, per-label k=1, at once ...`);
+  const started = performance.now();
+  const answers = await Promise.all(Array.from({ length: n }, (_, b) => post(serve.url, '/demonstrations', batch(b), 600_000)));
+  const complete = answers.filter((a) => {
+    try {
+      return a.status === 200 && (JSON.parse(a.body) as { results: unknown[] }).results.length === maxBatchQueries;
+    } catch {
+      return false;
+    }
+  });
+  for (const a of answers) if (!complete.includes(a)) log(`  not answered whole: ${a.status} ${a.error ?? ''} after ${(a.ms / 1000).toFixed(1)} s`);
+  Object.assign(results, {
+    concurrent_max_batches: n, concurrent_max_batches_completed: complete.length,
+    concurrent_max_batches_s: Number(((performance.now() - started) / 1000).toFixed(1)),
+    concurrent_max_batches_headers_ms_max: Math.round(Math.max(...answers.map((a) => a.headersMs ?? Number.POSITIVE_INFINITY))),
+  });
+  await checkAlive(indexDir, 'batches');
+}
+
+/**
+ * Issue 17: concurrency-16 GETs while 8 clients send per-label k=100 batches back to back (as many queries as the
+ * demonstration limit allows: 14 over MELD's 7 labels), whose search and selection share the main thread.
+ */
+async function perLabelMixedPhase(utterances: string, indexDir: string): Promise<void> {
+  if (results.idle_get_p99_ms === undefined) {
+    log(`perlabel: concurrency-16 GETs for ${seconds} s alone ...`);
+    const idle = await load(serve.url, utterances, 16, seconds);
+    Object.assign(results, { idle_get_p50_ms: idle.p50_ms, idle_get_p99_ms: idle.p99_ms, idle_get_rps: idle.rps });
+  }
+  const labels = (JSON.parse(readFileSync(join(indexDir, 'manifest.json'), 'utf8')) as { labels: string[] }).labels.length;
+  const perBatch = Math.max(1, Math.floor(DEFAULT_SETTINGS.maxDemonstrations / (100 * labels)));
+  const texts = JSON.parse(readFileSync(utterances, 'utf8')) as string[];
+  log(`perlabel: the same while 8 clients send batches of ${perBatch} per-label k=100 queries back to back ...`);
+  let stop = false;
+  let batches = 0;
+  let failures = 0;
+  let next = 0;
+  const clients = Array.from({ length: 8 }, async () => {
+    while (!stop) {
+      const queries = Array.from({ length: perBatch }, () => ({ utterance: texts[next++ % texts.length], strategy: 'per-label', k: 100 }));
+      const a = await post(serve.url, '/demonstrations', { queries }, 120_000);
+      if (a.status !== 200) failures += 1;
+      batches += 1;
+    }
+  });
+  await sleep(300);
+  const mixed = await load(serve.url, utterances, 16, seconds);
+  stop = true;
+  await Promise.all(clients);
+  Object.assign(results, {
+    perlabel_mixed_get_p50_ms: mixed.p50_ms, perlabel_mixed_get_p99_ms: mixed.p99_ms, perlabel_mixed_get_rps: mixed.rps,
+    perlabel_mixed_get_timeouts: mixed.timeouts, perlabel_mixed_get_errors: mixed.errors,
+    perlabel_mixed_batches: batches, perlabel_mixed_batch_failures: failures,
+  });
+  await checkAlive(indexDir, 'perlabel');
 }
 
 /** The crafted requests of issue 9 (items 1-3): each must be answered (a 400, or a bounded 200) within a second. */
@@ -446,6 +524,8 @@ function targets(r: Record<string, number>): [string, boolean][] {
     ['crashes = 0', r.crashes === 0],
     ['mixed_get_timeouts = 0', r.mixed_get_timeouts === 0],
     ['mixed_get_p99_ms <= 4 x idle_get_p99_ms', r.mixed_get_p99_ms <= 4 * r.idle_get_p99_ms],
+    ['concurrent_max_batches_completed = concurrent_max_batches', r.concurrent_max_batches_completed === r.concurrent_max_batches],
+    ['perlabel_mixed_get_p99_ms <= 4 x idle_get_p99_ms', r.perlabel_mixed_get_p99_ms <= 4 * r.idle_get_p99_ms],
     ['amplification_max_ms <= 1000', r.amplification_max_ms <= 1000],
     ['shutdown_s <= 12', r.shutdown_s <= 12],
     ['sigterm_load_exit_code = 0 (no crash on the way out)', r.sigterm_load_exit_code === 0],
@@ -462,22 +542,25 @@ try {
   const utterances = utterancesFile();
   serve = await startService(indexDir);
   log(`service at ${serve.url}`);
-  await fuzzPhase(serve.url, indexDir);
-  await loadPhase(utterances, indexDir);
-  await mixedPhase(utterances, indexDir);
-  await amplificationPhase(indexDir);
-  await slowPhase(utterances, indexDir);
-  await early413Phase(indexDir);
+  if (runs('fuzz')) await fuzzPhase(serve.url, indexDir);
+  if (runs('load')) await loadPhase(utterances, indexDir);
+  if (runs('mixed')) await mixedPhase(utterances, indexDir);
+  if (runs('batches')) await concurrentBatchesPhase(indexDir);
+  if (runs('perlabel')) await perLabelMixedPhase(utterances, indexDir);
+  if (runs('amplify')) await amplificationPhase(indexDir);
+  if (runs('slow')) await slowPhase(utterances, indexDir);
+  if (runs('early413')) await early413Phase(indexDir);
   await checkAlive(indexDir, 'the end');
   serve.child.kill('SIGTERM');
   await serve.exited;
   results.crashes = crashes;
-  await shutdownPhase(indexDir, utterances);
-  await killDuringBuildPhase(indexDir);
-  await corruptionPhase(indexDir);
+  if (runs('shutdown')) await shutdownPhase(indexDir, utterances);
+  if (runs('kill9')) await killDuringBuildPhase(indexDir);
+  if (runs('corrupt')) await corruptionPhase(indexDir);
   results.suite_seconds = Math.round((performance.now() - started) / 1000);
   const summary = { machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`, corpus: haveMeld ? 'MELD train' : 'sample', seed, ...results };
-  const checks = targets(results);
+  // With --only, the targets whose first key the phases run did not produce are not checked.
+  const checks = targets(results).filter(([name]) => !only || name.split(' ')[0] in results);
   if (values.json) {
     console.log(JSON.stringify({ ...summary, targets_met: checks.every(([, ok]) => ok) }));
   } else {
