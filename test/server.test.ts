@@ -138,7 +138,7 @@ describe('HTTP service on loopback, two indexes', () => {
     ['no format', { index: 'sample', dialogue, target: 0 }, 'format', /must be a format name or a format object/],
     ['unknown format', { format: 'alpaca', index: 'sample', dialogue, target: 0 }, 'format', /unknown format "alpaca"/],
     ['bad format object', { format: { name: 'x' }, index: 'sample', dialogue, target: 0 }, 'format.template', /./],
-    ['unknown placeholder', { format: { name: 'x', template: '{histroy}' }, index: 'sample', dialogue, target: 0 }, 'format', /unknown placeholder \{histroy\}/],
+    ['unknown placeholder', { format: { name: 'x', template: '{histroy}' }, index: 'sample', dialogue, target: 0 }, 'format.template', /unknown placeholder \{histroy\}/],
     ['no dialogue', { format: 'instructerc', index: 'sample', target: 0 }, 'dialogue', /is required/],
     ['empty turns', { format: 'instructerc', index: 'sample', dialogue: { turns: [] }, target: 0 }, 'dialogue.turns', /at least one turn/],
     ['empty text', { format: 'instructerc', index: 'sample', dialogue: { turns: [{ speaker: 'A', text: ' ' }] }, target: 0 }, 'dialogue.turns.0.text', /must not be empty/],
