@@ -14,11 +14,13 @@ function withErrors(ok: ZodOpenApiResponsesObject, statuses: readonly string[]):
     400: 'a bad parameter or body field, or a request over a limit: `param` names it',
     404: 'no such route',
     408: 'the request was not received within the header or request timeout',
-    413: 'the body is over the body size limit',
+    413: 'the body is over the body size limit (refused on its Content-Length, before it is read)',
+    421: 'the Host header names a host this service does not answer to (ERC_DEMOS_ALLOWED_HOSTS): `param` is host',
     431: 'the request line and headers are over the header size limit (send long input by POST)',
     500: 'an internal error (never the caller\'s input)',
   };
-  return { ...ok, ...Object.fromEntries(statuses.map((s) => [s, json(ErrorSchema, meaning[s])])) };
+  // Any route may refuse a request's Host (request-guards.ts).
+  return { ...ok, ...Object.fromEntries([...statuses, '421'].map((s) => [s, json(ErrorSchema, meaning[s])])) };
 }
 
 /**
