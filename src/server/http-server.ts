@@ -125,12 +125,17 @@ export function createHttpServer(app: RequestListener, settings: HttpSettings): 
   // on its headers (a Content-Length over the body limit, a Host not allowed: request-guards.ts) gets its answer at
   // once and the client never uploads. An answer given without reading the body closes the connection.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    res.setHeader('Connection', 'close');
+    let bodyWanted = false;
     req.once('resume', () => {
-      if (res.headersSent) return;
-      res.removeHeader('Connection');
-      res.writeContinue();
+      bodyWanted = true;
+      if (!res.headersSent) res.writeContinue();
     });
+    // Every answer's headers go through writeHead (res.end and res.write call it when it was not).
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+      if (!bodyWanted) this.setHeader('Connection', 'close');
+      return writeHead.apply(this, args);
+    } as ServerResponse['writeHead'];
     server.emit('request', req, res);
   });
   // Any other expectation is the app's to answer too: a JSON 417 (request-guards.ts), not Node's empty one.
