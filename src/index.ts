@@ -4,7 +4,7 @@
  */
 
 // The service both doors (HTTP, CLI) call: loaded indexes, demonstrations, prompts.
-export { DemoService, type DemoResponse } from './service/service.js';
+export { DemoService, type DemoQueryOptions, type DemoResponse } from './service/service.js';
 export type { DemoQuery } from './service/query.js';
 export type { PromptRequest } from './service/prompt-request.js';
 export { exportPrompts, type ExportOptions, type ExportSummary } from './service/export.js';

@@ -49,6 +49,6 @@ export const DemoQuerySchema = z.object({
 export type DemoQuery = z.output<typeof DemoQuerySchema>;
 
 /** Default k: 5 for top-k, 1 per label for per-label. */
-export function effectiveK(query: DemoQuery): number {
+export function effectiveK(query: Pick<DemoQuery, 'k'> & { strategy?: DemoQuery['strategy'] }): number {
   return query.k ?? (query.strategy === 'per-label' ? 1 : 5);
 }

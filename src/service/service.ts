@@ -6,7 +6,7 @@ import { DemoIndex, IndexLoadError, readManifest } from '../index/open.js';
 import { inIndexSpace, resolveCorpora } from './corpora.js';
 import type { SearchSpace } from '../index/search-space.js';
 import { retrieveInSteps } from '../retrieve/retrieve.js';
-import { resolveLabels, type Demonstration, type SelectionOptions } from '../retrieve/select.js';
+import { resolveLabels, type Demonstration, type SelectionOptions, type Strategy } from '../retrieve/select.js';
 import { settingsFromEnv, type Settings } from '../settings.js';
 import { checkDemonstrations, checkList, checkRequestChars, demonstrationsAsked, type RequestLimits } from './limits.js';
 import { resolveFormat, type PromptRequest } from './prompt-request.js';
@@ -14,8 +14,13 @@ import { buildPrompts, checkPromptSize } from './prompts.js';
 import { effectiveK, type DemoQuery } from './query.js';
 import { MAIN_THREAD, type MainThreadShare } from './yield.js';
 
-/** A query's values, from GET (comma lists) or POST (arrays) alike. */
-type DemoQueryValues = Omit<DemoQuery, 'labels' | 'split' | 'exclude_dialogue' | 'corpus'> & { labels?: string[]; split?: string[]; exclude_dialogue?: string[]; corpus?: string[] };
+/**
+ * A query's values, from GET (comma lists), POST (arrays) or a program alike: only `utterance` is required (strategy
+ * topk, k 5 or 1 per label by default).
+ */
+export type DemoQueryOptions = Omit<DemoQuery, 'labels' | 'split' | 'exclude_dialogue' | 'corpus' | 'strategy'> & {
+  strategy?: Strategy; labels?: string[]; split?: string[]; exclude_dialogue?: string[]; corpus?: string[];
+};
 
 export interface DemoResponse {
   index: string;
@@ -116,7 +121,7 @@ export class DemoService {
   }
 
   /** Validates a query against its index (labels, splits, list sizes) and returns the selection to run. */
-  private selection(index: DemoIndex, query: DemoQueryValues): SelectionOptions {
+  private selection(index: DemoIndex, query: DemoQueryOptions): SelectionOptions {
     checkList('labels', query.labels, this.limits);
     checkList('split', query.split, this.limits);
     checkList('exclude_dialogue', query.exclude_dialogue, this.limits);
@@ -128,7 +133,7 @@ export class DemoService {
     }
     const excludeDialogues = [...(query.exclude_dialogue ?? []), ...(query.dialogue ? [query.dialogue] : [])];
     return {
-      k: effectiveK(query), strategy: query.strategy, labels, splits: query.split, dedup: query.dedup, lambda: query.lambda,
+      k: effectiveK(query), strategy: query.strategy ?? 'topk', labels, splits: query.split, dedup: query.dedup, lambda: query.lambda,
       ...(query.corpus ? { corpora: resolveCorpora(index.manifest, query.corpus, 'corpus') } : {}),
       ...(excludeDialogues.length ? { excludeDialogues } : {}),
     };
@@ -138,7 +143,7 @@ export class DemoService {
    * Validates queries against their indexes and this service's limits, before anything is embedded: one bad query
    * refuses the batch, named by position (`queries.3.k`) when there are several.
    */
-  plan(queries: readonly DemoQueryValues[]): DemoPlan {
+  plan(queries: readonly DemoQueryOptions[]): DemoPlan {
     const several = queries.length > 1;
     const planned = queries.map((query, i) => {
       try {
@@ -232,13 +237,13 @@ export class DemoService {
     return vectors;
   }
 
-  async demonstrations(query: DemoQuery, signal?: AbortSignal): Promise<DemoResponse> {
+  async demonstrations(query: DemoQueryOptions, signal?: AbortSignal): Promise<DemoResponse> {
     const [result] = await this.demonstrationsBatch([query], signal);
     return result;
   }
 
   /** Several queries, planned then run, all results at once (the CLI, tests; HTTP streams `run`). */
-  async demonstrationsBatch(queries: readonly DemoQueryValues[], signal?: AbortSignal): Promise<DemoResponse[]> {
+  async demonstrationsBatch(queries: readonly DemoQueryOptions[], signal?: AbortSignal): Promise<DemoResponse[]> {
     const results: DemoResponse[] = [];
     for await (const result of this.run(this.plan(queries), signal)) results.push(result);
     return results;
