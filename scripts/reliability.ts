@@ -13,9 +13,11 @@
  *   shutdown  SIGTERM under load, and with an idle socket, then a half-sent request, open
  *   kill -9   during a build over an existing index
  *   corrupt   one flipped byte at seeded positions of every index file, the manifest and its checksum included
+ *   modelswap an index built with a sentence-transformers folder whose onnx/model.onnx is then replaced by another
+ *             graph of the same dimension: serve must refuse it, naming the file (model_swap_refused)
  * Prints a table (or one JSON object with --json) and the targets of docs/RELIABILITY.md; exits 1 if one is missed.
  * `--only batches,perlabel` runs only the phases named (fuzz, load, mixed, batches, perlabel, amplify, slow,
- * early413, shutdown, kill9, corrupt) and checks only the targets whose keys they produced.
+ * early413, shutdown, kill9, corrupt, modelswap) and checks only the targets whose keys they produced.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -39,7 +41,7 @@ const { values } = parseArgs({
     'max-batches': { type: 'string', default: '8' }, only: { type: 'string' },
   },
 });
-const PHASES = ['fuzz', 'load', 'mixed', 'batches', 'perlabel', 'amplify', 'slow', 'early413', 'shutdown', 'kill9', 'corrupt'] as const;
+const PHASES = ['fuzz', 'load', 'mixed', 'batches', 'perlabel', 'amplify', 'slow', 'early413', 'shutdown', 'kill9', 'corrupt', 'modelswap'] as const;
 const only = values.only?.split(',').map((p) => p.trim()).filter(Boolean);
 for (const p of only ?? []) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase "${p}" (phases: ${PHASES.join(', ')})`);
 /** Whether this run includes the phase (all of them unless --only names some). */
@@ -516,6 +518,31 @@ async function corruptionPhase(indexDir: string): Promise<void> {
   Object.assign(results, { corruptions_tried: tried, corruptions_refused: refused });
 }
 
+/**
+ * Issue 17 item 3: an index built with a model folder (a test fixture made by sentence-transformers, copied), whose
+ * graph is then replaced by another fixture's of the same dimension. Before the swap the index serves (an exact
+ * match scores 1.0); after it, `serve` must exit with an error naming onnx/model.onnx, not serve other vectors.
+ */
+async function modelSwapPhase(): Promise<void> {
+  log('model swap: onnx/model.onnx replaced under a built index ...');
+  const fixtures = resolve('test/fixtures/st');
+  const model = join(work, 'swap-model');
+  const out = join(work, 'swap-index');
+  cpSync(join(fixtures, 'cls-normalize'), model, { recursive: true });
+  const built = await runNode([BIN, 'build', '--corpus', 'jsonl', '--data', SAMPLE_CORPUS, '--corpus-name', 'sample', '--projection', 'none',
+    '--embedder', `transformers:${model}`, '--out', out]);
+  if (built.code !== 0) throw new Error(`model swap: build failed: ${built.stderr}`);
+  const utterance = loadCorpus({ format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], name: 'sample' }).dialogues[0].turns[0].text;
+  const before = await runNode([BIN, 'query', '--index', out, '-k', '1', utterance], 120_000);
+  const servedBefore = before.code === 0 && before.stdout.includes(utterance);
+  cpSync(join(fixtures, 'lasttoken', 'onnx', 'model.onnx'), join(model, 'onnx', 'model.onnx'));
+  const started = performance.now();
+  const after = await runNode([BIN, 'serve', '--index', out, '--port', '0'], 60_000);
+  const refused = after.code !== 0 && after.code !== null && /onnx\/model\.onnx changed/.test(after.stderr) && after.stderr.includes('erc-demos build');
+  if (!refused) log(`  NOT refused (exit ${after.code}): ${after.stderr.slice(-500)}`);
+  Object.assign(results, { model_swap_served_before: servedBefore ? 1 : 0, model_swap_refused: servedBefore && refused, model_swap_refusal_s: Number(((performance.now() - started) / 1000).toFixed(2)) });
+}
+
 /** The targets of issue 9 and docs/RELIABILITY.md. */
 function targets(r: Record<string, number>): [string, boolean][] {
   return [
@@ -533,6 +560,7 @@ function targets(r: Record<string, number>): [string, boolean][] {
     ['corruptions_refused = corruptions_tried', r.corruptions_refused === r.corruptions_tried],
     ['kill9_index_intact = 1', r.kill9_index_intact === 1],
     ['early_413_ms <= 1000, a 413 without "100 Continue"', r.early_413_ms <= 1000 && r.early_413_status === 413 && r.early_413_sent_100_continue === 0],
+    ['model_swap_refused = true', (r as Record<string, unknown>).model_swap_refused === true],
   ];
 }
 
@@ -557,6 +585,7 @@ try {
   if (runs('shutdown')) await shutdownPhase(indexDir, utterances);
   if (runs('kill9')) await killDuringBuildPhase(indexDir);
   if (runs('corrupt')) await corruptionPhase(indexDir);
+  if (runs('modelswap')) await modelSwapPhase();
   results.suite_seconds = Math.round((performance.now() - started) / 1000);
   const summary = { machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`, corpus: haveMeld ? 'MELD train' : 'sample', seed, ...results };
   // With --only, the targets whose first key the phases run did not produce are not checked.

@@ -8,6 +8,8 @@ const SETTINGS = {
   // Embedder scheduling (src/embed/scheduler.ts).
   embedCallChars: { env: 'ERC_DEMOS_EMBED_CALL_CHARS', default: 3072, min: 1, doc: 'characters in one embedder call when serving, at most (one longer sentence goes alone): bounds how long a single query waits behind a batch' },
   maxWorkersPerRequest: { env: 'ERC_DEMOS_MAX_WORKERS_PER_REQUEST', default: 0, min: 0, doc: 'embedder threads one request may hold at once when serving; 0: all but one (at least one)' },
+  // What an embedder reads of one text (src/embed/text-cap.ts), at build, query, eval and export alike.
+  maxEmbedChars: { env: 'ERC_DEMOS_MAX_EMBED_CHARS', default: 10_000, min: 1, doc: 'characters of one text the embedder reads, at build and query alike: a longer utterance is embedded from its first this many characters (the build counts and lists them, the index stores them whole); the models read 128 (USE-lite) to 512 tokens, which ordinary text fills well before this, so it bounds the work without changing such vectors' },
   // Work per request (src/service/limits.ts).
   maxBatchQueries: { env: 'ERC_DEMOS_MAX_BATCH_QUERIES', default: 1000, min: 1, doc: 'queries in one POST /demonstrations' },
   maxRequestChars: { env: 'ERC_DEMOS_MAX_REQUEST_CHARS', default: 200_000, min: 1, doc: 'characters to embed or render in one request: the utterances of a batch, the turns of a prompt dialogue' },
@@ -20,7 +22,7 @@ const SETTINGS = {
   headersTimeoutMs: { env: 'ERC_DEMOS_HEADERS_TIMEOUT_MS', default: 10_000, min: 1, doc: 'time to receive a request\'s headers (408 after); a connection that sends nothing at all is closed after it too' },
   requestTimeoutMs: { env: 'ERC_DEMOS_REQUEST_TIMEOUT_MS', default: 30_000, min: 1, doc: 'time to receive a whole request, body included (408 after)' },
   keepAliveTimeoutMs: { env: 'ERC_DEMOS_KEEP_ALIVE_TIMEOUT_MS', default: 5_000, min: 1, doc: 'an idle keep-alive connection is closed after this' },
-  socketTimeoutMs: { env: 'ERC_DEMOS_SOCKET_TIMEOUT_MS', default: 60_000, min: 1, doc: 'a connection whose client keeps the server waiting (an answer, or a streamed part of one, left unread) is closed after this much silence; never counted while the server works on a request' },
+  socketTimeoutMs: { env: 'ERC_DEMOS_SOCKET_TIMEOUT_MS', default: 60_000, min: 1, doc: 'a connection with no traffic either way (a client that stops reading its answer) is closed after this' },
   maxConnections: { env: 'ERC_DEMOS_MAX_CONNECTIONS', default: 1024, min: 1, doc: 'open connections; further ones are closed at once' },
   shutdownTimeoutMs: { env: 'ERC_DEMOS_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, doc: 'on SIGTERM/SIGINT, time for in-flight requests to finish before every connection is closed and the process exits' },
 } as const;

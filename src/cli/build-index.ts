@@ -11,6 +11,8 @@ import { candidateName } from '../index/choose-space.js';
 import type { Manifest } from '../index/manifest.js';
 import type { SpaceRequest } from '../index/space.js';
 import { progressBar } from './progress.js';
+import { charCount } from '../chars.js';
+import { overCap } from '../embed/text-cap.js';
 import { assertBuildableOut } from '../index/out-guard.js';
 import { InputError } from '../errors.js';
 
@@ -84,6 +86,20 @@ export function describeSpace(manifest: Manifest): string[] {
 }
 
 /**
+ * Says which utterances the embedder reads only the beginning of (longer than ERC_DEMOS_MAX_EMBED_CHARS): counted
+ * here and in the manifest (`truncated_rows`), never cut silently.
+ */
+function reportTruncated(dialogues: readonly Dialogue[], maxChars: number | undefined): void {
+  if (maxChars === undefined) return;
+  const over = dialogues.flatMap((d) => d.turns.flatMap((t) => (overCap(t.text, maxChars) ? [{ d, t }] : [])));
+  if (over.length === 0) return;
+  console.error(`${over.length} utterance${over.length === 1 ? ' is' : 's are'} longer than ERC_DEMOS_MAX_EMBED_CHARS=${maxChars} characters: ` +
+    `embedded from the first ${maxChars} (stored whole):`);
+  for (const { d, t } of over.slice(0, 20)) console.error(`  ${d.id} turn ${t.index}${t.sourceId ? ` (${t.sourceId})` : ''}: ${charCount(t.text)} characters`);
+  if (over.length > 20) console.error(`  ... and ${over.length - 20} more`);
+}
+
+/**
  * Loads the sources (checked whole: names, label maps), samples them if asked, reports skipped rows, embeds with a
  * progress bar and writes the index atomically. Every input error comes before any embedding.
  */
@@ -108,7 +124,10 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
   const embedder = await createEmbedder(options.embedder);
   if (embedder.loaded) console.error(`embedder ${embedder.id}: loaded ${embedder.loaded}`);
   if (embedder.description) console.error(`embedder ${embedder.id}: ${embedder.description}`);
-  const bar = progressBar(`embedding (${embedder.id})`);
+  reportTruncated(corpus.dialogues, embedder.maxChars);
+  const bar = progressBar(`embedding (${embedder.id})`, {
+    embedding: `embedding (${embedder.id})`, 'choosing the space': 'choosing the space (cross-validation)', graph: 'building the graph', writing: 'writing the index',
+  });
   try {
     const manifest = await buildIndex({
       dialogues: corpus.dialogues,

@@ -4,6 +4,7 @@ import { settingsFromEnv, type Settings } from '../settings.js';
 import { startTransformersPool, startUseLitePool } from './pool.js';
 import { inThread, ScheduledEmbedder, type ScheduleOptions } from './scheduler.js';
 import { modelFolder, TransformersEmbedder } from './transformers.js';
+import { capText } from './text-cap.js';
 import { UseLiteOnnxEmbedder } from './use-lite-onnx.js';
 
 /**
@@ -35,6 +36,11 @@ export function scheduleFor(role: EmbedRole, executors: number, settings: Settin
 
 export const DEFAULT_EMBEDDER = 'use-lite';
 
+/** A model that reads at most `maxChars` characters of each text (ERC_DEMOS_MAX_EMBED_CHARS), as a worker does. */
+function capped(model: Embedder, maxChars: number): Embedder {
+  return { id: model.id, dim: model.dim, embed: (texts, options) => model.embed(texts.map((t) => capText(t, maxChars)), options) };
+}
+
 /** Separates a transformers spec from its prompt override: `transformers:<model>|prompt=<name or text>`. */
 const PROMPT_MARK = '|prompt=';
 
@@ -62,17 +68,19 @@ export function withPrompt(spec: string, prompt: string | undefined): string {
 export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: EmbedRole = 'batch', settings: Settings = settingsFromEnv()): Promise<Embedder> {
   if (spec === 'use-lite') {
     const threads = embedThreads(role);
-    if (threads > 0) return startUseLitePool(threads, scheduleFor(role, threads, settings));
+    if (threads > 0) return startUseLitePool(threads, scheduleFor(role, threads, settings), settings.maxEmbedChars);
     const model = await UseLiteOnnxEmbedder.load();
-    return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings), undefined, model);
+    return new ScheduledEmbedder(model.id, model.dim, [inThread(capped(model, settings.maxEmbedChars))], scheduleFor(role, 1, settings), undefined,
+      { ...model, maxChars: settings.maxEmbedChars });
   }
   if (spec.startsWith('transformers:') && spec.length > 'transformers:'.length) {
     const { model: name, prompt } = parseTransformersSpec(spec);
     const folder = await modelFolder(name, process.env.ERC_DEMOS_ALLOW_REMOTE_MODELS === '1');
     const threads = embedThreads(role);
-    if (threads > 0) return startTransformersPool(spec, name, folder, threads, scheduleFor(role, threads, settings), prompt);
+    if (threads > 0) return startTransformersPool(spec, name, folder, threads, scheduleFor(role, threads, settings), prompt, settings.maxEmbedChars);
     const model = await TransformersEmbedder.load({ model: name, folder, prompt, id: spec });
-    return new ScheduledEmbedder(model.id, model.dim, [inThread(model)], scheduleFor(role, 1, settings), model.describe(), model);
+    return new ScheduledEmbedder(model.id, model.dim, [inThread(capped(model, settings.maxEmbedChars))], scheduleFor(role, 1, settings), model.describe(),
+      { fingerprint: model.fingerprint, loaded: model.loaded, maxChars: settings.maxEmbedChars });
   }
   throw new Error(`unknown embedder "${spec}" (expected use-lite or transformers:<model id or folder>)`);
 }

@@ -1,18 +1,20 @@
 import { Worker } from 'node:worker_threads';
+import { DEFAULT_SETTINGS } from '../settings.js';
 import { fingerprintDifferences, type EmbedderFingerprint } from './fingerprint.js';
 import { DEFAULT_SCHEDULE, ScheduledEmbedder, type EmbedExecutor, type ScheduleOptions } from './scheduler.js';
+import { capText } from './text-cap.js';
 
 /**
  * What the pool's workers loaded: each hashed the files it read, so they must agree (a file replaced while the
  * workers loaded would make one serve another model).
  */
-function loadedModel(executors: readonly WorkerExecutor[]): { fingerprint?: EmbedderFingerprint; loaded?: string } {
+function loadedModel(executors: readonly WorkerExecutor[]): { fingerprint?: EmbedderFingerprint; loaded?: string; maxChars: number } {
   const [first] = executors;
   for (const other of executors.slice(1)) {
     const differences = first.fingerprint && other.fingerprint ? fingerprintDifferences(first.fingerprint, other.fingerprint) : [];
     if (differences.length > 0) throw new Error(`the model's files changed while the embedder threads loaded them (${differences.join('; ')}); start again`);
   }
-  return { fingerprint: first.fingerprint, loaded: first.loaded };
+  return { fingerprint: first.fingerprint, loaded: first.loaded, maxChars: first.maxChars };
 }
 
 /** Which model a worker loads (embed-worker.mjs). */
@@ -29,7 +31,11 @@ export class WorkerExecutor implements EmbedExecutor {
   onGone?: () => void;
   private call: { resolve: (v: Float32Array[]) => void; reject: (e: Error) => void } | undefined;
 
-  private constructor(readonly worker: Worker) {}
+  private constructor(
+    readonly worker: Worker,
+    /** Characters of one text the model reads (ERC_DEMOS_MAX_EMBED_CHARS): longer texts are cut before they are sent. */
+    readonly maxChars: number = DEFAULT_SETTINGS.maxEmbedChars,
+  ) {}
 
   /** The model's dimension and what was read from its folder, as the worker reports them once loaded. */
   dim = 0;
@@ -42,9 +48,9 @@ export class WorkerExecutor implements EmbedExecutor {
   }
 
   /** Starts a worker; resolves once its model is loaded. */
-  static start(model: WorkerModel = { kind: 'use-lite' }): Promise<WorkerExecutor> {
+  static start(model: WorkerModel = { kind: 'use-lite' }, maxChars?: number): Promise<WorkerExecutor> {
     return new Promise((resolve, reject) => {
-      const executor = new WorkerExecutor(new Worker(new URL('./embed-worker.mjs', import.meta.url), { workerData: model }));
+      const executor = new WorkerExecutor(new Worker(new URL('./embed-worker.mjs', import.meta.url), { workerData: model }), maxChars);
       const { worker } = executor;
       worker.once('error', reject);
       worker.on('message', (message: { ready?: boolean; dim?: number; description?: string; fingerprint?: EmbedderFingerprint; loaded?: string; vectors?: Float32Array; error?: string }) => {
@@ -72,7 +78,7 @@ export class WorkerExecutor implements EmbedExecutor {
     return new Promise((resolve, reject) => {
       this.call = { resolve, reject };
       this.worker.ref();
-      this.worker.postMessage({ texts });
+      this.worker.postMessage({ texts: texts.map((t) => capText(t, this.maxChars)) });
     });
   }
 
@@ -91,8 +97,8 @@ export class WorkerExecutor implements EmbedExecutor {
  * built by one opens with the other. Closing does not terminate the threads (onnxruntime#13086): idle and unref'd,
  * they end with the process.
  */
-export async function startUseLitePool(size: number, schedule: ScheduleOptions = DEFAULT_SCHEDULE): Promise<ScheduledEmbedder> {
-  const executors = await Promise.all(Array.from({ length: size }, () => WorkerExecutor.start()));
+export async function startUseLitePool(size: number, schedule: ScheduleOptions = DEFAULT_SCHEDULE, maxChars?: number): Promise<ScheduledEmbedder> {
+  const executors = await Promise.all(Array.from({ length: size }, () => WorkerExecutor.start({ kind: 'use-lite' }, maxChars)));
   return new ScheduledEmbedder('use-lite', 512, executors, schedule, undefined, loadedModel(executors));
 }
 
@@ -100,7 +106,7 @@ export async function startUseLitePool(size: number, schedule: ScheduleOptions =
  * A sentence-transformers folder on `size` worker threads, as USE-lite runs (same scheduler, same vectors as
  * in-thread): `id` is the embedder id stored in manifests, `folder` the local folder (downloaded already).
  */
-export async function startTransformersPool(id: string, model: string, folder: string, size: number, schedule: ScheduleOptions = DEFAULT_SCHEDULE, prompt?: string): Promise<ScheduledEmbedder> {
-  const executors = await Promise.all(Array.from({ length: size }, () => WorkerExecutor.start({ kind: 'transformers', id, model, folder, prompt })));
+export async function startTransformersPool(id: string, model: string, folder: string, size: number, schedule: ScheduleOptions = DEFAULT_SCHEDULE, prompt?: string, maxChars?: number): Promise<ScheduledEmbedder> {
+  const executors = await Promise.all(Array.from({ length: size }, () => WorkerExecutor.start({ kind: 'transformers', id, model, folder, prompt }, maxChars)));
   return new ScheduledEmbedder(id, executors[0].dim, executors, schedule, executors[0].description, loadedModel(executors));
 }

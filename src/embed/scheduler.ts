@@ -52,6 +52,7 @@ export class ScheduledEmbedder implements Embedder {
   private closed = false;
   readonly fingerprint?: EmbedderFingerprint;
   readonly loaded?: string;
+  readonly maxChars?: number;
   /** Observes each call as it starts (sentences, characters): metrics. */
   onCall?: (sentences: number, chars: number) => void;
 
@@ -61,11 +62,15 @@ export class ScheduledEmbedder implements Embedder {
     readonly executors: EmbedExecutor[],
     private readonly options: ScheduleOptions = DEFAULT_SCHEDULE,
     readonly description?: string,
-    /** What the executors loaded: the model files' hashes (an index records them) and the model file, where known. */
-    model: { fingerprint?: EmbedderFingerprint; loaded?: string } = {},
+    /**
+     * What the executors loaded: the model files' hashes (an index records them) and the model file, where known;
+     * the characters of one text they read (they cut longer texts).
+     */
+    model: { fingerprint?: EmbedderFingerprint; loaded?: string; maxChars?: number } = {},
   ) {
     this.fingerprint = model.fingerprint;
     this.loaded = model.loaded;
+    this.maxChars = model.maxChars;
     this.idle = [...executors];
     for (const executor of executors) executor.onGone = () => this.dispatch();
   }

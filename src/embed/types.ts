@@ -16,6 +16,8 @@ export interface Embedder {
   readonly fingerprint?: EmbedderFingerprint;
   /** The model file it loaded, for the build's output. */
   readonly loaded?: string;
+  /** Characters of one text it reads (ERC_DEMOS_MAX_EMBED_CHARS): a longer text is embedded from its beginning. */
+  readonly maxChars?: number;
   embed(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
   close?(): Promise<void>;
 }

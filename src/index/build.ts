@@ -5,6 +5,7 @@ import hnswlib from 'hnswlib-node';
 import type { Dialogue } from '../corpus/types.js';
 import { project, projectedDim, type Projection } from '../embed/projection.js';
 import type { Embedder } from '../embed/types.js';
+import { overCap } from '../embed/text-cap.js';
 import { lengthSortedCalls } from '../embed/use-lite.js';
 import { labelScheme } from '../corpus/labels.js';
 import { assignFolds, DEFAULT_FOLD_SEED, DEFAULT_FOLDS } from './folds.js';
@@ -19,6 +20,16 @@ export const DEFAULT_LDA_SHRINKAGE = 0.1;
 export const DEFAULT_LDA_BLEND = 0.4;
 
 export const DEFAULT_HNSW: HnswParams = { space: 'cosine', M: 16, efConstruction: 200, efSearch: 128, seed: 100 };
+
+export type BuildPhase = 'embedding' | 'choosing the space' | 'graph' | 'writing';
+
+/**
+ * Utterances per embedder request while building: progress is reported as each one returns. Up to `batchSize`
+ * utterances are queued at once, so the embedder's threads never wait between requests.
+ */
+const EMBED_CHUNK = 256;
+/** Rows inserted into the graph between progress reports (and turns of the event loop) after a projection. */
+const GRAPH_CHUNK = 1000;
 
 export interface BuildOptions {
   dialogues: readonly Dialogue[];
@@ -39,7 +50,12 @@ export interface BuildOptions {
   folds?: number;
   /** The spaces `auto` chooses among (default DEFAULT_SPACE_CANDIDATES). */
   spaceCandidates?: readonly SpaceCandidate[];
-  onProgress?: (done: number, total: number) => void;
+  /**
+   * Progress of each phase in turn, so that none is silent: `embedding` (utterances), `choosing the space`
+   * (statistics, cross-validation and fits, step by step; only with a projection to fit), `graph` (rows inserted
+   * into HNSW after a projection; without one they go in while embedding) and `writing` (files and checksums).
+   */
+  onProgress?: (done: number, total: number, phase: BuildPhase) => void;
   /**
    * The index's label set (the unified space of a pool), in order; default: the corpus' own scheme where it is a known
    * corpus using its own names, else the labels seen.
@@ -128,27 +144,34 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     };
     let space: FittedSpace = { decision: { method: 'forced', reason: '--projection none' } };
     try {
-      // Batches of similar length: an embedder that pads (transformers.js) pads a call to its longest sentence.
-      // The next batch embeds (on the worker threads) while this one goes into the graph on the main thread.
+      // Chunks of similar length (an embedder that pads pads a call to its longest sentence), up to batchSize
+      // utterances queued at the embedder's threads while the chunk that returned goes into the graph on the main
+      // thread; progress after each chunk.
       let done = 0;
-      const batches = lengthSortedCalls(texts, batchSize);
-      const embedBatch = (b: number) => {
-        const promise = embedder.embed(batches[b].map((id) => texts[id]));
-        promise.catch(() => {}); // awaited below; this only stops an early failure counting as unhandled
-        return promise;
+      const chunks = lengthSortedCalls(texts, Math.min(batchSize, EMBED_CHUNK));
+      const window = Math.max(2, Math.ceil(batchSize / EMBED_CHUNK));
+      const pending: Promise<Float32Array[]>[] = [];
+      let submitted = 0;
+      const submit = () => {
+        while (pending.length < window && submitted < chunks.length) {
+          const promise = embedder.embed(chunks[submitted++].map((id) => texts[id]));
+          promise.catch(() => {}); // awaited below; this only stops an early failure counting as unhandled
+          pending.push(promise);
+        }
       };
-      let next = embedBatch(0);
-      for (const [b, batch] of batches.entries()) {
-        const vectors = await next;
-        if (b + 1 < batches.length) next = embedBatch(b + 1);
+      options.onProgress?.(0, texts.length, 'embedding');
+      submit();
+      for (const chunk of chunks) {
+        const vectors = await pending.shift()!;
+        submit();
         vectors.forEach((v, n) => {
           if (v.length !== embedder.dim) throw new Error(`embedder returned ${v.length} dims, expected ${embedder.dim}`);
-          if (fitsSpace) raw[batch[n]] = v;
-          else store(v, batch[n]);
+          if (fitsSpace) raw[chunk[n]] = v;
+          else store(v, chunk[n]);
         });
-        done += batch.length;
-        options.onProgress?.(done, texts.length);
-        // Let timers and I/O run between batches (progress output, a server answering while it builds).
+        done += chunk.length;
+        options.onProgress?.(done, texts.length, 'embedding');
+        // Let timers and I/O run between chunks (progress output, a server answering while it builds).
         await new Promise((r) => setImmediate(r));
       }
       if (fitsSpace) {
@@ -157,17 +180,27 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
         space = await fitSpace(options.projection!, {
           vectors: raw, labels: rowLabels, folds: rowFolds, foldCount, candidates: options.spaceCandidates,
           multiLabel: labelScheme(options.corpus)?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length > 1)),
+          onProgress: (done, total) => options.onProgress?.(done, total, 'choosing the space'),
         });
         const { projection } = space;
         index = newGraph(projection ? projectedDim(projection) : embedder.dim, texts.length, hnsw);
-        raw.forEach((v, i) => store(projection ? project(projection, v) : v, i));
+        for (let i = 0; i < raw.length; i++) {
+          store(projection ? project(projection, raw[i]) : raw[i], i);
+          if ((i + 1) % GRAPH_CHUNK === 0 || i + 1 === raw.length) {
+            options.onProgress?.(i + 1, raw.length, 'graph');
+            await new Promise((r) => setImmediate(r));
+          }
+        }
         if (projection) writeFileSync(join(tmp, FILES.projection), Buffer.concat([f32Bytes(projection.mean), f32Bytes(projection.weights)]));
         if (space.foldProjections) writeFileSync(join(tmp, FILES.crossFit), crossFitBytes(space.foldProjections, raw));
       }
     } finally {
       closeSync(vectorsFd);
     }
+    const written = [FILES.hnsw, FILES.vectors, FILES.meta, ...(space.projection ? [FILES.projection] : []), ...(space.foldProjections ? [FILES.crossFit] : [])];
+    options.onProgress?.(0, written.length + 1, 'writing');
     index!.writeIndexSync(join(tmp, FILES.hnsw));
+    options.onProgress?.(1, written.length + 1, 'writing');
 
     const labelCounts: Record<string, number> = {};
     for (const d of dialogues) for (const t of d.turns) for (const l of t.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
@@ -178,11 +211,14 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     const labels = options.labels ? [...options.labels] : scheme && seen.every((l) => scheme.own.includes(l)) ? [...scheme.own] : seen;
     const checksums: Record<string, string> = {};
     const { projection, foldProjections, decision } = space;
-    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(projection ? [FILES.projection] : []), ...(foldProjections ? [FILES.crossFit] : [])]) checksums[file] = await sha256File(join(tmp, file));
+    for (const [n, file] of written.entries()) {
+      checksums[file] = await sha256File(join(tmp, file));
+      options.onProgress?.(n + 2, written.length + 1, 'writing');
+    }
     const manifest: Manifest = {
       format_version: INDEX_FORMAT_VERSION,
       name: options.name ?? basename(out),
-      embedder: { id: embedder.id, dim: embedder.dim, fingerprint: embedder.fingerprint ?? null },
+      embedder: { id: embedder.id, dim: embedder.dim, fingerprint: embedder.fingerprint ?? null, max_chars: embedder.maxChars ?? null },
       corpus: options.corpus,
       splits: [...options.splits],
       count: texts.length,
@@ -201,6 +237,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
       built_at: new Date().toISOString(),
       build_seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
       skipped_rows: options.skippedRows ?? 0,
+      truncated_rows: embedder.maxChars === undefined ? 0 : texts.filter((t) => overCap(t, embedder.maxChars!)).length,
       checksums,
     };
     const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);

@@ -106,14 +106,25 @@ function sampleSd(xs: readonly number[]): number {
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
 }
 
-/** LDA statistics of each fold's rows (fold f: the rows with folds[i] === f), to fit "all folds but f" from. */
-export async function foldStatistics(gram: Gram, vectors: readonly Float32Array[], labels: readonly string[], folds: readonly number[], foldCount: number): Promise<LdaStatistics[]> {
+/**
+ * LDA statistics of each fold's rows (fold f: the rows with folds[i] === f), to fit "all folds but f" from;
+ * `onStep` after each fold (progress).
+ */
+export async function foldStatistics(gram: Gram, vectors: readonly Float32Array[], labels: readonly string[], folds: readonly number[], foldCount: number, onStep?: () => void): Promise<LdaStatistics[]> {
   const stats: LdaStatistics[] = [];
   for (let f = 0; f < foldCount; f++) {
     const rows = folds.flatMap((g, i) => (g === f ? [i] : []));
     stats.push(await statisticsWith(gram, rows.map((i) => vectors[i]), rows.map((i) => labels[i]), vectors[0].length));
+    onStep?.();
   }
   return stats;
+}
+
+/** The steps crossValidateSpaces reports through `onStep`: per fold, its LDA fits, then each block of held-out rows. */
+export function crossValidationSteps(folds: readonly number[], foldCount: number): number {
+  const sizes = new Array<number>(foldCount).fill(0);
+  for (const f of folds) sizes[f] += 1;
+  return sizes.reduce((n, size) => n + 1 + Math.ceil(size / QUERY_BLOCK), 0);
 }
 
 export interface CrossValidationInput {
@@ -128,6 +139,8 @@ export interface CrossValidationInput {
   k?: number;
   /** foldStatistics() of these rows, where the caller has them already (default: computed here). */
   foldStats?: readonly LdaStatistics[];
+  /** Called after each step (crossValidationSteps() in all): a fold's LDA fits, a block of held-out rows scored. */
+  onStep?: () => void;
 }
 
 /**
@@ -167,6 +180,7 @@ export async function crossValidateSpaces(input: CrossValidationInput): Promise<
       }
       await new Promise((resolve) => setImmediate(resolve));
     }
+    input.onStep?.();
     const predictions = candidates.map(() => [] as string[]);
     const sameLabel = candidates.map(() => 0);
     const trainFlat = flat(train.map((i) => vectors[i]), dim);
@@ -196,6 +210,7 @@ export async function crossValidateSpaces(input: CrossValidationInput): Promise<
           });
         }
       }
+      input.onStep?.();
       await new Promise((resolve) => setImmediate(resolve));
     }
     const gold = held.map((i) => labels[i]);

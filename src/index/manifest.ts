@@ -57,7 +57,11 @@ export const ManifestSchema = z.object({
    * The embedder: its id (spec), dimension, and the fingerprint of the model files it loaded (embed/fingerprint.ts),
    * checked at open; null: built before fingerprints, opened without the check.
    */
-  embedder: z.object({ id: z.string(), dim: z.number().int().positive(), fingerprint: FingerprintSchema.nullable().default(null) }),
+  embedder: z.object({
+    id: z.string(), dim: z.number().int().positive(), fingerprint: FingerprintSchema.nullable().default(null),
+    /** Characters of one text the embedder read (ERC_DEMOS_MAX_EMBED_CHARS at build); null: not recorded. */
+    max_chars: z.number().int().positive().nullable().default(null),
+  }),
   corpus: z.string(),
   splits: z.array(z.string()),
   count: z.number().int().nonnegative(),
@@ -93,6 +97,8 @@ export const ManifestSchema = z.object({
   built_at: z.string(),
   build_seconds: z.number(),
   skipped_rows: z.number().int().nonnegative(),
+  /** Utterances longer than embedder.max_chars, embedded from their first max_chars characters (stored whole). */
+  truncated_rows: z.number().int().nonnegative().default(0),
   checksums: z.record(z.string(), z.string()),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;

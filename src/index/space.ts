@@ -1,6 +1,6 @@
 import { combineStatistics, fitLdaFromStatistics } from '../embed/lda.js';
 import { project, type Projection } from '../embed/projection.js';
-import { crossValidateSpaces, foldStatistics, type SpaceCandidate, type SpaceChoice } from './choose-space.js';
+import { crossValidateSpaces, crossValidationSteps, foldStatistics, type SpaceCandidate, type SpaceChoice } from './choose-space.js';
 import { onnxGram } from './gram.js';
 
 /** What a build asks for: choose by cross-validation, the raw space, or LDA with given shrinkage and blend. */
@@ -26,6 +26,8 @@ export interface SpaceInput {
   foldCount: number;
   multiLabel: boolean;
   candidates?: readonly SpaceCandidate[];
+  /** Progress over the whole fit (statistics, cross-validation, the chosen space's fits), step by step. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Rows per fold needed to cross-validate: below this, a fold's kNN W-F1 is noise and `auto` keeps the raw space. */
@@ -59,26 +61,41 @@ export async function fitSpace(request: SpaceRequest, input: SpaceInput): Promis
     const vectors = labelled.map((i) => input.vectors[i]);
     const labels = labelled.map((i) => input.labels[i]!);
     const folds = labelled.map((i) => input.folds[i]);
+    // Progress: statistics per fold, the cross-validation's steps (auto), the chosen space's fits (full, per fold).
+    const total = input.foldCount + (request.kind === 'auto' ? crossValidationSteps(folds, input.foldCount) : 0) + 1 + input.foldCount;
+    let done = 0;
+    const onStep = () => input.onProgress?.(++done, total);
+    input.onProgress?.(0, total);
     // One pass of statistics serves the cross-validation and the fits of the chosen space, full and per fold.
-    const foldStats = await foldStatistics(gram, vectors, labels, folds, input.foldCount);
+    const foldStats = await foldStatistics(gram, vectors, labels, folds, input.foldCount, onStep);
     let decision: SpaceDecision;
     let chosen: SpaceCandidate;
     if (request.kind === 'auto') {
-      const choice = await crossValidateSpaces({ vectors, labels, folds, foldCount: input.foldCount, gram, candidates: input.candidates, foldStats });
+      const choice = await crossValidateSpaces({ vectors, labels, folds, foldCount: input.foldCount, gram, candidates: input.candidates, foldStats, onStep });
       decision = choice;
       chosen = choice.chosen;
     } else {
       decision = { method: 'forced', reason: `--projection lda (shrinkage ${request.shrinkage}, blend ${request.blend})` };
       chosen = { projection: 'lda', shrinkage: request.shrinkage, blend: request.blend };
     }
-    if (chosen.projection === 'none') return { decision };
+    if (chosen.projection === 'none') {
+      input.onProgress?.(total, total);
+      return { decision };
+    }
     const projection = fitLdaFromStatistics(combineStatistics(foldStats), chosen.shrinkage, chosen.blend);
+    onStep();
     let foldProjections: Projection[] | undefined;
     try {
-      foldProjections = foldStats.map((_, f) => fitLdaFromStatistics(combineStatistics(foldStats.filter((__, g) => g !== f)), chosen.shrinkage, chosen.blend));
+      foldProjections = [];
+      for (let f = 0; f < foldStats.length; f++) {
+        foldProjections.push(fitLdaFromStatistics(combineStatistics(foldStats.filter((__, g) => g !== f)), chosen.shrinkage, chosen.blend));
+        onStep();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     } catch {
       foldProjections = undefined; // some fold holds every example of all but one label: no cross-fitting
     }
+    input.onProgress?.(total, total);
     return { projection, foldProjections, decision };
   } finally {
     await gram.close();
