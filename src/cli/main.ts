@@ -230,12 +230,13 @@ indexOverSplit(
   .option('--demo-block <template>', 'demonstration block template, with {examples}')
   .option('--demo-item <template>', 'one demonstration, with {text} {label} {labels}')
   .option('--demo-separator <text>', 'between demonstrations')
-  .addOption(new Option('--jsonl-shape <shape>', 'line shape: instructerc {id,input,target,demonstrations}, alpaca {instruction,input,output}, sharegpt {conversations} (these two also write the LLaMA-Factory dataset_info.json entry beside the export)').choices(JSONL_SHAPES).default('instructerc'))
+  .addOption(new Option('--jsonl-shape <shape>', 'line shape: instructerc {id,input,target,demonstrations}, alpaca {instruction,input,output}, sharegpt {conversations}, messages {messages:[{role,content}]}, prompt-completion {prompt,completion} (all but instructerc also write the LLaMA-Factory dataset_info.json entry beside the export)').choices(JSONL_SHAPES).default('instructerc'))
+  .option('--system <text>', 'messages shape: a system message before each prompt')
   .option('--fraction <f>', 'export only this fraction of the split\'s dialogues (data scaling, e.g. 1/8); the index must hold the same sample', parseFraction)
   .addOption(new Option('--mix <mix>', 'with --fraction: total (of the pool) or ratio (of each corpus)').choices(MIXES))
   .option('--seed <n>', `with --fraction: the sample's seed (default ${DEFAULT_SAMPLE_SEED})`, nonNegativeInt)
   .requiredOption('--out <file>', 'JSONL file to write (replaced atomically)')
-  .action(async (o: SampleFlags & { index: string; source?: SourceSpec[]; corpus?: CorpusFormat; data?: string; labelMap?: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; crossFit: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; lambda?: string; out: string }) => {
+  .action(async (o: SampleFlags & { index: string; source?: SourceSpec[]; corpus?: CorpusFormat; data?: string; labelMap?: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; crossFit: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; system?: string; lambda?: string; out: string }) => {
     await runPromptExport({ ...o, sample: sampleSpec(o) });
   });
 

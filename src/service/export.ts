@@ -5,7 +5,7 @@ import type { Embedder } from '../embed/types.js';
 import type { DemoIndex } from '../index/open.js';
 import { removeDeadTemporaries } from '../index/recover.js';
 import type { PromptFormat } from '../prompt/formats.js';
-import { shapeRecord, type JsonlShape } from './jsonl-shapes.js';
+import { checkShapeOptions, shapeRecord, type JsonlShape, type ShapeOptions } from './jsonl-shapes.js';
 import { buildPrompts, jobsOf, type PromptOptions } from './prompts.js';
 
 export interface ExportOptions {
@@ -17,6 +17,7 @@ export interface ExportOptions {
   out: string;
   /** The shape of each line (jsonl-shapes.ts); default instructerc. */
   shape?: JsonlShape;
+  shapeOptions?: ShapeOptions;
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -40,6 +41,7 @@ function exportId(corpus: string, dialogue: string | undefined, target: number):
  */
 export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
   const started = performance.now();
+  checkShapeOptions(o.shape ?? 'instructerc', o.shapeOptions ?? {});
   const jobs = jobsOf(o.dialogues, o.format);
   const batchSize = o.batchSize ?? 256;
   const tmp = `${o.out}.tmp-${process.pid}`;
@@ -58,7 +60,7 @@ export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
         const job = batch[i];
         return JSON.stringify(shapeRecord(o.shape ?? 'instructerc', {
           id: exportId(job.corpus, job.dialogueId, job.target), input: p.prompt, target: p.target, demonstrations: p.demonstrations.map((d) => d.id),
-        }));
+        }, o.shapeOptions));
       });
       if (streamError) throw streamError;
       if (!stream.write(`${lines.join('\n')}\n`)) await once(stream, 'drain');
