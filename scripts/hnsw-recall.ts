@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { loadCorpus, type CorpusFormat } from '../src/corpus/load.js';
 import { createEmbedder } from '../src/embed/create.js';
-import { tieAwareHits } from '../src/eval/metrics.js';
+import { tieAwareHits } from '../src/metrics.js';
 import { DemoIndex } from '../src/index/open.js';
 
 const { values } = parseArgs({

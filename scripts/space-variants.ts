@@ -12,7 +12,7 @@ import { loadCorpus, type CorpusFormat } from '../src/corpus/load.js';
 import { createEmbedder } from '../src/embed/create.js';
 import { combineStatistics, fitLdaFromStatistics, ldaStatistics } from '../src/embed/lda.js';
 import { project, type Projection } from '../src/embed/projection.js';
-import { classificationReport, weightedVote } from '../src/eval/metrics.js';
+import { classificationReport, weightedVote } from '../src/metrics.js';
 import { candidateName, crossValidateSpaces, flat, topKBlends, type SpaceCandidate } from '../src/index/choose-space.js';
 import { assignFolds } from '../src/index/folds.js';
 import { onnxGram } from '../src/index/gram.js';

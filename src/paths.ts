@@ -12,22 +12,20 @@ export const SAMPLE_CORPUS = join(PACKAGE_ROOT, 'data', 'sample', 'sample.jsonl'
 export const DEFAULT_INDEX_DIR = join(PACKAGE_ROOT, 'indexes');
 
 /**
- * Where the shared corpora live: $ERC_DEMOS_DATA_DIR, else ../shared/data beside the checkout. Returns the
- * corpus directory only if it exists.
+ * Where the shared corpora live: `dataDir` (the setting ERC_DEMOS_DATA_DIR), else ../shared/data beside the checkout.
+ * Returns the corpus directory only if it exists.
  */
-export function sharedCorpusDir(corpus: string): string | undefined {
-  const base = process.env.ERC_DEMOS_DATA_DIR ?? join(PACKAGE_ROOT, '..', 'shared', 'data');
-  const dir = join(base, corpus);
+export function sharedCorpusDir(corpus: string, dataDir = ''): string | undefined {
+  const dir = join(dataDir || join(PACKAGE_ROOT, '..', 'shared', 'data'), corpus);
   return existsSync(dir) ? dir : undefined;
 }
 
-/** MELD for the default service: $ERC_DEMOS_MELD_DIR, else the shared data directory's meld/. */
-export function meldDir(): string | undefined {
-  const fromEnv = process.env.ERC_DEMOS_MELD_DIR;
-  if (fromEnv) {
-    if (existsSync(fromEnv)) return fromEnv;
-    console.error(`warning: ERC_DEMOS_MELD_DIR=${fromEnv} does not exist; ignoring it`);
+/** MELD for the default service: the settings' meldDir (ERC_DEMOS_MELD_DIR), else the data directory's meld/. */
+export function meldDir(settings: { meldDir: string; dataDir: string }): string | undefined {
+  if (settings.meldDir) {
+    if (existsSync(settings.meldDir)) return settings.meldDir;
+    console.error(`warning: ERC_DEMOS_MELD_DIR=${settings.meldDir} does not exist; ignoring it`);
     return undefined;
   }
-  return sharedCorpusDir('meld');
+  return sharedCorpusDir('meld', settings.dataDir);
 }

@@ -29,6 +29,33 @@ const SETTINGS = {
 
 /** Settings whose value is text (each with the pattern it must match). */
 const TEXT_SETTINGS = {
+  // Embedders (src/embed/create.ts, hub.ts).
+  embedThreads: {
+    env: 'ERC_DEMOS_EMBED_THREADS', default: 'auto', pattern: /^(auto|\d+)$/, patternDoc: 'must be auto or a whole number',
+    doc: 'worker threads that embed: `auto`: one per core for build, prompts and eval, all but one core for serve (at most 4); 0 embeds in the main thread',
+  },
+  allowRemoteModels: {
+    env: 'ERC_DEMOS_ALLOW_REMOTE_MODELS', default: '0', pattern: /^[01]$/, patternDoc: 'must be 0 or 1',
+    doc: '1: a `transformers:<hub id>` embedder downloads the model folder from the Hugging Face hub into the model cache; 0: local folders only',
+  },
+  modelCache: {
+    env: 'ERC_DEMOS_MODEL_CACHE', default: '', pattern: /^.*$/, patternDoc: 'a directory',
+    doc: 'where downloaded model folders are kept; empty: ~/.cache/erc-demos/models',
+  },
+  // Corpora the built-in default index reads (src/cli/default-index.ts).
+  dataDir: {
+    env: 'ERC_DEMOS_DATA_DIR', default: '', pattern: /^.*$/, patternDoc: 'a directory',
+    doc: 'the shared corpora (meld/, emorynlp/, ...); empty: ../shared/data beside the checkout',
+  },
+  meldDir: {
+    env: 'ERC_DEMOS_MELD_DIR', default: '', pattern: /^.*$/, patternDoc: 'a directory',
+    doc: 'MELD for the built-in default index (the directory with train_sent_emo.csv); empty: the data directory\'s meld/',
+  },
+  // Logs (src/server/logging.ts).
+  logLevel: {
+    env: 'ERC_DEMOS_LOG_LEVEL', default: 'info', pattern: /^(fatal|error|warn|info|debug|trace|silent)$/, patternDoc: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    doc: 'level of the JSON request log on stdout; utterances appear only at debug',
+  },
   // HTTP (src/server/request-guards.ts).
   allowedHosts: {
     env: 'ERC_DEMOS_ALLOWED_HOSTS', default: 'auto', pattern: /^(auto|\*|(\[[0-9a-fA-F:.]+\]|[\w.-]+)(\s*,\s*(\[[0-9a-fA-F:.]+\]|[\w.-]+))*)$/,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classificationReport, weightedVote } from '../src/eval/metrics.js';
+import { classificationReport, weightedVote } from '../src/metrics.js';
 import { fitLda } from '../src/embed/lda.js';
 import { project, projectedDim } from '../src/embed/projection.js';
 import type { IndexedRow } from '../src/index/rows.js';

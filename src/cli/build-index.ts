@@ -15,6 +15,7 @@ import { charCount } from '../chars.js';
 import { overCap } from '../embed/text-cap.js';
 import { assertBuildableOut } from '../index/out-guard.js';
 import { InputError } from '../errors.js';
+import { settingsFromEnv, type Settings } from '../settings.js';
 
 export interface BuildCommandOptions {
   /** The corpora to pool (`--source`); or one corpus by format, data and corpusName. */
@@ -40,6 +41,8 @@ export interface BuildCommandOptions {
   labelMapFile?: string;
   /** Index only a sample of whole dialogues (data scaling), recorded in the manifest. */
   sample?: SampleSpec;
+  /** Default: from the environment (this is a door). */
+  settings?: Settings;
 }
 
 /** Each source's counts as indexed (a sample holds fewer than were loaded). */
@@ -121,7 +124,7 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
     for (const s of corpus.skipped.slice(0, 20)) console.error(`  ${s.file}:${s.line}: ${s.reason}`);
     if (corpus.skipped.length > 20) console.error(`  ... and ${corpus.skipped.length - 20} more`);
   }
-  const embedder = await createEmbedder(options.embedder);
+  const embedder = await createEmbedder(options.embedder, 'batch', options.settings ?? settingsFromEnv());
   if (embedder.loaded) console.error(`embedder ${embedder.id}: loaded ${embedder.loaded}`);
   if (embedder.description) console.error(`embedder ${embedder.id}: ${embedder.description}`);
   reportTruncated(corpus.dialogues, embedder.maxChars);

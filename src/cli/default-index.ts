@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { DEFAULT_EMBEDDER } from '../embed/create.js';
 import { IndexLoadError, readManifest } from '../index/open.js';
 import { DEFAULT_INDEX_DIR, meldDir, SAMPLE_CORPUS } from '../paths.js';
+import type { Settings } from '../settings.js';
 import { runBuild, type BuildCommandOptions } from './build-index.js';
 
 /**
@@ -12,8 +13,8 @@ import { runBuild, type BuildCommandOptions } from './build-index.js';
  * none, or when opening the earlier one fails on the index itself (damaged, other embedder, older format, or built
  * before the space was chosen by cross-validation).
  */
-export async function openDefaultIndex<T>(open: (dir: string) => Promise<T>): Promise<T> {
-  const meld = meldDir();
+export async function openDefaultIndex<T>(open: (dir: string) => Promise<T>, settings: Settings): Promise<T> {
+  const meld = meldDir(settings);
   const build: BuildCommandOptions = meld
     ? { format: 'meld', data: meld, splits: ['train'], embedder: DEFAULT_EMBEDDER, out: join(DEFAULT_INDEX_DIR, 'meld-train'), name: 'meld', batchSize: 1024 }
     : { format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], embedder: DEFAULT_EMBEDDER, out: join(DEFAULT_INDEX_DIR, 'sample-use-lite'), name: 'sample', corpusName: 'sample', batchSize: 1024 };
@@ -40,6 +41,6 @@ export async function openDefaultIndex<T>(open: (dir: string) => Promise<T>): Pr
       console.error(`rebuilding: ${error.message}`);
     }
   }
-  await runBuild(build);
+  await runBuild({ ...build, settings });
   return open(build.out);
 }

@@ -1,3 +1,4 @@
+import { settingsFromEnv } from '../settings.js';
 import type { CorpusFormat } from '../corpus/load.js';
 import type { SourceSpec } from '../corpus/sources.js';
 import { loadSourcesForIndex } from './index-sources.js';
@@ -22,7 +23,7 @@ export interface EvalCommandOptions {
 
 /** erc-demos eval: a table for people, or one JSON object (--json) for scripts. */
 export async function runEval(o: EvalCommandOptions): Promise<void> {
-  const service = await DemoService.load([o.index]);
+  const service = await DemoService.load([o.index], { settings: settingsFromEnv() });
   const { index } = service.index();
   const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap }, o.split);
   const bar = progressBar('eval');

@@ -66,7 +66,7 @@ function parseIndexArg(arg: string): { name?: string; dir: string } {
   return eq > 0 ? { name: arg.slice(0, eq), dir: arg.slice(eq + 1) } : { dir: arg };
 }
 
-async function loadService(indexArgs: string[], embedder?: string, role?: EmbedRole, settings?: Settings): Promise<DemoService> {
+async function loadService(indexArgs: string[], embedder: string | undefined, role: EmbedRole, settings: Settings): Promise<DemoService> {
   const parsed = indexArgs.map(parseIndexArg);
   return DemoService.load(parsed.map((p) => p.dir), { embedder, names: parsed.map((p) => p.name), role, settings });
 }
@@ -123,11 +123,11 @@ program
   .option('--embedder <spec>', 'refuse indexes not built with this embedder')
   .action(async (o: { index?: string[]; port: number; host: string; embedder?: string }) => {
     const settings = settingsFromEnv();
-    const logger = createLogger();
+    const logger = createLogger(settings.logLevel);
     // What SIGHUP reopens: the --index arguments, or the default index's directory once found or built.
     let indexArgs = o.index ?? [];
     const open = () => loadService(indexArgs, o.embedder, 'serve', settings);
-    const first = o.index ? await open() : await openDefaultIndex((dir) => ((indexArgs = [dir]), open()));
+    const first = o.index ? await open() : await openDefaultIndex((dir) => ((indexArgs = [dir]), open()), settings);
     const lifecycle = newLifecycle();
     const appOptions = { lifecycle, maxBodyBytes: settings.maxBodyBytes, logger, allowedHosts: allowedHosts(settings.allowedHosts, o.host) };
     const served = new ReloadableService(first, (service) => createApp(service, appOptions));
@@ -196,7 +196,7 @@ program
       utterance, k: o.k, labels: o.labels, strategy: o.strategy, lambda: o.lambda, exclude_dialogue: o.excludeDialogue, split: o.split, corpus: o.corpus, dedup: o.dedup ? 'true' : undefined,
       dialogue: o.dialogue, cross_fit: o.crossFit ? undefined : 'false',
     });
-    const service = await loadService([o.index], o.embedder);
+    const service = await loadService([o.index], o.embedder, 'batch', settingsFromEnv());
     console.log(JSON.stringify(await service.demonstrations(query), null, 2));
   });
 

@@ -1,3 +1,4 @@
+import { settingsFromEnv } from '../settings.js';
 import { writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { CorpusFormat } from '../corpus/load.js';
@@ -78,7 +79,7 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
     ...base,
     demo: { block: o.demoBlock ?? base.demo.block, item: o.demoItem ?? base.demo.item, separator: o.demoSeparator ?? base.demo.separator },
   };
-  const service = await DemoService.load([o.index]);
+  const service = await DemoService.load([o.index], { settings: settingsFromEnv() });
   const { index } = service.index();
   const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap }, o.split);
   if (corpus.skipped.length) console.error(`skipped ${corpus.skipped.length} rows (first: ${corpus.skipped[0].file}:${corpus.skipped[0].line}: ${corpus.skipped[0].reason})`);

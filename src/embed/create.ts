@@ -1,6 +1,6 @@
 import type { Embedder } from './types.js';
 import { availableParallelism } from 'node:os';
-import { settingsFromEnv, type Settings } from '../settings.js';
+import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
 import { startTransformersPool, startUseLitePool } from './pool.js';
 import { inThread, ScheduledEmbedder, type ScheduleOptions } from './scheduler.js';
 import { modelFolder, TransformersEmbedder } from './transformers.js';
@@ -14,10 +14,9 @@ import { UseLiteOnnxEmbedder } from './use-lite-onnx.js';
  */
 export type EmbedRole = 'batch' | 'serve';
 
-/** Worker threads that embed (either model): $ERC_DEMOS_EMBED_THREADS, else per role (at most 4); 0 embeds in-thread. */
-export function embedThreads(role: EmbedRole = 'batch'): number {
-  const fromEnv = Number(process.env.ERC_DEMOS_EMBED_THREADS);
-  if (process.env.ERC_DEMOS_EMBED_THREADS && Number.isInteger(fromEnv) && fromEnv >= 0) return fromEnv;
+/** Worker threads that embed (either model): the setting, or `auto`: per role (at most 4); 0 embeds in-thread. */
+export function embedThreads(role: EmbedRole = 'batch', setting: Settings['embedThreads'] = DEFAULT_SETTINGS.embedThreads): number {
+  if (setting !== 'auto') return Number(setting);
   const cores = availableParallelism();
   return Math.min(4, role === 'serve' ? Math.max(1, cores - 1) : cores);
 }
@@ -28,7 +27,7 @@ export function embedThreads(role: EmbedRole = 'batch'): number {
  * queries). A build, export or eval is the only request: it takes every thread in full calls (the character cap
  * would cost it ~4%, docs/RELIABILITY.md).
  */
-export function scheduleFor(role: EmbedRole, executors: number, settings: Settings = settingsFromEnv()): ScheduleOptions {
+export function scheduleFor(role: EmbedRole, executors: number, settings: Settings = DEFAULT_SETTINGS): ScheduleOptions {
   if (role === 'batch') return { callItems: 32, callChars: Number.POSITIVE_INFINITY, maxExecutorsPerRequest: executors };
   const share = settings.maxWorkersPerRequest > 0 ? settings.maxWorkersPerRequest : Math.max(1, executors - 1);
   return { callItems: 32, callChars: settings.embedCallChars, maxExecutorsPerRequest: share };
@@ -65,9 +64,9 @@ export function withPrompt(spec: string, prompt: string | undefined): string {
  * Builds an embedder from its spec: `use-lite` or `transformers:<hub id or local folder>`. Every embedder is
  * scheduled (scheduler.ts): fair between concurrent requests, cancellable, in calls of bounded size.
  */
-export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: EmbedRole = 'batch', settings: Settings = settingsFromEnv()): Promise<Embedder> {
+export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: EmbedRole = 'batch', settings: Settings = DEFAULT_SETTINGS): Promise<Embedder> {
   if (spec === 'use-lite') {
-    const threads = embedThreads(role);
+    const threads = embedThreads(role, settings.embedThreads);
     if (threads > 0) return startUseLitePool(threads, scheduleFor(role, threads, settings), settings.maxEmbedChars);
     const model = await UseLiteOnnxEmbedder.load();
     return new ScheduledEmbedder(model.id, model.dim, [inThread(capped(model, settings.maxEmbedChars))], scheduleFor(role, 1, settings), undefined,
@@ -75,8 +74,8 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
   }
   if (spec.startsWith('transformers:') && spec.length > 'transformers:'.length) {
     const { model: name, prompt } = parseTransformersSpec(spec);
-    const folder = await modelFolder(name, process.env.ERC_DEMOS_ALLOW_REMOTE_MODELS === '1');
-    const threads = embedThreads(role);
+    const folder = await modelFolder(name, { allowRemote: settings.allowRemoteModels === '1', cacheDir: settings.modelCache || undefined });
+    const threads = embedThreads(role, settings.embedThreads);
     if (threads > 0) return startTransformersPool(spec, name, folder, threads, scheduleFor(role, threads, settings), prompt, settings.maxEmbedChars);
     const model = await TransformersEmbedder.load({ model: name, folder, prompt, id: spec });
     return new ScheduledEmbedder(model.id, model.dim, [inThread(capped(model, settings.maxEmbedChars))], scheduleFor(role, 1, settings), model.describe(),

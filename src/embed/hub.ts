@@ -3,10 +3,8 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ModulesSchema } from './st-config.js';
 
-/** Where downloaded model folders are kept: $ERC_DEMOS_MODEL_CACHE, else ~/.cache/erc-demos/models. */
-export function modelCacheDir(): string {
-  return process.env.ERC_DEMOS_MODEL_CACHE ?? join(homedir(), '.cache', 'erc-demos', 'models');
-}
+/** Where downloaded model folders are kept by default (the setting ERC_DEMOS_MODEL_CACHE overrides it). */
+export const DEFAULT_MODEL_CACHE = join(homedir(), '.cache', 'erc-demos', 'models');
 
 const HUB = 'https://huggingface.co';
 /** What a model folder needs; the graph is the first of ONNX_FILES the repository has. */
@@ -30,8 +28,8 @@ async function fetchFile(id: string, file: string, folder: string): Promise<bool
  * sentence-transformers files, downloaded once into the cache, so that a hub id is read exactly as a folder is.
  * Not exercised by the tests (no network here); a folder fetched by hand works the same.
  */
-export async function downloadModel(id: string): Promise<string> {
-  const folder = join(modelCacheDir(), id.replace(/[^\w.-]+/g, '--'));
+export async function downloadModel(id: string, cacheDir = DEFAULT_MODEL_CACHE): Promise<string> {
+  const folder = join(cacheDir, id.replace(/[^\w.-]+/g, '--'));
   if (existsSync(join(folder, '.complete'))) return folder;
   for (const file of REQUIRED) if (!(await fetchFile(id, file, folder))) throw new Error(`model ${id} has no ${file} on the hub`);
   let graph = false;

@@ -31,16 +31,16 @@ export interface TransformersOptions {
  * A model spec as a local folder: the folder itself, or (remote loading on) the hub id downloaded into the cache.
  * Remote loading off and no such folder: an error saying what to do.
  */
-export async function modelFolder(model: string, allowRemote: boolean): Promise<string> {
+export async function modelFolder(model: string, remote: { allowRemote: boolean; cacheDir?: string }): Promise<string> {
   const localDir = resolve(model);
   if (existsSync(localDir) && statSync(localDir).isDirectory()) return localDir;
-  if (!allowRemote) {
+  if (!remote.allowRemote) {
     throw new Error(
       `transformers model "${model}" is not a local folder and remote loading is off ` +
         '(set ERC_DEMOS_ALLOW_REMOTE_MODELS=1 to download from the hub, or give a folder with config.json, tokenizer.json and onnx/model.onnx)',
     );
   }
-  return downloadModel(model);
+  return downloadModel(model, remote.cacheDir);
 }
 
 /** Padded tokens per model call (sentences x the longest of them). */
@@ -118,7 +118,7 @@ export class TransformersEmbedder implements Embedder {
   ) {}
 
   static async load(options: TransformersOptions): Promise<TransformersEmbedder> {
-    const dir = options.folder ?? await modelFolder(options.model, options.allowRemote === true);
+    const dir = options.folder ?? await modelFolder(options.model, { allowRemote: options.allowRemote === true });
     const recorder = new ModelFileRecorder(dir);
     const config = readSentenceTransformerConfig(dir, options.prompt, recorder);
     const tokenizer = loadTokenizer(dir, recorder);

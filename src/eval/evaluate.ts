@@ -3,7 +3,7 @@ import type { Embedder } from '../embed/types.js';
 import { holdsCorpus } from '../index/manifest.js';
 import type { DemoIndex } from '../index/open.js';
 import { retrieve, retrieveExact } from '../retrieve/retrieve.js';
-import { classificationReport, tieAwareHits, weightedVote, type ClassificationReport } from './metrics.js';
+import { classificationReport, tieAwareHits, weightedVote, type ClassificationReport } from '../metrics.js';
 
 export interface EvalOptions {
   k: number;

@@ -1,6 +1,6 @@
 import { classSums, combineStatistics, fitLdaFromStatistics, type LdaStatistics } from '../embed/lda.js';
 import { project } from '../embed/projection.js';
-import { classificationReport, weightedVote } from '../eval/metrics.js';
+import { classificationReport, weightedVote } from '../metrics.js';
 import type { Gram } from './gram.js';
 
 /** A space demonstrations can be searched in: the raw embedding, or LDA (with shrinkage) blended with it. */

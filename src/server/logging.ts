@@ -7,10 +7,10 @@ import { pinoHttp, type HttpLogger } from 'pino-http';
 const CLIENT_ID = /^[\w.:-]{1,128}$/;
 
 /**
- * The service's JSON log lines (pino): level from $ERC_DEMOS_LOG_LEVEL (default info; a bad value stops the start,
- * naming the variable).
+ * The service's JSON log lines (pino), at a level the door passes (the setting ERC_DEMOS_LOG_LEVEL; a bad value stops
+ * the start, naming the variable).
  */
-export function createLogger(level = process.env.ERC_DEMOS_LOG_LEVEL || 'info', destination?: DestinationStream): Logger {
+export function createLogger(level = 'info', destination?: DestinationStream): Logger {
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(level)) throw new Error(`ERC_DEMOS_LOG_LEVEL=${level}: must be one of ${levels.join(', ')}`);
   return destination ? pino({ level, base: { service: 'erc-demos' } }, destination) : pino({ level, base: { service: 'erc-demos' } });

@@ -7,7 +7,7 @@ import { inIndexSpace, resolveCorpora } from './corpora.js';
 import type { SearchSpace } from '../index/search-space.js';
 import { retrieveInSteps } from '../retrieve/retrieve.js';
 import { resolveLabels, type Demonstration, type SelectionOptions, type Strategy } from '../retrieve/select.js';
-import { settingsFromEnv, type Settings } from '../settings.js';
+import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
 import { checkDemonstrations, checkList, checkRequestChars, demonstrationsAsked, type RequestLimits } from './limits.js';
 import { resolveFormat, type PromptRequest } from './prompt-request.js';
 import { buildPrompts, checkPromptSize } from './prompts.js';
@@ -68,7 +68,7 @@ export class DemoService {
     options: { embedder?: string; names?: readonly (string | undefined)[]; role?: EmbedRole; settings?: Settings } = {},
   ): Promise<DemoService> {
     if (dirs.length === 0) throw new Error('no index to serve');
-    const settings = options.settings ?? settingsFromEnv();
+    const settings = options.settings ?? DEFAULT_SETTINGS;
     const embedders = new Map<string, Embedder>();
     const indexes = new Map<string, DemoIndex>();
     const manifests = dirs.map((dir) => readManifest(dir));

@@ -1,4 +1,7 @@
-/** Classification metrics over gold/predicted label pairs, as sklearn computes them (percentages 0..100). */
+/**
+ * Classification metrics over gold/predicted label pairs, as sklearn computes them (percentages 0..100): a pure leaf,
+ * used by the space's cross-validation (index/) and by evaluation (eval/).
+ */
 export interface LabelMetrics {
   label: string;
   precision: number;
