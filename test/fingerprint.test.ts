@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCorpus } from '../src/corpus/load.js';
@@ -55,15 +55,47 @@ describe('an index knows the model files it was built with, and refuses others',
     // The service's load path (serve, query, eval, prompts) refuses it too, before serving anything.
     await expect(DemoService.load([out])).rejects.toThrow(/onnx\/model\.onnx changed/);
 
-    // The graph put back: opens again. A quantized graph appearing beside it is what would be loaded: refused.
+    // The graph put back: opens again. A quantized graph appearing beside it is not loaded unless asked for (the
+    // graph sentence-transformers loads is onnx/model.onnx): the index still opens and answers as built.
     copyFileSync(join(FIXTURES, 'cls-normalize', 'onnx', 'model.onnx'), join(model, 'onnx', 'model.onnx'));
+    copyFileSync(join(FIXTURES, 'lasttoken', 'onnx', 'model.onnx'), join(model, 'onnx', 'model_quantized.onnx'));
     const service = await DemoService.load([out]);
     const [first] = (await service.demonstrations({ utterance: corpus.dialogues[0].turns[0].text, k: 1, strategy: 'topk' })).demonstrations;
     expect(first.score).toBeGreaterThan(0.999);
     await service.close();
-    copyFileSync(join(FIXTURES, 'lasttoken', 'onnx', 'model.onnx'), join(model, 'onnx', 'model_quantized.onnx'));
-    await expect(DemoService.load([out])).rejects.toThrow(/the model file loaded was onnx\/model\.onnx when built, onnx\/model_quantized\.onnx now/);
   }, 120_000);
+
+  it('--dtype picks the graph file, which is part of the embedder id; a folder without the default graph names --dtype', async () => {
+    const model = join(dir, 'model-dtypes');
+    cpSync(join(FIXTURES, 'cls-normalize'), model, { recursive: true });
+    // A "quantized" graph of other weights (another fixture's), so the two graphs' vectors differ.
+    copyFileSync(join(FIXTURES, 'lasttoken', 'onnx', 'model.onnx'), join(model, 'onnx', 'model_quantized.onnx'));
+    const out = join(dir, 'st-q8');
+    const built = await cliAsync(['build', '--corpus', 'jsonl', '--corpus-name', 'sample', '--data', SAMPLE_CORPUS, '--projection', 'none',
+      '--embedder', `transformers:${model}`, '--dtype', 'q8', '--out', out]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toContain('onnx/model_quantized.onnx');
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+    expect(manifest.embedder.id).toBe(`transformers:${model}|dtype=q8`);
+    expect(manifest.embedder.fingerprint?.model).toBe('onnx/model_quantized.onnx');
+    const q8 = await createEmbedder(`transformers:${model}|dtype=q8`);
+    const fp32 = await createEmbedder(`transformers:${model}`);
+    const text = corpus.dialogues[0].turns[0].text;
+    const [[a], [b]] = await Promise.all([q8.embed([text]), fp32.embed([text])]);
+    expect(a.reduce((sum, x, i) => sum + x * b[i], 0)).toBeLessThan(0.99);
+    await Promise.all([q8.close?.(), fp32.close?.()]);
+    const queried = await cliAsync(['query', '--index', out, '-k', '1', text]);
+    expect(queried.code, queried.stderr).toBe(0);
+    expect(JSON.parse(queried.stdout).demonstrations[0].score).toBeGreaterThan(0.999);
+
+    const onlyQuantized = join(dir, 'model-only-q8');
+    cpSync(model, onlyQuantized, { recursive: true });
+    rmSync(join(onlyQuantized, 'onnx', 'model.onnx'));
+    await expect(createEmbedder(`transformers:${onlyQuantized}`)).rejects.toThrow(/no ONNX graph at onnx\/model\.onnx or model\.onnx; it has onnx\/model_quantized\.onnx \(--dtype q8\): choose one with --dtype/);
+    const unknown = await cliAsync(['build', '--corpus', 'jsonl', '--corpus-name', 'sample', '--data', SAMPLE_CORPUS, '--embedder', `transformers:${model}`, '--dtype', 'fp8', '--out', join(dir, 'never')]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/'--dtype <dtype>' argument 'fp8' is invalid/);
+  }, 180_000);
 
   it('a tokenizer or configuration file changed is named too; an index built before fingerprints still opens', async () => {
     const model = join(dir, 'model2');

@@ -1,4 +1,5 @@
 import type { Embedder } from './types.js';
+import { InputError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
 import { startTransformersPool, startUseLitePool } from './pool.js';
@@ -42,22 +43,36 @@ function capped(model: Embedder, maxChars: number): Embedder {
 
 /** Separates a transformers spec from its prompt override: `transformers:<model>|prompt=<name or text>`. */
 const PROMPT_MARK = '|prompt=';
+const DTYPE_MARK = '|dtype=';
 
 /**
- * A transformers spec's model and prompt override. The override is part of the spec, and so of the embedder id an
- * index stores: an index built with a prompt is only ever queried with the same prompt.
+ * A transformers spec's model, graph dtype and prompt override (`transformers:<model>[|dtype=q8][|prompt=...]`, the
+ * prompt last since its text may hold anything). Both are part of the spec, and so of the embedder id an index
+ * stores: an index is only ever queried with the graph and prompt it was built with.
  */
-export function parseTransformersSpec(spec: string): { model: string; prompt?: string } {
+export function parseTransformersSpec(spec: string): { model: string; dtype?: string; prompt?: string } {
   const body = spec.slice('transformers:'.length);
   const at = body.indexOf(PROMPT_MARK);
-  return at < 0 ? { model: body } : { model: body.slice(0, at), prompt: body.slice(at + PROMPT_MARK.length) };
+  const head = at < 0 ? body : body.slice(0, at);
+  const prompt = at < 0 ? {} : { prompt: body.slice(at + PROMPT_MARK.length) };
+  const d = head.indexOf(DTYPE_MARK);
+  return d < 0 ? { model: head, ...prompt } : { model: head.slice(0, d), dtype: head.slice(d + DTYPE_MARK.length), ...prompt };
+}
+
+/** The spec with a graph dtype (`--dtype`), or unchanged without one (fp32 is the default graph: not written). */
+export function withDtype(spec: string, dtype: string | undefined): string {
+  if (dtype === undefined || dtype === 'fp32') return spec;
+  if (!spec.startsWith('transformers:')) throw new InputError('dtype', `applies to transformers:<model> embedders, not ${spec}`);
+  const { model, prompt } = parseTransformersSpec(spec);
+  return `transformers:${model}${DTYPE_MARK}${dtype}${prompt !== undefined ? `${PROMPT_MARK}${prompt}` : ''}`;
 }
 
 /** The spec with a prompt override (`--query-prompt`), or unchanged without one. */
 export function withPrompt(spec: string, prompt: string | undefined): string {
   if (prompt === undefined) return spec;
   if (!spec.startsWith('transformers:')) throw new Error(`--query-prompt applies to transformers:<model> embedders, not ${spec}`);
-  return `transformers:${parseTransformersSpec(spec).model}${PROMPT_MARK}${prompt}`;
+  const { model, dtype } = parseTransformersSpec(spec);
+  return `transformers:${model}${dtype !== undefined ? `${DTYPE_MARK}${dtype}` : ''}${PROMPT_MARK}${prompt}`;
 }
 
 /**
@@ -73,11 +88,11 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
       { ...model, maxChars: settings.maxEmbedChars });
   }
   if (spec.startsWith('transformers:') && spec.length > 'transformers:'.length) {
-    const { model: name, prompt } = parseTransformersSpec(spec);
+    const { model: name, dtype, prompt } = parseTransformersSpec(spec);
     const folder = await modelFolder(name, { allowRemote: settings.allowRemoteModels === '1', cacheDir: settings.modelCache || undefined });
     const threads = embedThreads(role, settings.embedThreads);
-    if (threads > 0) return startTransformersPool(spec, name, folder, threads, scheduleFor(role, threads, settings), prompt, settings.maxEmbedChars);
-    const model = await TransformersEmbedder.load({ model: name, folder, prompt, id: spec });
+    if (threads > 0) return startTransformersPool(spec, name, folder, threads, scheduleFor(role, threads, settings), prompt, settings.maxEmbedChars, dtype);
+    const model = await TransformersEmbedder.load({ model: name, folder, prompt, dtype, id: spec });
     return new ScheduledEmbedder(model.id, model.dim, [inThread(capped(model, settings.maxEmbedChars))], scheduleFor(role, 1, settings), model.describe(),
       { fingerprint: model.fingerprint, loaded: model.loaded, maxChars: settings.maxEmbedChars });
   }

@@ -1,8 +1,8 @@
 // One embedding model per worker thread, so embedding runs beside the main thread's HTTP and graph work: native
 // USE-lite (use-lite-onnx.ts), or a sentence-transformers folder (transformers.ts), both on onnxruntime-node 1.20.
 // Plain JavaScript, copied as is into dist/ by the build (scripts/build-dist.mjs). workerData: {kind: 'use-lite'} or
-// {kind: 'transformers', id, model, folder, prompt}. Protocol: {texts} in; {vectors} (flat Float32Array, n x dim, unit
-// length, transferred) or {error} out, one call at a time.
+// {kind: 'transformers', id, model, folder, prompt, dtype}. Protocol: {texts} in; {vectors} (flat Float32Array, n x dim,
+// unit length, transferred) or {error} out, one call at a time.
 import { existsSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -20,7 +20,7 @@ async function importSibling(name) {
 async function load() {
   if (workerData?.kind === 'transformers') {
     const { TransformersEmbedder } = await importSibling('transformers');
-    return TransformersEmbedder.load({ model: workerData.model, folder: workerData.folder, prompt: workerData.prompt, id: workerData.id });
+    return TransformersEmbedder.load({ model: workerData.model, folder: workerData.folder, prompt: workerData.prompt, dtype: workerData.dtype, id: workerData.id });
   }
   const { UseLiteOnnxEmbedder } = await importSibling('use-lite-onnx');
   return UseLiteOnnxEmbedder.load();

@@ -10,7 +10,7 @@ const HUB = 'https://huggingface.co';
 /** What a model folder needs; the graph is the first of ONNX_FILES the repository has. */
 const REQUIRED = ['tokenizer.json', 'tokenizer_config.json', 'config.json'];
 const OPTIONAL = ['modules.json', 'sentence_bert_config.json', 'config_sentence_transformers.json'];
-const ONNX_FILES = ['onnx/model_quantized.onnx', 'onnx/model.onnx', 'model.onnx'];
+const ONNX_FILES = ['onnx/model.onnx', 'model.onnx', 'onnx/model_quantized.onnx'];
 
 async function fetchFile(id: string, file: string, folder: string): Promise<boolean> {
   const response = await fetch(`${HUB}/${id}/resolve/main/${file}`);

@@ -18,7 +18,7 @@ function loadedModel(executors: readonly WorkerExecutor[]): { fingerprint?: Embe
 }
 
 /** Which model a worker loads (embed-worker.mjs). */
-export type WorkerModel = { kind: 'use-lite' } | { kind: 'transformers'; id: string; model: string; folder: string; prompt?: string };
+export type WorkerModel = { kind: 'use-lite' } | { kind: 'transformers'; id: string; model: string; folder: string; prompt?: string; dtype?: string };
 
 /**
  * One model (native USE-lite, or a sentence-transformers folder) on a worker thread: one call at a time. Idle, it does not keep
@@ -106,7 +106,7 @@ export async function startUseLitePool(size: number, schedule: ScheduleOptions =
  * A sentence-transformers folder on `size` worker threads, as USE-lite runs (same scheduler, same vectors as
  * in-thread): `id` is the embedder id stored in manifests, `folder` the local folder (downloaded already).
  */
-export async function startTransformersPool(id: string, model: string, folder: string, size: number, schedule: ScheduleOptions = DEFAULT_SCHEDULE, prompt?: string, maxChars?: number): Promise<ScheduledEmbedder> {
-  const executors = await Promise.all(Array.from({ length: size }, () => WorkerExecutor.start({ kind: 'transformers', id, model, folder, prompt }, maxChars)));
+export async function startTransformersPool(id: string, model: string, folder: string, size: number, schedule: ScheduleOptions = DEFAULT_SCHEDULE, prompt?: string, maxChars?: number, dtype?: string): Promise<ScheduledEmbedder> {
+  const executors = await Promise.all(Array.from({ length: size }, () => WorkerExecutor.start({ kind: 'transformers', id, model, folder, prompt, dtype }, maxChars)));
   return new ScheduledEmbedder(id, executors[0].dim, executors, schedule, executors[0].description, loadedModel(executors));
 }

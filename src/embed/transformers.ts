@@ -23,6 +23,8 @@ export interface TransformersOptions {
    * "" for none. Used for queried and indexed utterances alike.
    */
   prompt?: string;
+  /** The graph by dtype (`--dtype`, DTYPE_GRAPHS); default the one sentence-transformers loads, onnx/model.onnx. */
+  dtype?: string;
   /** The embedder id (default `transformers:<model>`; with a prompt override, the spec that names it). */
   id?: string;
 }
@@ -47,7 +49,32 @@ export async function modelFolder(model: string, remote: { allowRemote: boolean;
 const CALL_TOKENS = 2048;
 
 /** The graphs a folder may hold, preferred first (quantised weights where the folder has them). */
-const GRAPHS = ['onnx/model_quantized.onnx', 'onnx/model.onnx', 'model.onnx'];
+/** The graph sentence-transformers' ONNX backend loads by default, in the layouts the hub's folders use. */
+const DEFAULT_GRAPHS = ['onnx/model.onnx', 'model.onnx'];
+
+/** Graph files by the dtype names transformers.js uses for them (`--dtype`); fp32 is the default graph. */
+export const DTYPE_GRAPHS: Readonly<Record<string, string>> = {
+  fp16: 'onnx/model_fp16.onnx', q8: 'onnx/model_quantized.onnx', int8: 'onnx/model_int8.onnx', uint8: 'onnx/model_uint8.onnx',
+  q4: 'onnx/model_q4.onnx', q4f16: 'onnx/model_q4f16.onnx', bnb4: 'onnx/model_bnb4.onnx',
+};
+export const DTYPES = ['fp32', ...Object.keys(DTYPE_GRAPHS)] as const;
+
+/**
+ * The graph to load: the default (onnx/model.onnx, as sentence-transformers loads), or the file of the dtype asked
+ * for. Never another variant silently: a folder with only, say, a quantized graph is refused, naming `--dtype`.
+ */
+function graphFileOf(dir: string, dtype: string | undefined): string {
+  if (dtype !== undefined && dtype !== 'fp32') {
+    const file = DTYPE_GRAPHS[dtype];
+    if (!file) throw new ModelFolderError(dir, `unknown dtype "${dtype}" (one of ${DTYPES.join(', ')})`);
+    if (!existsSync(join(dir, file))) throw new ModelFolderError(dir, `no ${file} for dtype ${dtype}`);
+    return file;
+  }
+  const found = DEFAULT_GRAPHS.find((g) => existsSync(join(dir, g)));
+  if (found) return found;
+  const variants = Object.entries(DTYPE_GRAPHS).filter(([, f]) => existsSync(join(dir, f))).map(([d, f]) => `${f} (--dtype ${d})`);
+  throw new ModelFolderError(dir, `no ONNX graph at ${DEFAULT_GRAPHS.join(' or ')}${variants.length ? `; it has ${variants.join(', ')}: choose one with --dtype` : ''}`);
+}
 
 /**
  * Cuts a tokenized text to maxLength tokens the way Hugging Face tokenizers truncate (what sentence-transformers
@@ -122,8 +149,7 @@ export class TransformersEmbedder implements Embedder {
     const recorder = new ModelFileRecorder(dir);
     const config = readSentenceTransformerConfig(dir, options.prompt, recorder);
     const tokenizer = loadTokenizer(dir, recorder);
-    const graphFile = GRAPHS.find((g) => existsSync(join(dir, g)));
-    if (!graphFile) throw new ModelFolderError(dir, `no ONNX graph (${GRAPHS.join(', ')})`);
+    const graphFile = graphFileOf(dir, options.dtype);
     const graph = join(dir, graphFile);
     const ort = loadOrt();
     // The graph is hashed at every load (nothing cached that could go stale): ~2 ms per MB (docs/RELIABILITY.md).
