@@ -12,7 +12,7 @@ export { JSONL_SHAPES, type JsonlShape } from './service/jsonl-shapes.js';
 
 // Building and opening indexes.
 export { buildIndex, DEFAULT_HNSW, type BuildOptions } from './index/build.js';
-export { DemoIndex, IndexLoadError, readManifest, type OpenOptions } from './index/open.js';
+export { DemoIndex, readManifest, type OpenOptions } from './index/open.js';
 export type { Manifest } from './index/manifest.js';
 
 // Embedders.
@@ -25,18 +25,23 @@ export { loadSources, parseSourceSpec, LABEL_SPACES, type LabelSpace, type Loade
 export { readLabelMapFile, type LabelMap } from './corpus/label-map.js';
 export { MIXES, parseFraction, sampleDialogues, type Mix, type SampleSpec } from './corpus/sample.js';
 export { UNIFIED_LABELS, labelScheme } from './corpus/labels.js';
-export { CorpusFormatError, type Dialogue, type LoadedCorpus, type Turn } from './corpus/types.js';
+export type { Dialogue, LoadedCorpus, Turn } from './corpus/types.js';
 
 // Prompt formats and rendering.
 export { FORMATS, PromptFormatSchema, type PromptFormat, type PromptFormatInput } from './prompt/formats.js';
 export { renderPrompt, type RenderInput, type RenderedPrompt } from './prompt/render.js';
-export { PromptTooLongError } from './prompt/fill.js';
 
 // Retrieval and evaluation.
 export { retrieve, retrieveExact } from './retrieve/retrieve.js';
 export { STRATEGIES, type Demonstration, type SelectionOptions, type Strategy } from './retrieve/select.js';
 export { evaluateRetrieval, type EvalOptions, type EvalResult } from './eval/evaluate.js';
 
-// Settings and errors.
+// Settings.
 export { DEFAULT_SETTINGS, settingsFromEnv, type Settings } from './settings.js';
-export { CancelledError, InputError, OutputRefusedError } from './errors.js';
+
+// Errors: every one a user can meet, each with a stable code (ERROR_CODES says what each means).
+export {
+  CancelledError, CorpusFormatError, CorpusSourceError, EmbedderError, ErcDemosError, ERROR_CODES, errorCode, IndexLoadError, IndexSetError,
+  InputError, LimitError, ModelFolderError, NotSupportedError, OutputRefusedError, PromptTooLongError, SettingError, TemplateError,
+  type ErrorCode, type InputErrorCode,
+} from './errors.js';

@@ -1,6 +1,6 @@
 import { BaseExampleSelector } from '@langchain/core/example_selectors';
 import type { Example } from '@langchain/core/prompts';
-import { InputError } from './errors.js';
+import { InputError, NotSupportedError } from './errors.js';
 import type { Strategy } from './retrieve/select.js';
 import { DemoQuerySchema } from './service/query.js';
 import type { DemoService } from './service/service.js';
@@ -38,7 +38,7 @@ export class ErcDemosExampleSelector extends BaseExampleSelector {
   }
 
   async addExample(_example: Example): Promise<void> {
-    throw new Error('ErcDemosExampleSelector.addExample: an erc-demos index is built, not appended; add the example to the corpus and rebuild it with `erc-demos build`');
+    throw new NotSupportedError('ErcDemosExampleSelector.addExample: an erc-demos index is built, not appended; add the example to the corpus and rebuild it with `erc-demos build`');
   }
 
   async selectExamples(inputVariables: Example): Promise<Example[]> {

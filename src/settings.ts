@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SettingError } from './errors.js';
 
 /**
  * Every limit and timeout of the service, each a setting with a documented default (README, docs/RELIABILITY.md),
@@ -89,7 +90,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = issue.path[0] as SettingName;
-    throw new Error(`${ALL_SETTINGS[name].env}=${env[ALL_SETTINGS[name].env]}: ${issue.message}`);
+    throw new SettingError(`${ALL_SETTINGS[name].env}=${env[ALL_SETTINGS[name].env]}: ${issue.message}`);
   }
   return parsed.data as Settings;
 }

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_EMBEDDER } from '../embed/create.js';
-import { IndexLoadError, readManifest } from '../index/open.js';
+import { IndexLoadError } from '../errors.js';
+import { readManifest } from '../index/open.js';
 import { DEFAULT_INDEX_DIR, meldDir, SAMPLE_CORPUS } from '../paths.js';
 import type { Settings } from '../settings.js';
 import { runBuild, type BuildCommandOptions } from './build-index.js';

@@ -3,7 +3,7 @@ import { CORPUS_FORMATS, type CorpusFormat } from '../corpus/load.js';
 import { DEFAULT_MIX, DEFAULT_SAMPLE_SEED, MIXES, parseFraction, type Fraction, type Mix, type SampleSpec } from '../corpus/sample.js';
 import { LABEL_SPACES, parseSourceSpec, type LabelSpace, type SourceSpec } from '../corpus/sources.js';
 import { DEFAULT_EMBEDDER, withPrompt, type EmbedRole } from '../embed/create.js';
-import { InputError } from '../errors.js';
+import { errorCode, InputError, type ErrorCode } from '../errors.js';
 import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
 import { createLogger } from '../server/logging.js';
@@ -254,8 +254,21 @@ indexOverSplit(
     await runEval(o);
   });
 
+/**
+ * Each error code's exit status (errors.ts says what each code means): 2 for the caller's mistakes (an option or value
+ * to fix, printed as "invalid ..."), 1 for every other failure; an error without a code (a bug, a system error) is 1.
+ */
+const EXIT_CODE: Readonly<Record<ErrorCode, 1 | 2>> = {
+  INPUT_INVALID: 2, LIMIT_EXCEEDED: 2, PROMPT_TOO_LONG: 2,
+  TEMPLATE_INVALID: 1, CANCELLED: 1, OUT_NOT_AN_INDEX: 1, INDEX_LOAD_FAILED: 1, INDEX_NAME_TAKEN: 1, NO_INDEX: 1,
+  CORPUS_FORMAT: 1, CORPUS_EMPTY: 1, DATA_NOT_FOUND: 1, DATA_PATH_INVALID: 1, SPLIT_MISSING: 1,
+  EMBEDDER_UNKNOWN: 1, EMBEDDER_OPTION_INVALID: 1, MODEL_FOLDER_INVALID: 1, MODEL_UNAVAILABLE: 1, MODEL_UNSUPPORTED: 1,
+  MODEL_CHANGED: 1, SETTING_INVALID: 1, NOT_SUPPORTED: 1,
+};
+
 program.parseAsync().catch((error: unknown) => {
-  const message = error instanceof InputError ? `invalid ${error.message}` : (error as Error).message;
-  console.error(`erc-demos: ${message}`);
-  process.exit(error instanceof InputError ? 2 : 1);
+  const code = errorCode(error);
+  const exit = code ? EXIT_CODE[code] : 1;
+  console.error(`erc-demos: ${exit === 2 ? 'invalid ' : ''}${(error as Error).message}`);
+  process.exit(exit);
 });

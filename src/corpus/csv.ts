@@ -1,6 +1,6 @@
 import { parse } from 'csv-parse/sync';
 import { readCorpusText } from './text.js';
-import { CorpusFormatError } from './types.js';
+import { CorpusFormatError } from '../errors.js';
 
 export interface CsvRow {
   /** Line of the record's first character in the file (1-based), for error messages. */

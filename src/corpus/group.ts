@@ -1,5 +1,5 @@
 import type { Dialogue, Turn } from './types.js';
-import { CorpusFormatError } from './types.js';
+import { CorpusFormatError } from '../errors.js';
 
 /** A row keyed by dialogue and its order key inside the dialogue, before grouping. */
 export interface KeyedTurn {

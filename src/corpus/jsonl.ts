@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { labelScheme } from './labels.js';
 import { readCorpusText } from './text.js';
-import { CorpusFormatError, type Dialogue, type SkippedRow } from './types.js';
+import { CorpusFormatError } from '../errors.js';
+import type { Dialogue, SkippedRow } from './types.js';
 
 /**
  * The generic corpus format: one dialogue per line, e.g.

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { CorpusSourceError } from '../errors.js';
 import { emorynlpFile, loadEmorynlpFile } from './emorynlp.js';
 import { jsonlFiles, loadJsonlFile } from './jsonl.js';
 import { loadMeldFile, meldFile } from './meld.js';
@@ -21,8 +22,8 @@ export interface LoadOptions {
 /** Loads the chosen splits of a corpus into dialogues; skipped rows are returned, never dropped silently. */
 export function loadCorpus(options: LoadOptions): LoadedCorpus {
   const { format, data, splits } = options;
-  if (!existsSync(data)) throw new Error(`data path not found: ${data}`);
-  if (splits.length === 0) throw new Error('no split given');
+  if (!existsSync(data)) throw new CorpusSourceError('DATA_NOT_FOUND', `data path not found: ${data}`);
+  if (splits.length === 0) throw new CorpusSourceError('SPLIT_MISSING', 'no split given');
   const skipped: SkippedRow[] = [];
   const dialogues: Dialogue[] = [];
   const isFile = statSync(data).isFile();
@@ -32,7 +33,7 @@ export function loadCorpus(options: LoadOptions): LoadedCorpus {
     return { corpus, dialogues, skipped };
   }
   if (format.startsWith('wassa-')) {
-    if (isFile) throw new Error(`--data ${data}: WASSA needs the directory holding the trac*_{train,dev}.csv files`);
+    if (isFile) throw new CorpusSourceError('DATA_PATH_INVALID', `--data ${data}: WASSA needs the directory holding the trac*_{train,dev}.csv files`);
     for (const split of splits) {
       if (format === 'wassa-t1') dialogues.push(...loadWassaTrack1(data, split, skipped));
       else if (format === 'wassa-t2') dialogues.push(...loadWassaTrack2(data, split, skipped));
@@ -40,7 +41,7 @@ export function loadCorpus(options: LoadOptions): LoadedCorpus {
     }
     return { corpus: options.name ?? 'wassa', dialogues, skipped };
   }
-  if (isFile && splits.length > 1) throw new Error(`--data ${data} is one file but ${splits.length} splits were asked for; give the directory`);
+  if (isFile && splits.length > 1) throw new CorpusSourceError('DATA_PATH_INVALID', `--data ${data} is one file but ${splits.length} splits were asked for; give the directory`);
   for (const split of splits) {
     if (format === 'meld') dialogues.push(...loadMeldFile(isFile ? data : meldFile(data, split), split, skipped));
     else if (format === 'emorynlp') dialogues.push(...loadEmorynlpFile(isFile ? data : emorynlpFile(data, split), split, skipped));

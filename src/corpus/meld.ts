@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { intField, readCsv } from './csv.js';
 import { groupTurns, type KeyedTurn } from './group.js';
 import { labelScheme } from './labels.js';
-import { CorpusFormatError, type Dialogue, type SkippedRow } from './types.js';
+import { CorpusFormatError } from '../errors.js';
+import type { Dialogue, SkippedRow } from './types.js';
 
 const COLUMNS = ['Utterance', 'Speaker', 'Emotion', 'Dialogue_ID', 'Utterance_ID'] as const;
 

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { readCsv } from './csv.js';
 import { labelScheme } from './labels.js';
-import { CorpusFormatError, type Dialogue, type SkippedRow } from './types.js';
+import { CorpusFormatError } from '../errors.js';
+import type { Dialogue, SkippedRow } from './types.js';
 
 export function semevalFile(dataDir: string, split: string): string {
   return join(dataDir, `2018-E-c-En-${split}.txt`);

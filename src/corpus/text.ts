@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import { CorpusFormatError } from './types.js';
+import { CorpusFormatError } from '../errors.js';
 
 /**
  * Where the first invalid UTF-8 sequence of `bytes` starts (WHATWG's rules: no overlong forms, no surrogates,

@@ -37,14 +37,5 @@ export interface LoadedCorpus {
   skipped: SkippedRow[];
 }
 
-/** A malformed input file: names the file and the line so the user can fix it. */
-export class CorpusFormatError extends Error {
-  constructor(
-    readonly file: string,
-    readonly line: number,
-    message: string,
-  ) {
-    super(`${file}:${line}: ${message}`);
-    this.name = 'CorpusFormatError';
-  }
-}
+/** A malformed input file (defined with the other errors in errors.ts). */
+export { CorpusFormatError } from '../errors.js';

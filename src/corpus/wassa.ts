@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { intField, readCsv, scoreField, type CsvRow } from './csv.js';
 import { groupTurns, type KeyedTurn } from './group.js';
-import { CorpusFormatError, type Dialogue, type SkippedRow } from './types.js';
+import { CorpusFormatError } from '../errors.js';
+import type { Dialogue, SkippedRow } from './types.js';
 
 /** WASSA 2024 (tracks 1-3). Train and dev name some columns differently, so columns are mapped by name. */
 const ESCAPE = '\\';

@@ -1,5 +1,5 @@
 import type { Embedder } from './types.js';
-import { InputError } from '../errors.js';
+import { EmbedderError, InputError } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
 import { startTransformersPool, startUseLitePool } from './pool.js';
@@ -70,7 +70,7 @@ export function withDtype(spec: string, dtype: string | undefined): string {
 /** The spec with a prompt override (`--query-prompt`), or unchanged without one. */
 export function withPrompt(spec: string, prompt: string | undefined): string {
   if (prompt === undefined) return spec;
-  if (!spec.startsWith('transformers:')) throw new Error(`--query-prompt applies to transformers:<model> embedders, not ${spec}`);
+  if (!spec.startsWith('transformers:')) throw new EmbedderError('EMBEDDER_OPTION_INVALID', `--query-prompt applies to transformers:<model> embedders, not ${spec}`);
   const { model, dtype } = parseTransformersSpec(spec);
   return `transformers:${model}${dtype !== undefined ? `${DTYPE_MARK}${dtype}` : ''}${PROMPT_MARK}${prompt}`;
 }
@@ -96,5 +96,5 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
     return new ScheduledEmbedder(model.id, model.dim, [inThread(capped(model, settings.maxEmbedChars))], scheduleFor(role, 1, settings), model.describe(),
       { fingerprint: model.fingerprint, loaded: model.loaded, maxChars: settings.maxEmbedChars });
   }
-  throw new Error(`unknown embedder "${spec}" (expected use-lite or transformers:<model id or folder>)`);
+  throw new EmbedderError('EMBEDDER_UNKNOWN', `unknown embedder "${spec}" (expected use-lite or transformers:<model id or folder>)`);
 }

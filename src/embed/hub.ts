@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { EmbedderError } from '../errors.js';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ModulesSchema } from './st-config.js';
@@ -15,7 +16,7 @@ const ONNX_FILES = ['onnx/model.onnx', 'model.onnx', 'onnx/model_quantized.onnx'
 async function fetchFile(id: string, file: string, folder: string): Promise<boolean> {
   const response = await fetch(`${HUB}/${id}/resolve/main/${file}`);
   if (response.status === 404) return false;
-  if (!response.ok) throw new Error(`downloading ${id}/${file}: HTTP ${response.status}`);
+  if (!response.ok) throw new EmbedderError('MODEL_UNAVAILABLE', `downloading ${id}/${file}: HTTP ${response.status}`);
   const path = join(folder, file);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(`${path}.part`, Buffer.from(await response.arrayBuffer()));
@@ -31,10 +32,10 @@ async function fetchFile(id: string, file: string, folder: string): Promise<bool
 export async function downloadModel(id: string, cacheDir = DEFAULT_MODEL_CACHE): Promise<string> {
   const folder = join(cacheDir, id.replace(/[^\w.-]+/g, '--'));
   if (existsSync(join(folder, '.complete'))) return folder;
-  for (const file of REQUIRED) if (!(await fetchFile(id, file, folder))) throw new Error(`model ${id} has no ${file} on the hub`);
+  for (const file of REQUIRED) if (!(await fetchFile(id, file, folder))) throw new EmbedderError('MODEL_UNAVAILABLE', `model ${id} has no ${file} on the hub`);
   let graph = false;
   for (const file of ONNX_FILES) if (!graph) graph = await fetchFile(id, file, folder);
-  if (!graph) throw new Error(`model ${id} has no ONNX graph on the hub (${ONNX_FILES.join(', ')}); use an ONNX export such as Xenova/<model>`);
+  if (!graph) throw new EmbedderError('MODEL_UNAVAILABLE', `model ${id} has no ONNX graph on the hub (${ONNX_FILES.join(', ')}); use an ONNX export such as Xenova/<model>`);
   for (const file of OPTIONAL) await fetchFile(id, file, folder);
   const modules = ModulesSchema.safeParse(
     existsSync(join(folder, 'modules.json')) ? JSON.parse(readFileSync(join(folder, 'modules.json'), 'utf8')) : [],

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { EmbedderError } from '../errors.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import { fingerprintDifferences, type EmbedderFingerprint } from './fingerprint.js';
 import { DEFAULT_SCHEDULE, ScheduledEmbedder, type EmbedExecutor, type ScheduleOptions } from './scheduler.js';
@@ -12,7 +13,7 @@ function loadedModel(executors: readonly WorkerExecutor[]): { fingerprint?: Embe
   const [first] = executors;
   for (const other of executors.slice(1)) {
     const differences = first.fingerprint && other.fingerprint ? fingerprintDifferences(first.fingerprint, other.fingerprint) : [];
-    if (differences.length > 0) throw new Error(`the model's files changed while the embedder threads loaded them (${differences.join('; ')}); start again`);
+    if (differences.length > 0) throw new EmbedderError('MODEL_CHANGED', `the model's files changed while the embedder threads loaded them (${differences.join('; ')}); start again`);
   }
   return { fingerprint: first.fingerprint, loaded: first.loaded, maxChars: first.maxChars };
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ModelFolderError } from '../errors.js';
 import { ModelFileRecorder, withoutBom } from './fingerprint.js';
 
 export const POOLING_MODES = ['cls', 'mean', 'max', 'lasttoken', 'weightedmean', 'mean_sqrt_len_tokens'] as const;
@@ -20,12 +21,8 @@ export interface SentenceTransformerConfig {
   source: 'sentence-transformers' | 'defaults';
 }
 
-export class ModelFolderError extends Error {
-  constructor(dir: string, message: string) {
-    super(`model folder ${dir}: ${message}`);
-    this.name = 'ModelFolderError';
-  }
-}
+/** A model folder that cannot be used (defined with the other errors in errors.ts). */
+export { ModelFolderError };
 
 /** modules.json: the modules in order, each a folder path and a class name. */
 export const ModulesSchema = z.array(z.object({ path: z.string(), type: z.string() }));

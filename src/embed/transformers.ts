@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { EmbedderError } from '../errors.js';
 import { join, resolve } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type * as OrtApi from 'onnxruntime-common';
@@ -37,7 +38,8 @@ export async function modelFolder(model: string, remote: { allowRemote: boolean;
   const localDir = resolve(model);
   if (existsSync(localDir) && statSync(localDir).isDirectory()) return localDir;
   if (!remote.allowRemote) {
-    throw new Error(
+    throw new EmbedderError(
+      'MODEL_UNAVAILABLE',
       `transformers model "${model}" is not a local folder and remote loading is off ` +
         '(set ERC_DEMOS_ALLOW_REMOTE_MODELS=1 to download from the hub, or give a folder with config.json, tokenizer.json and onnx/model.onnx)',
     );
@@ -191,7 +193,7 @@ export class TransformersEmbedder implements Embedder {
       token_type_ids: new this.ort.Tensor('int64', new BigInt64Array(ids.length * tokens), shape),
     };
     const inputs = Object.fromEntries(this.session.inputNames.map((name) => {
-      if (!feeds[name]) throw new Error(`model input "${name}" is not one a BERT-style Transformer takes (input_ids, attention_mask, token_type_ids)`);
+      if (!feeds[name]) throw new EmbedderError('MODEL_UNSUPPORTED', `model input "${name}" is not one a BERT-style Transformer takes (input_ids, attention_mask, token_type_ids)`);
       return [name, feeds[name]];
     }));
     const output = await this.session.run(inputs);

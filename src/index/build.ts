@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import type { Dialogue } from '../corpus/types.js';
+import { CorpusSourceError } from '../errors.js';
 import { project, projectedDim, type Projection } from '../embed/projection.js';
 import type { Embedder } from '../embed/types.js';
 import { overCap } from '../embed/text-cap.js';
@@ -117,7 +118,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
   const batchSize = options.batchSize ?? 1024;
   const hnsw: HnswParams = { ...DEFAULT_HNSW, ...options.hnsw, space: 'cosine' };
   const texts = dialogues.flatMap((d) => d.turns.map((t) => t.text));
-  if (texts.length === 0) throw new Error('nothing to index: the corpus has no utterances in the chosen split(s)');
+  if (texts.length === 0) throw new CorpusSourceError('CORPUS_EMPTY', 'nothing to index: the corpus has no utterances in the chosen split(s)');
 
   assertBuildableOut(out);
   mkdirSync(dirname(out), { recursive: true });

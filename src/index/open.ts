@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import { CORPUS_FORMATS } from '../corpus/load.js';
+import { IndexLoadError } from '../errors.js';
 import { fingerprintDifferences, type EmbedderFingerprint } from '../embed/fingerprint.js';
 import { project, projectedDim, type Projection } from '../embed/projection.js';
 import { FoldSpace } from './fold-space.js';
@@ -16,13 +17,6 @@ import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } 
  * must step over many rejected nodes and recall drops), while a scan of this many rows stays in low milliseconds.
  */
 export const EXACT_SEARCH_MAX_ROWS = 2000;
-
-export class IndexLoadError extends Error {
-  constructor(dir: string, message: string) {
-    super(`index ${dir}: ${message}`);
-    this.name = 'IndexLoadError';
-  }
-}
 
 export interface OpenOptions {
   /**

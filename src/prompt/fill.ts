@@ -1,15 +1,11 @@
 import { charCount } from '../chars.js';
-import { InputError } from '../errors.js';
+import { PromptTooLongError, TemplateError } from '../errors.js';
 
 /** Values a template may use; null means "unknown here" (a missing score): a template that needs it yields null. */
 export type TemplateVars = Readonly<Record<string, string | null>>;
 
-export class TemplateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TemplateError';
-  }
-}
+/** Errors of templates and prompt sizes (defined with the other errors in errors.ts). */
+export { PromptTooLongError, TemplateError } from '../errors.js';
 
 /** A template, parsed: literal text and placeholders, in order. */
 export type TemplatePiece = { text: string } | { name: string };
@@ -79,14 +75,6 @@ export function unknownPlaceholders(template: string, known: readonly string[]):
 
 /** What to shorten when a part of the prompt is too long, by the placeholder that carries it. */
 const PARAM_OF: Readonly<Record<string, string>> = { history: 'options.window', demonstrations: 'options.k', examples: 'options.k', text: 'dialogue.turns' };
-
-/** A rendered prompt over its size limit: a 400 naming what to shorten. */
-export class PromptTooLongError extends InputError {
-  constructor(param: string, message: string) {
-    super(param, message);
-    this.name = 'PromptTooLongError';
-  }
-}
 
 function placeholderError(where: string, name: string, vars: TemplateVars): TemplateError {
   return new TemplateError(`${where}: unknown placeholder {${name}} (known: ${Object.keys(vars).map((k) => `{${k}}`).join(', ')}; ${BRACE_ESCAPES})`);

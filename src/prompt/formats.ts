@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { parseTemplate, TemplateError, unknownPlaceholders, BRACE_ESCAPES } from './fill.js';
+import { TemplateError } from '../errors.js';
+import { parseTemplate, unknownPlaceholders, BRACE_ESCAPES } from './fill.js';
 import { track1Levels, track2Levels, track3Levels } from './wassa.js';
 
 const LEVELS = ['none', 'wassa-t1', 'wassa-t2', 'wassa-t3'] as const;

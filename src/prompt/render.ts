@@ -1,7 +1,8 @@
 import { charCount } from '../chars.js';
 import { labelScheme, toInstructercLabel, toUnifiedLabel, UNIFIED_LABELS } from '../corpus/labels.js';
 import { InputError } from '../errors.js';
-import { fill, PromptTooLongError, type TemplateVars } from './fill.js';
+import { PromptTooLongError } from '../errors.js';
+import { fill, type TemplateVars } from './fill.js';
 import type { PromptFormat } from './formats.js';
 import { track1Levels, track2Levels, track3Levels } from './wassa.js';
 

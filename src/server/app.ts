@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { CancelledError, InputError } from '../errors.js';
-import { TemplateError } from '../prompt/fill.js';
+import { errorCode, InputError, TemplateError, type ErrorCode } from '../errors.js';
 import { FORMATS } from '../prompt/formats.js';
 import { checkBatchLength } from '../service/limits.js';
 import { DemoBatchSchema, parsePromptRequest } from '../service/prompt-request.js';
@@ -40,6 +39,43 @@ export interface AppOptions {
   logger?: Logger;
   /** The Host names answered (request-guards.ts; default: the loopback names only). */
   allowedHosts?: HostAllowList;
+}
+
+/**
+ * Each error code's HTTP status (errors.ts says what each code means): the caller's mistakes 400; null, no answer at
+ * all (the client went away); the rest are faults of the service itself (its indexes, models, settings), which a
+ * request cannot fix: 500 without their message.
+ */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number | null>> = {
+  INPUT_INVALID: 400,
+  LIMIT_EXCEEDED: 400,
+  PROMPT_TOO_LONG: 400,
+  TEMPLATE_INVALID: 400,
+  CANCELLED: null,
+  OUT_NOT_AN_INDEX: 500,
+  INDEX_LOAD_FAILED: 500,
+  INDEX_NAME_TAKEN: 500,
+  NO_INDEX: 500,
+  CORPUS_FORMAT: 500,
+  CORPUS_EMPTY: 500,
+  DATA_NOT_FOUND: 500,
+  DATA_PATH_INVALID: 500,
+  SPLIT_MISSING: 500,
+  EMBEDDER_UNKNOWN: 500,
+  EMBEDDER_OPTION_INVALID: 500,
+  MODEL_FOLDER_INVALID: 500,
+  MODEL_UNAVAILABLE: 500,
+  MODEL_UNSUPPORTED: 500,
+  MODEL_CHANGED: 500,
+  SETTING_INVALID: 500,
+  NOT_SUPPORTED: 500,
+};
+
+/** A caller's mistake as the answer's `error`: the parameter to fix (a template's is the format) and why. */
+function callerError(error: Error): { param: string | null; message: string } {
+  if (error instanceof InputError) return { param: error.param, message: error.message };
+  if (error instanceof TemplateError) return { param: 'format', message: `format: ${error.message}` };
+  return { param: null, message: error.message };
 }
 
 /** The HTTP door: routing, validation and error mapping only; the work is DemoService's. */
@@ -110,19 +146,17 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
     res.status(404).json({ error: { param: null, message: `no route ${req.method} ${req.path}` } });
   });
 
-  // Every failure leaves as JSON: caller mistakes as 400 naming the parameter, the rest as 500 without a stack.
+  // Every failure leaves as JSON, its status from its code (HTTP_STATUS): caller mistakes as 400 naming the
+  // parameter, the rest as 500 without a stack.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (error instanceof CancelledError || res.headersSent) {
+    const code = errorCode(error);
+    if ((code && HTTP_STATUS[code] === null) || res.headersSent) {
       // The client went away (nobody to answer), or an answer was already under way: end the connection.
       res.destroy();
       return;
     }
-    if (error instanceof InputError) {
-      res.status(400).json({ error: { param: error.param, message: error.message } });
-      return;
-    }
-    if (error instanceof TemplateError) {
-      res.status(400).json({ error: { param: 'format', message: `format: ${error.message}` } });
+    if (code && HTTP_STATUS[code]! < 500) {
+      res.status(HTTP_STATUS[code]!).json({ error: callerError(error as Error) });
       return;
     }
     const status = (error as { status?: number; type?: string }).status;

@@ -1,5 +1,6 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { SettingError } from '../errors.js';
 import type { Settings } from '../settings.js';
 
 type HttpSettings = Pick<Settings, 'maxHeaderBytes' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'socketTimeoutMs' | 'maxConnections'>;
@@ -106,7 +107,7 @@ function timeOnlyTheClient(server: Server, idleMs: number): void {
  */
 export function createHttpServer(app: RequestListener, settings: HttpSettings): Server {
   if (settings.headersTimeoutMs > settings.requestTimeoutMs) {
-    throw new Error(`ERC_DEMOS_HEADERS_TIMEOUT_MS (${settings.headersTimeoutMs}) must not exceed ERC_DEMOS_REQUEST_TIMEOUT_MS (${settings.requestTimeoutMs})`);
+    throw new SettingError(`ERC_DEMOS_HEADERS_TIMEOUT_MS (${settings.headersTimeoutMs}) must not exceed ERC_DEMOS_REQUEST_TIMEOUT_MS (${settings.requestTimeoutMs})`);
   }
   const server = createServer({
     maxHeaderSize: settings.maxHeaderBytes,

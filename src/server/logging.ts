@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { pinoHttp, type HttpLogger } from 'pino-http';
+import { SettingError } from '../errors.js';
 
 /** A client's own request id is kept (and echoed) when it looks like one; otherwise one is made. */
 const CLIENT_ID = /^[\w.:-]{1,128}$/;
@@ -12,7 +13,7 @@ const CLIENT_ID = /^[\w.:-]{1,128}$/;
  */
 export function createLogger(level = 'info', destination?: DestinationStream): Logger {
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-  if (!levels.includes(level)) throw new Error(`ERC_DEMOS_LOG_LEVEL=${level}: must be one of ${levels.join(', ')}`);
+  if (!levels.includes(level)) throw new SettingError(`ERC_DEMOS_LOG_LEVEL=${level}: must be one of ${levels.join(', ')}`);
   return destination ? pino({ level, base: { service: 'erc-demos' } }, destination) : pino({ level, base: { service: 'erc-demos' } });
 }
 

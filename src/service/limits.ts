@@ -1,5 +1,5 @@
 import { charCount } from '../chars.js';
-import { InputError } from '../errors.js';
+import { LimitError } from '../errors.js';
 import type { SelectionOptions } from '../retrieve/select.js';
 import { SETTINGS_TABLE, type Settings } from '../settings.js';
 
@@ -11,29 +11,29 @@ function variable(name: keyof RequestLimits): string {
 }
 
 /** A request over one of the limits: a 400 naming the parameter, the limit and the setting that raises it. */
-export class LimitError extends InputError {
-  constructor(param: string, what: string, limit: keyof RequestLimits, limits: RequestLimits) {
-    super(param, `${what}, over this service's limit of ${limits[limit]} (${variable(limit)})`);
-    this.name = 'LimitError';
-  }
+function overLimit(param: string, what: string, limit: keyof RequestLimits, limits: RequestLimits): LimitError {
+  return new LimitError(param, `${what}, over this service's limit of ${limits[limit]} (${variable(limit)})`);
 }
+
+/** The error of a request over a limit (defined with the other errors in errors.ts). */
+export { LimitError };
 
 /** Checked before the body is validated item by item, so a huge list costs nothing. */
 export function checkBatchLength(queries: unknown, limits: RequestLimits): void {
   if (Array.isArray(queries) && queries.length > limits.maxBatchQueries) {
-    throw new LimitError('queries', `has ${queries.length} queries`, 'maxBatchQueries', limits);
+    throw overLimit('queries', `has ${queries.length} queries`, 'maxBatchQueries', limits);
   }
 }
 
 /** A list parameter (labels, split, exclude_dialogue) of at most maxListItems items. */
 export function checkList(param: string, list: readonly unknown[] | undefined, limits: RequestLimits): void {
-  if (list && list.length > limits.maxListItems) throw new LimitError(param, `has ${list.length} items`, 'maxListItems', limits);
+  if (list && list.length > limits.maxListItems) throw overLimit(param, `has ${list.length} items`, 'maxListItems', limits);
 }
 
 /** Characters (code points) to embed or render in one request. */
 export function checkRequestChars(param: string, texts: readonly string[], limits: RequestLimits): void {
   const total = texts.reduce((n, t) => n + charCount(t), 0);
-  if (total > limits.maxRequestChars) throw new LimitError(param, `hold ${total} characters in all`, 'maxRequestChars', limits);
+  if (total > limits.maxRequestChars) throw overLimit(param, `hold ${total} characters in all`, 'maxRequestChars', limits);
 }
 
 /** Demonstrations a selection can return: k, or k for each label searched (per-label). */
@@ -43,6 +43,6 @@ export function demonstrationsAsked(selection: Pick<SelectionOptions, 'k' | 'str
 
 export function checkDemonstrations(param: string, asked: number, limits: RequestLimits): void {
   if (asked > limits.maxDemonstrations) {
-    throw new LimitError(param, `asks for up to ${asked} demonstrations (k, times the labels searched with per-label, summed over queries)`, 'maxDemonstrations', limits);
+    throw overLimit(param, `asks for up to ${asked} demonstrations (k, times the labels searched with per-label, summed over queries)`, 'maxDemonstrations', limits);
   }
 }

@@ -1,8 +1,8 @@
 import { createEmbedder, type EmbedRole } from '../embed/create.js';
 import { ScheduledEmbedder } from '../embed/scheduler.js';
 import type { Embedder } from '../embed/types.js';
-import { InputError } from '../errors.js';
-import { DemoIndex, IndexLoadError, readManifest } from '../index/open.js';
+import { IndexLoadError, IndexSetError, InputError } from '../errors.js';
+import { DemoIndex, readManifest } from '../index/open.js';
 import { inIndexSpace, resolveCorpora } from './corpora.js';
 import type { SearchSpace } from '../index/search-space.js';
 import { retrieveInSteps } from '../retrieve/retrieve.js';
@@ -67,7 +67,7 @@ export class DemoService {
     dirs: readonly string[],
     options: { embedder?: string; names?: readonly (string | undefined)[]; role?: EmbedRole; settings?: Settings } = {},
   ): Promise<DemoService> {
-    if (dirs.length === 0) throw new Error('no index to serve');
+    if (dirs.length === 0) throw new IndexSetError('NO_INDEX', 'no index to serve');
     const settings = options.settings ?? DEFAULT_SETTINGS;
     const embedders = new Map<string, Embedder>();
     const indexes = new Map<string, DemoIndex>();
@@ -86,7 +86,7 @@ export class DemoService {
       if (!embedders.has(id)) embedders.set(id, await createEmbedder(id, options.role, settings));
       const index = await DemoIndex.open(dir, { embedder: embedders.get(id)! });
       const name = options.names?.[i] ?? index.name;
-      if (indexes.has(name)) throw new Error(`two indexes are named "${name}"; name them with --index name=<dir>`);
+      if (indexes.has(name)) throw new IndexSetError('INDEX_NAME_TAKEN', `two indexes are named "${name}"; name them with --index name=<dir>`);
       indexes.set(name, index);
     }
     // A model's first call allocates and plans (tens of ms): pay it at start, not on a request.
@@ -150,7 +150,7 @@ export class DemoService {
         const { name, index } = this.index(query.index);
         return { name, index, space: index.space(query.dialogue, query.cross_fit ?? true), selection: this.selection(index, query), text: query.utterance };
       } catch (error) {
-        if (error instanceof InputError && several) throw new InputError(`queries.${i}.${error.param}`, error.message.slice(error.param.length + 2));
+        if (error instanceof InputError && several) throw new InputError(`queries.${i}.${error.param}`, error.message.slice(error.param.length + 2), error.code);
         throw error;
       }
     });
@@ -270,7 +270,7 @@ export class DemoService {
     try {
       labels = o.labels ? resolveLabels(corpus, index.manifest.labels, o.labels) : undefined;
     } catch (error) {
-      throw error instanceof InputError ? new InputError('options.labels', error.message.replace(/^labels: /, '')) : error;
+      throw error instanceof InputError ? new InputError('options.labels', error.message.replace(/^labels: /, ''), error.code) : error;
     }
     checkDemonstrations('options.k', demonstrationsAsked({ k: o.k, strategy: o.strategy, labels }, index.manifest.labels.length), this.limits);
     const turns = request.dialogue.turns.map((t, i) => {
