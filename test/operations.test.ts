@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServeProcess, type ServeProcess } from '../scripts/serve-process.js';
+import { startServeProcess, type ServeProcess } from './support/serve-process.js';
 import { loadCorpus } from '../src/corpus/load.js';
 import type { Dialogue } from '../src/corpus/types.js';
 import { createEmbedder } from '../src/embed/create.js';

@@ -4,7 +4,7 @@ import { connect, createServer as createTcpServer, type AddressInfo, type Socket
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServeProcess } from '../scripts/serve-process.js';
+import { startServeProcess } from './support/serve-process.js';
 import { loadCorpus } from '../src/corpus/load.js';
 import { createEmbedder } from '../src/embed/create.js';
 import type { ScheduledEmbedder } from '../src/embed/scheduler.js';

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, loopbackConfig, NGINX, startNginx } from '../scripts/replicas-lib.js';
-import { startServeProcess, type ServeProcess } from '../scripts/serve-process.js';
+import { freePort, loopbackConfig, NGINX, startNginx } from './support/replicas-lib.js';
+import { startServeProcess, type ServeProcess } from './support/serve-process.js';
 import { loadCorpus } from '../src/corpus/load.js';
 import { createEmbedder } from '../src/embed/create.js';
 import { buildIndex } from '../src/index/build.js';

@@ -1,5 +1,5 @@
 /**
- * Runs deploy/nginx.conf on loopback in front of local replicas, for test/replicas.test.ts and scripts/replicas.ts:
+ * Runs deploy/nginx.conf on loopback in front of local replicas, for test/replicas.test.ts and scripts/reliability/replicas.ts:
  * the shipped file itself, with only the upstream addresses, the listen address and nginx's own paths swapped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,7 @@ import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
 export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
-export const NGINX_CONF = resolve(import.meta.dirname, '..', 'deploy', 'nginx.conf');
+export const NGINX_CONF = resolve(import.meta.dirname, '..', '..', 'deploy', 'nginx.conf');
 
 /** A port nothing listens on right now. */
 export function freePort(): Promise<number> {

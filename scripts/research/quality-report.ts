@@ -4,15 +4,15 @@
  * spaces also without cross-fitting, to show the leak it removes), the train - test precision gap against the raw
  * space's, written to docs/retrieval-results.md with a bar chart of precision@10 per configuration
  * (docs/retrieval-precision.svg). Builds the train indexes it needs under indexes/ when they are missing.
- *   npx tsx scripts/quality-report.ts [--data ../shared/data]
+ *   npx tsx scripts/research/quality-report.ts [--data ../shared/data]
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBuild } from '../src/cli/build-index.js';
-import { loadCorpus, type CorpusFormat } from '../src/corpus/load.js';
-import { evaluateRetrieval, type EvalResult } from '../src/eval/evaluate.js';
-import { DemoService } from '../src/service/service.js';
+import { runBuild } from '../../src/cli/build-index.js';
+import { loadCorpus, type CorpusFormat } from '../../src/corpus/load.js';
+import { evaluateRetrieval, type EvalResult } from '../../src/eval/evaluate.js';
+import { DemoService } from '../../src/service/service.js';
 
 const { values } = parseArgs({ options: { data: { type: 'string', default: '../shared/data' } } });
 const CORPORA: CorpusFormat[] = ['meld', 'emorynlp'];
@@ -73,7 +73,7 @@ const gaps = [
   '|---|---|---|---|---|---|---|',
   ...gapLines,
 ].join('\n');
-writeFileSync('docs/retrieval-results.md', `# Retrieval quality (generated)\n\nWritten by \`npx tsx scripts/quality-report.ts\` on ${new Date().toISOString().slice(0, 10)}; k=10, exact search, metrics as defined in docs/RETRIEVAL-QUALITY.md. Training-split targets never see their own dialogue; "cross-fitted" searches them in the space fitted without their fold (the default), "full space" in the index's own (the raw space has nothing fitted: its one training row is its reference).\n\n${table}\n\n## Train - test precision gap\n\n${gaps}\n\n![precision@10 per configuration](retrieval-precision.svg)\n`);
+writeFileSync('docs/retrieval-results.md', `# Retrieval quality (generated)\n\nWritten by \`npx tsx scripts/research/quality-report.ts\` on ${new Date().toISOString().slice(0, 10)}; k=10, exact search, metrics as defined in docs/RETRIEVAL-QUALITY.md. Training-split targets never see their own dialogue; "cross-fitted" searches them in the space fitted without their fold (the default), "full space" in the index's own (the raw space has nothing fitted: its one training row is its reference).\n\n${table}\n\n## Train - test precision gap\n\n${gaps}\n\n![precision@10 per configuration](retrieval-precision.svg)\n`);
 
 // A plain SVG bar chart: one group per corpus and split, one bar per configuration.
 const groups = rows.filter((r) => r.config === CONFIGS[0].name).map((r) => `${r.corpus} ${r.split}`);

@@ -1,5 +1,5 @@
 /**
- * Seeded generator of hostile and odd HTTP requests for scripts/reliability.ts, built on fast-check's arbitraries:
+ * Seeded generator of hostile and odd HTTP requests for scripts/reliability/reliability.ts, built on fast-check's arbitraries:
  * random types, huge and negative numbers, NUL bytes, lone surrogates (sent as invalid UTF-8), deep JSON,
  * `__proto__` and `constructor` keys, oversized lists, malformed JSON, wrong content types and a gzip bomb. The
  * same seed gives the same requests.

@@ -3,15 +3,15 @@
  * runtime (@energetic-ai, WASM) against the native one (onnxruntime-node, src/embed/use-lite-onnx.ts) on the same
  * utterances, for a batch, for one sentence at a time and for calls of 8 unrelated requests; CPU time per
  * utterance beside wall time (so spinning or extra threads show); the worker pool against the in-thread model.
- *   npx tsx scripts/profile-embed.ts [--data ../shared/data/meld]
+ *   npx tsx scripts/bench/profile-embed.ts [--data ../shared/data/meld]
  */
 import { parseArgs } from 'node:util';
-import { loadCorpus } from '../src/corpus/load.js';
-import { startUseLitePool } from '../src/embed/pool.js';
-import type { Embedder } from '../src/embed/types.js';
-import { UseLiteEmbedder } from '../src/embed/use-lite.js';
-import { UseLiteOnnxEmbedder, useLiteTokenizer } from '../src/embed/use-lite-onnx.js';
-import { loadUseLiteVocabulary } from '../src/embed/use-lite-weights.js';
+import { loadCorpus } from '../../src/corpus/load.js';
+import { startUseLitePool } from '../../src/embed/pool.js';
+import type { Embedder } from '../../src/embed/types.js';
+import { UseLiteEmbedder } from '../../src/embed/use-lite.js';
+import { UseLiteOnnxEmbedder, useLiteTokenizer } from '../../src/embed/use-lite-onnx.js';
+import { loadUseLiteVocabulary } from '../../src/embed/use-lite-weights.js';
 
 const { values } = parseArgs({ options: { data: { type: 'string', default: '../shared/data/meld' } } });
 const texts = loadCorpus({ format: 'meld', data: values.data!, splits: ['train'] }).dialogues.flatMap((d) => d.turns.map((t) => t.text)).slice(0, 2048);

@@ -1,8 +1,8 @@
 /**
- * Load generator for scripts/bench.ts and scripts/reliability.ts, run as its own process: autocannon against
+ * Load generator for scripts/bench/bench.ts and scripts/reliability/reliability.ts, run as its own process: autocannon against
  * GET /demonstrations, cycling through the given utterances (one per request, in order), bounded by request count
  * and duration.
- *   npx tsx scripts/bench-load.ts --url http://127.0.0.1:8080 --utterances file.json --connections 16 --amount 2000 --duration 20 -k 8 [--timeout 10]
+ *   npx tsx scripts/bench/bench-load.ts --url http://127.0.0.1:8080 --utterances file.json --connections 16 --amount 2000 --duration 20 -k 8 [--timeout 10]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -1,20 +1,20 @@
 /**
  * What diversity costs and buys: top-k against maximal marginal relevance at several lambdas, k=10, for the test
  * utterances of MELD and EmoryNLP on their default train indexes (built under indexes/ when missing, as
- * scripts/quality-report.ts does). Per configuration: label precision@k (the share of demonstrations whose label is
+ * scripts/research/quality-report.ts does). Per configuration: label precision@k (the share of demonstrations whose label is
  * the query's gold label), distinct texts among the k (case, spacing and punctuation aside), mean pairwise cosine
  * between the k (in the index's search space), and ms per query (HNSW search plus selection).
- *   npx tsx scripts/mmr-report.ts [--data ../shared/data] [--json]
+ *   npx tsx scripts/research/mmr-report.ts [--data ../shared/data] [--json]
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBuild } from '../src/cli/build-index.js';
-import { dot } from '../src/embed/types.js';
-import { loadCorpus, type CorpusFormat } from '../src/corpus/load.js';
-import { retrieve } from '../src/retrieve/retrieve.js';
-import { textKey, type SelectionOptions } from '../src/retrieve/select.js';
-import { DemoService } from '../src/service/service.js';
+import { runBuild } from '../../src/cli/build-index.js';
+import { dot } from '../../src/embed/types.js';
+import { loadCorpus, type CorpusFormat } from '../../src/corpus/load.js';
+import { retrieve } from '../../src/retrieve/retrieve.js';
+import { textKey, type SelectionOptions } from '../../src/retrieve/select.js';
+import { DemoService } from '../../src/service/service.js';
 
 const { values } = parseArgs({ options: { data: { type: 'string', default: '../shared/data' }, json: { type: 'boolean', default: false } } });
 const K = 10;

@@ -3,7 +3,7 @@
  * project can load, including JSONL corpora this script writes from the shared data with other label schemes and
  * sizes, it builds the training split with `auto` and with `none` (the raw space) and compares test kNN W-F1 and
  * precision@10 (k=10, exact search), with the space auto chose and why. Writes docs/space-results.md.
- *   npx tsx scripts/space-report.ts [--data ../shared/data] [--only meld,emorynlp,...]
+ *   npx tsx scripts/research/space-report.ts [--data ../shared/data] [--only meld,emorynlp,...]
  * The constructed corpora live in a temporary directory (never in the repo):
  *   meld-sentiment      MELD's dialogues, labelled with MELD's own Sentiment column (3 classes)
  *   emorynlp-sentiment  EmoryNLP's 7 emotions folded into positive / negative / neutral
@@ -15,15 +15,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBuild } from '../src/cli/build-index.js';
-import { readCsv } from '../src/corpus/csv.js';
-import { loadCorpus, type CorpusFormat } from '../src/corpus/load.js';
-import type { Dialogue } from '../src/corpus/types.js';
-import { evaluateRetrieval, type EvalResult } from '../src/eval/evaluate.js';
-import { candidateName } from '../src/index/choose-space.js';
-import type { Manifest } from '../src/index/manifest.js';
-import { SAMPLE_CORPUS } from '../src/paths.js';
-import { DemoService } from '../src/service/service.js';
+import { runBuild } from '../../src/cli/build-index.js';
+import { readCsv } from '../../src/corpus/csv.js';
+import { loadCorpus, type CorpusFormat } from '../../src/corpus/load.js';
+import type { Dialogue } from '../../src/corpus/types.js';
+import { evaluateRetrieval, type EvalResult } from '../../src/eval/evaluate.js';
+import { candidateName } from '../../src/index/choose-space.js';
+import type { Manifest } from '../../src/index/manifest.js';
+import { SAMPLE_CORPUS } from '../../src/paths.js';
+import { DemoService } from '../../src/service/service.js';
 
 const { values } = parseArgs({ options: { data: { type: 'string', default: '../shared/data' }, only: { type: 'string' } } });
 const data = values.data!;
@@ -118,5 +118,5 @@ const table = [
   '|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.corpus} | ${r.train} | ${r.space} | ${f(r.auto?.knn_weighted_f1)} | ${f(r.raw?.knn_weighted_f1)} | ${r.auto && r.raw ? (r.auto.knn_weighted_f1 - r.raw.knn_weighted_f1).toFixed(2) : '-'} | ${f(r.auto?.precision_at_k)} | ${f(r.raw?.precision_at_k)} | ${r.cvSeconds ?? '-'} | ${r.reason} |`),
 ].join('\n');
-writeFileSync('docs/space-results.md', `# Space chosen by cross-validation, corpus by corpus (generated)\n\nWritten by \`npx tsx scripts/space-report.ts\` on ${new Date().toISOString().slice(0, 10)}; k=10, exact search, USE-lite; the corpora are described in the script's header.\n\n${table}\n`);
+writeFileSync('docs/space-results.md', `# Space chosen by cross-validation, corpus by corpus (generated)\n\nWritten by \`npx tsx scripts/research/space-report.ts\` on ${new Date().toISOString().slice(0, 10)}; k=10, exact search, USE-lite; the corpora are described in the script's header.\n\n${table}\n`);
 console.log(table);

@@ -4,14 +4,14 @@
  * ONNX graph (input_ids, attention_mask, token_type_ids -> last_hidden_state), with a WordPiece tokenizer.json whose
  * vocabulary is the most frequent words of a corpus's text filled up with word pieces, and the sentence-transformers
  * files of MiniLM (mean pooling, Normalize, max_seq_length 256). ~90 MB; written under models/ (not committed).
- *   npx tsx scripts/make-minilm-sized.ts [--out models/minilm-l6-random] [--data ../shared/data/meld]
+ *   npx tsx scripts/bench/make-minilm-sized.ts [--out models/minilm-l6-random] [--data ../shared/data/meld]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import onnxProto from 'onnx-proto';
-import { loadCorpus } from '../src/corpus/load.js';
-import { GraphBuilder } from '../src/embed/use-lite-onnx-graph.js';
+import { loadCorpus } from '../../src/corpus/load.js';
+import { GraphBuilder } from '../../src/embed/use-lite-onnx-graph.js';
 
 const { values } = parseArgs({ options: { out: { type: 'string', default: 'models/minilm-l6-random' }, data: { type: 'string', default: '../shared/data/meld' } } });
 const out = values.out!;

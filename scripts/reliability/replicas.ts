@@ -9,10 +9,10 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { loadCorpus } from '../src/corpus/load.js';
-import { runLoad, writeUtterances } from './load-client.js';
-import { freePort, loopbackConfig, startNginx } from './replicas-lib.js';
-import { startServeProcess, type ServeProcess } from './serve-process.js';
+import { loadCorpus } from '../../src/corpus/load.js';
+import { runLoad, writeUtterances } from '../bench/load-client.js';
+import { freePort, loopbackConfig, startNginx } from '../../test/support/replicas-lib.js';
+import { startServeProcess, type ServeProcess } from '../../test/support/serve-process.js';
 
 const { values } = parseArgs({ options: { data: { type: 'string', default: '../shared/data/meld' }, seconds: { type: 'string', default: '10' }, json: { type: 'boolean', default: false } } });
 const log = (s: string) => process.stderr.write(`[replicas] ${s}\n`);

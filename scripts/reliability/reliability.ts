@@ -2,7 +2,7 @@
  * Reliability suite (npm run reliability -- [--json] [--data ../shared/data/meld] [--index <dir>] [--seed 1]
  * [--fuzz 2400] [--seconds 8] [--max-batches 8] [--only phase,...]): starts `erc-demos serve` on loopback over a MELD train index (or the sample corpus
  * when MELD is absent) and tries it as a shared service and a hostile client would, bounded in count and time:
- *   fuzz      seeded hostile requests (scripts/reliability-fuzz.ts): no 5xx, every 4xx a JSON error naming its param
+ *   fuzz      seeded hostile requests (scripts/reliability/reliability-fuzz.ts): no 5xx, every 4xx a JSON error naming its param
  *   load      GETs at concurrency 16, 64 and 256
  *   mixed     concurrency-16 GETs alone, then while the largest allowed batches run back to back
  *   batches   8 of the largest valid batches at once (1000 queries x 199 characters, per-label k=1): all answered whole
@@ -26,13 +26,13 @@ import { connect, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCorpus } from '../src/corpus/load.js';
-import { DemoIndex } from '../src/index/open.js';
-import { SAMPLE_CORPUS } from '../src/paths.js';
-import { DEFAULT_SETTINGS } from '../src/settings.js';
-import { runLoad, writeUtterances } from './load-client.js';
+import { loadCorpus } from '../../src/corpus/load.js';
+import { DemoIndex } from '../../src/index/open.js';
+import { SAMPLE_CORPUS } from '../../src/paths.js';
+import { DEFAULT_SETTINGS } from '../../src/settings.js';
+import { runLoad, writeUtterances } from '../bench/load-client.js';
 import { fuzzRequests, type FuzzRequest } from './reliability-fuzz.js';
-import { startServeProcess, type ServeProcess } from './serve-process.js';
+import { startServeProcess, type ServeProcess } from '../../test/support/serve-process.js';
 
 const { values } = parseArgs({
   options: {

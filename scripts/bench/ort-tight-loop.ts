@@ -3,17 +3,17 @@
  * sorted by length, cut into the same calls of at most 2048 padded tokens the embedder makes, input tensors built
  * beforehand, then only `session.run` timed, one after another on one intra-op thread (one core). The reference the
  * project's build throughput per core is compared against (docs/PERFORMANCE.md).
- *   npx tsx scripts/ort-tight-loop.ts [--model models/minilm-l6-random] [--data ../shared/data/meld] [--json]
+ *   npx tsx scripts/bench/ort-tight-loop.ts [--model models/minilm-l6-random] [--data ../shared/data/meld] [--json]
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type * as OrtApi from 'onnxruntime-common';
-import { loadCorpus } from '../src/corpus/load.js';
-import { loadOrt, sessionOptions } from '../src/embed/ort.js';
-import { readSentenceTransformerConfig } from '../src/embed/st-config.js';
-import { truncate } from '../src/embed/transformers.js';
+import { loadCorpus } from '../../src/corpus/load.js';
+import { loadOrt, sessionOptions } from '../../src/embed/ort.js';
+import { readSentenceTransformerConfig } from '../../src/embed/st-config.js';
+import { truncate } from '../../src/embed/transformers.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/minilm-l6-random' }, data: { type: 'string', default: '../shared/data/meld' }, json: { type: 'boolean', default: false } } });
 const dir = values.model!;

@@ -4,18 +4,18 @@
  * five fold spaces (the LDA cosine averaged over the five maps fitted without one fold each) instead of one map
  * fitted on all training rows. Prints, per candidate, the cross-validated W-F1 and the dev and test W-F1 of the
  * candidate fitted on all training rows (k=10, exact search).
- *   npx tsx scripts/space-variants.ts meld|emorynlp [--data ../shared/data]
+ *   npx tsx scripts/research/space-variants.ts meld|emorynlp [--data ../shared/data]
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCorpus, type CorpusFormat } from '../src/corpus/load.js';
-import { createEmbedder } from '../src/embed/create.js';
-import { combineStatistics, fitLdaFromStatistics, ldaStatistics } from '../src/embed/lda.js';
-import { project, type Projection } from '../src/embed/projection.js';
-import { classificationReport, weightedVote } from '../src/metrics.js';
-import { candidateName, crossValidateSpaces, flat, topKBlends, type SpaceCandidate } from '../src/index/choose-space.js';
-import { assignFolds } from '../src/index/folds.js';
-import { onnxGram } from '../src/index/gram.js';
+import { loadCorpus, type CorpusFormat } from '../../src/corpus/load.js';
+import { createEmbedder } from '../../src/embed/create.js';
+import { combineStatistics, fitLdaFromStatistics, ldaStatistics } from '../../src/embed/lda.js';
+import { project, type Projection } from '../../src/embed/projection.js';
+import { classificationReport, weightedVote } from '../../src/metrics.js';
+import { candidateName, crossValidateSpaces, flat, topKBlends, type SpaceCandidate } from '../../src/index/choose-space.js';
+import { assignFolds } from '../../src/index/folds.js';
+import { onnxGram } from '../../src/index/gram.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { data: { type: 'string', default: '../shared/data' } } });
 const corpus = (positionals[0] ?? 'emorynlp') as CorpusFormat;

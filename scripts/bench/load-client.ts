@@ -1,11 +1,11 @@
 /**
- * The load generator (scripts/bench-load.ts, autocannon in a process of its own) as the benchmark, the reliability
+ * The load generator (scripts/bench/bench-load.ts, autocannon in a process of its own) as the benchmark, the reliability
  * suite and the replicas script call it, and the utterance file it cycles through.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Dialogue } from '../src/corpus/types.js';
+import type { Dialogue } from '../../src/corpus/types.js';
 
 export interface Load { requests: number; rps: number; p50_ms: number; p99_ms: number; errors: number; timeouts: number; non2xx: number; seconds: number }
 

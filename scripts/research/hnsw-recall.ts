@@ -1,13 +1,13 @@
 /**
  * HNSW recall@k against brute-force search: embeds the utterances of one split of a corpus and compares the top-k
  * of the index's search with exact search over the same stored vectors.
- *   npx tsx scripts/hnsw-recall.ts --index indexes/meld-train-use-lite --corpus meld --data ../shared/data/meld --split test -k 10
+ *   npx tsx scripts/research/hnsw-recall.ts --index indexes/meld-train-use-lite --corpus meld --data ../shared/data/meld --split test -k 10
  */
 import { parseArgs } from 'node:util';
-import { loadCorpus, type CorpusFormat } from '../src/corpus/load.js';
-import { createEmbedder } from '../src/embed/create.js';
-import { tieAwareHits } from '../src/metrics.js';
-import { DemoIndex } from '../src/index/open.js';
+import { loadCorpus, type CorpusFormat } from '../../src/corpus/load.js';
+import { createEmbedder } from '../../src/embed/create.js';
+import { tieAwareHits } from '../../src/metrics.js';
+import { DemoIndex } from '../../src/index/open.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,17 +1,17 @@
 /**
- * The peer for scripts/bench.ts: LangChain.js' SemanticSimilarityExampleSelector over a MemoryVectorStore, with the
+ * The peer for scripts/bench/bench.ts: LangChain.js' SemanticSimilarityExampleSelector over a MemoryVectorStore, with the
  * same USE-lite model, behind an express endpoint as thin as ours (GET /demonstrations?utterance=&k=). Documents
  * are embedded once at start (their vectors are read from our index's vectors.f32 to save the peer the build; the
  * same model made them); every query is embedded live, as ours are.
- *   npx tsx scripts/bench-peer.ts --index <dir> --port <n>
+ *   npx tsx scripts/bench/bench-peer.ts --index <dir> --port <n>
  */
 import { parseArgs } from 'node:util';
 import { Embeddings } from '@langchain/core/embeddings';
 import { SemanticSimilarityExampleSelector } from '@langchain/core/example_selectors';
 import express from 'express';
 import { MemoryVectorStore } from 'langchain/vectorstores/memory';
-import { createEmbedder } from '../src/embed/create.js';
-import { DemoIndex } from '../src/index/open.js';
+import { createEmbedder } from '../../src/embed/create.js';
+import { DemoIndex } from '../../src/index/open.js';
 
 const { values } = parseArgs({ options: { index: { type: 'string' }, port: { type: 'string', default: '0' } } });
 const index = await DemoIndex.open(values.index!);

@@ -3,9 +3,9 @@
  *  1. a full MELD train index build (the CLI as a child process): utterances/s over its wall time, peak RSS;
  *  2. the service on that index, driven by autocannon in a separate process with MELD test utterances (each
  *     request a different one, in order), k=8, at concurrency 1 and 16: p50/p99 latency, requests/s, errors;
- *  3. the same load against LangChain.js' SemanticSimilarityExampleSelector (scripts/bench-peer.ts), same model;
+ *  3. the same load against LangChain.js' SemanticSimilarityExampleSelector (scripts/bench/bench-peer.ts), same model;
  *  4. the same build and concurrency-16 load with a sentence-transformer the size of all-MiniLM-L6-v2 (random
- *     weights, made by scripts/make-minilm-sized.ts into models/ when missing): minilm_* keys.
+ *     weights, made by scripts/bench/make-minilm-sized.ts into models/ when missing): minilm_* keys.
  * The index is built with --projection none so both sides rank the same raw USE-lite vectors.
  * With --runs N, every key is the median over the N runs (errors: the sum); the machine is shared and noisy.
  * Writes docs/performance-results.md (medians and every run); prints the medians as one JSON object with --json.
@@ -15,9 +15,9 @@ import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'no
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadCorpus } from '../src/corpus/load.js';
+import { loadCorpus } from '../../src/corpus/load.js';
 import { runLoad, writeUtterances } from './load-client.js';
-import { startServeProcess } from './serve-process.js';
+import { startServeProcess } from '../../test/support/serve-process.js';
 
 const { values } = parseArgs({
   options: { json: { type: 'boolean', default: false }, data: { type: 'string', default: '../shared/data/meld' }, runs: { type: 'string', default: '1' } },
@@ -76,7 +76,7 @@ async function benchOnce(runNumber: number, utterances: string): Promise<Record<
   ours.child.kill('SIGTERM');
 
   log('peer (LangChain.js SemanticSimilarityExampleSelector + MemoryVectorStore) ...');
-  const peer = await startServeProcess([...tsx, 'scripts/bench-peer.ts', '--index', indexDir, '--port', '0']);
+  const peer = await startServeProcess([...tsx, 'scripts/bench/bench-peer.ts', '--index', indexDir, '--port', '0']);
   await load(peer.url, 4, 200, utterances);
   const peerC1 = await load(peer.url, 1, 1000, utterances);
   const peerC16 = await load(peer.url, 16, 4000, utterances);
@@ -126,8 +126,8 @@ function median(xs: number[]): number {
 
 try {
   if (!existsSync(join(MINILM, 'onnx', 'model.onnx'))) {
-    log(`making ${MINILM} (scripts/make-minilm-sized.ts) ...`);
-    const made = await run([...tsx, 'scripts/make-minilm-sized.ts', '--out', MINILM, '--data', values.data!]);
+    log(`making ${MINILM} (scripts/bench/make-minilm-sized.ts) ...`);
+    const made = await run([...tsx, 'scripts/bench/make-minilm-sized.ts', '--out', MINILM, '--data', values.data!]);
     if (made.code !== 0) throw new Error(`make-minilm-sized failed: ${made.stderr}`);
   }
   const test = loadCorpus({ format: 'meld', data: values.data!, splits: ['test'] });
