@@ -1,6 +1,9 @@
 import { parse } from 'csv-parse/sync';
-import { readCorpusText } from './text.js';
 import { CorpusFormatError } from '../errors.js';
+import { groupTurns, type KeyedTurn } from './group.js';
+import { labelScheme } from './labels.js';
+import { readCorpusText } from './text.js';
+import type { Dialogue, SkippedRow } from './types.js';
 
 export interface CsvRow {
   /** Line of the record's first character in the file (1-based), for error messages. */
@@ -65,4 +68,48 @@ export function scoreField(file: string, row: CsvRow, column: string): number | 
   const n = Number(raw);
   if (!Number.isFinite(n)) throw new CorpusFormatError(file, row.line, `column "${column}" must be a number or NULL, got "${raw.slice(0, 40)}"`);
   return n;
+}
+
+/** Where a turn of a one-utterance-a-row corpus (MELD, EmoryNLP) sits: its dialogue, place in it, speaker, source id. */
+export interface TurnKey {
+  /** The dialogue inside its split (the split is put in front). */
+  dialogue: string;
+  /** The corpus' own utterance number: turns are ordered by it. */
+  order: number;
+  speaker: string;
+  sourceId: string;
+}
+
+/** How one corpus' CSV maps onto turns: everything but the key is shared (Utterance and Emotion columns). */
+export interface TurnCsvFormat {
+  /** Label scheme (labels.ts) and the corpus stored with each dialogue. */
+  corpus: string;
+  /** The corpus as messages name it. */
+  title: string;
+  columns: readonly string[];
+  /** Reads the row's key; a bad field throws a CorpusFormatError naming the file and line. */
+  key(file: string, row: CsvRow): TurnKey;
+}
+
+/**
+ * The row loop MELD and EmoryNLP share: an empty Utterance is skipped (and listed), an Emotion outside the corpus'
+ * labels is an error, every other row becomes a turn keyed by the format; turns are then grouped into dialogues.
+ */
+export function loadTurnCsv(file: string, split: string, skipped: SkippedRow[], format: TurnCsvFormat): Dialogue[] {
+  const labels = labelScheme(format.corpus)!.own;
+  const rows: KeyedTurn[] = [];
+  for (const row of readCsv(file, { required: format.columns })) {
+    const text = row.fields.Utterance.trim();
+    if (text === '') {
+      skipped.push({ file, line: row.line, reason: 'empty Utterance' });
+      continue;
+    }
+    const label = row.fields.Emotion.trim();
+    if (!labels.includes(label)) {
+      throw new CorpusFormatError(file, row.line, `unknown ${format.title} emotion "${label}" (expected one of ${labels.join(', ')})`);
+    }
+    const { dialogue, order, speaker, sourceId } = format.key(file, row);
+    rows.push({ dialogueId: `${split}/${dialogue}`, order, line: row.line, turn: { speaker, text, labels: [label], sourceId } });
+  }
+  return groupTurns(format.corpus, split, file, rows);
 }

@@ -1,11 +1,7 @@
 import { join } from 'node:path';
-import { intField, readCsv } from './csv.js';
-import { groupTurns, type KeyedTurn } from './group.js';
-import { labelScheme } from './labels.js';
 import { CorpusFormatError } from '../errors.js';
+import { intField, loadTurnCsv, type TurnCsvFormat } from './csv.js';
 import type { Dialogue, SkippedRow } from './types.js';
-
-const COLUMNS = ['Utterance', 'Speaker', 'Emotion', 'Scene_ID', 'Utterance_ID', 'Season', 'Episode'] as const;
 
 export function emorynlpFile(dataDir: string, split: string): string {
   return join(dataDir, `emorynlp_${split}_final.csv`);
@@ -20,19 +16,11 @@ function parseSpeakers(raw: string): string[] | undefined {
 }
 
 /** EmoryNLP: a dialogue is (split, Season, Episode, Scene_ID), turns ordered by Utterance_ID. */
-export function loadEmorynlpFile(file: string, split: string, skipped: SkippedRow[]): Dialogue[] {
-  const labels = labelScheme('emorynlp')!.own;
-  const rows: KeyedTurn[] = [];
-  for (const row of readCsv(file, { required: COLUMNS })) {
-    const text = row.fields.Utterance.trim();
-    if (text === '') {
-      skipped.push({ file, line: row.line, reason: 'empty Utterance' });
-      continue;
-    }
-    const label = row.fields.Emotion.trim();
-    if (!labels.includes(label)) {
-      throw new CorpusFormatError(file, row.line, `unknown EmoryNLP emotion "${label}" (expected one of ${labels.join(', ')})`);
-    }
+const EMORYNLP: TurnCsvFormat = {
+  corpus: 'emorynlp',
+  title: 'EmoryNLP',
+  columns: ['Utterance', 'Speaker', 'Emotion', 'Scene_ID', 'Utterance_ID', 'Season', 'Episode'],
+  key(file, row) {
     const speakers = parseSpeakers(row.fields.Speaker);
     if (!speakers) {
       throw new CorpusFormatError(file, row.line, `Speaker must be a list such as ['Monica Geller'], got ${row.fields.Speaker}`);
@@ -41,12 +29,11 @@ export function loadEmorynlpFile(file: string, split: string, skipped: SkippedRo
     const episode = intField(file, row, 'Episode');
     const scene = intField(file, row, 'Scene_ID');
     const utterance = intField(file, row, 'Utterance_ID');
-    rows.push({
-      dialogueId: `${split}/s${season}e${episode}c${scene}`,
-      order: utterance,
-      line: row.line,
-      turn: { speaker: speakers.join(' & '), text, labels: [label], sourceId: `s${season}e${episode}c${scene}u${utterance}` },
-    });
-  }
-  return groupTurns('emorynlp', split, file, rows);
+    return { dialogue: `s${season}e${episode}c${scene}`, order: utterance, speaker: speakers.join(' & '), sourceId: `s${season}e${episode}c${scene}u${utterance}` };
+  },
+};
+
+/** EmoryNLP: one CSV per split. */
+export function loadEmorynlpFile(file: string, split: string, skipped: SkippedRow[]): Dialogue[] {
+  return loadTurnCsv(file, split, skipped, EMORYNLP);
 }
