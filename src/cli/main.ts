@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CORPUS_FORMATS, type CorpusFormat } from '../corpus/load.js';
 import { DEFAULT_MIX, DEFAULT_SAMPLE_SEED, MIXES, parseFraction, type Fraction, type Mix, type SampleSpec } from '../corpus/sample.js';
 import { LABEL_SPACES, parseSourceSpec, type LabelSpace, type SourceSpec } from '../corpus/sources.js';
-import { DEFAULT_EMBEDDER, withPrompt, type EmbedRole } from '../embed/create.js';
+import { DEFAULT_EMBEDDER, withDtype, withPrompt, type EmbedRole } from '../embed/create.js';
+import { DTYPES } from '../embed/transformers.js';
 import { errorCode, InputError, type ErrorCode } from '../errors.js';
 import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
@@ -82,6 +83,7 @@ program
   .option('--data <path>', 'corpus directory (or one file), with --corpus')
   .option('--split <name>', 'split(s) to index, repeatable or comma-separated', collect)
   .option('--embedder <spec>', 'use-lite or transformers:<model id or folder>', DEFAULT_EMBEDDER)
+  .addOption(new Option('--dtype <dtype>', "transformers only: the graph file by dtype (fp32: onnx/model.onnx, as sentence-transformers loads; q8: onnx/model_quantized.onnx; fp16, int8, uint8, q4, q4f16, bnb4); default fp32").choices(DTYPES))
   .option('--query-prompt <prompt>', "transformers only: the prompt put before every utterance, queried and indexed alike: a name from the folder's prompts (e.g. query) or the text itself; default the folder's default prompt; '' for none")
   .requiredOption('--out <dir>', 'index directory to write (replaced atomically)')
   .option('--name <name>', 'index name served over HTTP (default: the directory name)')
@@ -106,9 +108,9 @@ program
     if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number between 0 and 1');
     return n;
   })
-  .action(async (o: SampleFlags & { source?: SourceSpec[]; labelSpace?: LabelSpace; labelMap?: string; corpus?: CorpusFormat; data?: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string }) => {
+  .action(async (o: SampleFlags & { source?: SourceSpec[]; labelSpace?: LabelSpace; labelMap?: string; corpus?: CorpusFormat; data?: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string; dtype?: string }) => {
     await runBuild({
-      sources: o.source, format: o.corpus, data: o.data, labelSpace: o.labelSpace, labelMapFile: o.labelMap, sample: sampleSpec(o), splits: o.split ?? ['train'], embedder: withPrompt(o.embedder, o.queryPrompt), out: o.out, name: o.name,
+      sources: o.source, format: o.corpus, data: o.data, labelSpace: o.labelSpace, labelMapFile: o.labelMap, sample: sampleSpec(o), splits: o.split ?? ['train'], embedder: withPrompt(withDtype(o.embedder, o.dtype), o.queryPrompt), out: o.out, name: o.name,
       corpusName: o.corpusName, batchSize: o.batchSize, M: o.m, efConstruction: o.efConstruction, efSearch: o.efSearch,
       projection: o.projection, ldaShrinkage: o.ldaShrinkage, ldaBlend: o.ldaBlend,
     });
