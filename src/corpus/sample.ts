@@ -83,6 +83,9 @@ export function sampleMismatch(indexSample: SampleRecord | null | undefined, wan
   }
   const have = new Set(indexSample.dialogues);
   const missing = wanted.dialogues.filter((id) => !have.has(id));
+  if (missing.length === wanted.dialogues.length) {
+    return `none of these dialogues is in the index's sample (e.g. ${missing[0]}): a fraction export samples the split the index was sampled from; export other splits (test, dev) without --fraction, their demonstrations then come from the sample`;
+  }
   const extra = indexSample.dialogues.length - (wanted.dialogues.length - missing.length);
   if (missing.length || extra) {
     return `the index's sample (${describe(indexSample)}) differs from this one's by ${missing.length} dialogues missing from the index (e.g. ${missing[0] ?? '-'}) and ${extra} others: built from other corpus files or sources`;
