@@ -58,20 +58,19 @@ describe('the USE-lite tokenizer: linear in the text, the same ids as the packag
     const ids = the.encode(text);
     const tokenizeMs = performance.now() - started;
     expect(ids.length).toBeGreaterThan(10_000);
-    expect(tokenizeMs).toBeLessThan(500);
-    // Linear: twice the text costs about twice the time (the package's grew 6.5x from 20k to 40k).
-    const half = text.slice(0, 40_000);
-    started = performance.now();
-    for (let i = 0; i < 3; i++) the.encode(half);
-    const halfMs = (performance.now() - started) / 3;
-    started = performance.now();
-    for (let i = 0; i < 3; i++) the.encode(text);
-    const fullMs = (performance.now() - started) / 3;
-    expect(fullMs / halfMs).toBeLessThan(3.5);
+    expect(tokenizeMs).toBeLessThan(2000); // 82 ms measured; the package's took over 28 s
+    // Linear: four times the text costs about four times the time (quadratic would be 16x; the package's grew 6.5x
+    // from 20k to 40k). The fastest of several runs each, so that a busy machine's preemption does not decide it.
+    const fastest = (t: string) => Math.min(...Array.from({ length: 5 }, () => {
+      const t0 = performance.now();
+      the.encode(t);
+      return performance.now() - t0;
+    }));
+    expect(fastest(text) / fastest(text.slice(0, 20_000))).toBeLessThan(8);
     const model = await UseLiteOnnxEmbedder.load();
     started = performance.now();
     const [vector] = await model.embed([text]);
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(3000);
     expect(vector).toHaveLength(512);
   }, 60_000);
 });
