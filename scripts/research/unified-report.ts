@@ -9,7 +9,7 @@
  * `erc-demos eval` does) against each. The fraction builds fall back to `--projection none` only when the measured
  * times project the whole run past --budget-min minutes (stated in the output). Indexes live in a temporary
  * directory, removed at the end. Writes markdown to --out and stdout.
- *   node --import tsx scripts/unified-report.ts [--out docs/unified-results.md] [--data ../shared/data] [--budget-min 25]
+ *   node --import tsx scripts/research/unified-report.ts [--out docs/unified-results.md] [--data ../shared/data] [--budget-min 25]
  * Data: --data, else $ERC_DEMOS_DATA_DIR, else ../shared/data.
  */
 import { spawnSync } from 'node:child_process';
@@ -17,13 +17,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadSourcesForIndex } from '../src/cli/index-sources.js';
-import type { CorpusFormat } from '../src/corpus/load.js';
-import { candidateName } from '../src/index/choose-space.js';
-import type { Manifest } from '../src/index/manifest.js';
-import { evaluateRetrieval, type EvalResult } from '../src/eval/evaluate.js';
-import type { Embedder } from '../src/embed/types.js';
-import { DemoService } from '../src/service/service.js';
+import { loadSourcesForIndex } from '../../src/cli/index-sources.js';
+import type { CorpusFormat } from '../../src/corpus/load.js';
+import { candidateName } from '../../src/index/choose-space.js';
+import type { Manifest } from '../../src/index/manifest.js';
+import { evaluateRetrieval, type EvalResult } from '../../src/eval/evaluate.js';
+import type { Embedder } from '../../src/embed/types.js';
+import { DemoService } from '../../src/service/service.js';
 
 const { values } = parseArgs({
   options: {
@@ -164,7 +164,7 @@ const git = (...args: string[]) => spawnSync('git', args, { encoding: 'utf8' });
 const commit = git('rev-parse', '--short', 'HEAD').stdout.trim();
 const dirty = git('status', '--porcelain', '--untracked-files=no').stdout.trim() !== '';
 const code = commit ? `commit ${commit}${dirty ? ' with uncommitted changes' : ''}` : 'not a git checkout';
-const command = `node --import tsx scripts/unified-report.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
+const command = `node --import tsx scripts/research/unified-report.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
 
 const buildTable = md(['index', 'utterances', 'dialogues', 'space (auto)', 'build wall s', 'peak RSS MiB'],
   [...Object.values(single), pool].map((b) => [b.label, b.manifest.count, (b.manifest.sources ?? []).map((s) => `${s.corpus} ${s.dialogues}`).join(' + '), space(b.manifest), b.seconds.toFixed(1), b.peakMiB.toFixed(0)]));
