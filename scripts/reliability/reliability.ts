@@ -17,10 +17,10 @@
  *             graph of the same dimension: serve must refuse it, naming the file (model_swap_refused)
  * Prints a table (or one JSON object with --json) and the targets of docs/RELIABILITY.md; exits 1 if one is missed.
  * `--only batches,perlabel` runs only the phases named (fuzz, load, mixed, batches, perlabel, amplify, slow,
- * early413, shutdown, kill9, corrupt, modelswap) and checks only the targets whose keys they produced.
+ * early413, shutdown, kill9, corrupt, modelswap, foreignout) and checks only the targets whose keys they produced.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -41,7 +41,7 @@ const { values } = parseArgs({
     'max-batches': { type: 'string', default: '8' }, only: { type: 'string' },
   },
 });
-const PHASES = ['fuzz', 'load', 'mixed', 'batches', 'perlabel', 'amplify', 'slow', 'early413', 'shutdown', 'kill9', 'corrupt', 'modelswap'] as const;
+const PHASES = ['fuzz', 'load', 'mixed', 'batches', 'perlabel', 'amplify', 'slow', 'early413', 'shutdown', 'kill9', 'corrupt', 'modelswap', 'foreignout'] as const;
 const only = values.only?.split(',').map((p) => p.trim()).filter(Boolean);
 for (const p of only ?? []) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase "${p}" (phases: ${PHASES.join(', ')})`);
 /** Whether this run includes the phase (all of them unless --only names some). */
@@ -543,6 +543,23 @@ async function modelSwapPhase(): Promise<void> {
   Object.assign(results, { model_swap_served_before: servedBefore ? 1 : 0, model_swap_refused: servedBefore && refused, model_swap_refusal_s: Number(((performance.now() - started) / 1000).toFixed(2)) });
 }
 
+/**
+ * Issue 17 item 1: `build --out` naming a folder that is not an index (a user's notes) must be refused, exit non-zero,
+ * and leave the folder and its file as they were.
+ */
+async function foreignOutPhase(): Promise<void> {
+  log('foreign --out: a build into a folder holding a user file ...');
+  const folder = join(work, 'my-notes');
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'notes.txt'), 'x');
+  const run = await runNode([BIN, 'build', '--corpus', 'jsonl', '--data', SAMPLE_CORPUS, '--corpus-name', 'sample', '--projection', 'none', '--out', folder]);
+  const intact = readdirSync(folder).join(',') === 'notes.txt' && readFileSync(join(folder, 'notes.txt'), 'utf8') === 'x';
+  const refused = run.code !== 0 && run.code !== null && /refusing to write --out/.test(run.stderr) && intact;
+  if (!refused) log(`  NOT refused (exit ${run.code}, folder ${intact ? 'intact' : 'changed'}): ${run.stderr.slice(-300)}`);
+  Object.assign(results, { foreign_out_refused: refused });
+}
+
 /** The targets of issue 9 and docs/RELIABILITY.md. */
 function targets(r: Record<string, number>): [string, boolean][] {
   return [
@@ -561,6 +578,7 @@ function targets(r: Record<string, number>): [string, boolean][] {
     ['kill9_index_intact = 1', r.kill9_index_intact === 1],
     ['early_413_ms <= 1000, a 413 without "100 Continue"', r.early_413_ms <= 1000 && r.early_413_status === 413 && r.early_413_sent_100_continue === 0],
     ['model_swap_refused = true', (r as Record<string, unknown>).model_swap_refused === true],
+    ['foreign_out_refused = true', (r as Record<string, unknown>).foreign_out_refused === true],
   ];
 }
 
@@ -586,6 +604,7 @@ try {
   if (runs('kill9')) await killDuringBuildPhase(indexDir);
   if (runs('corrupt')) await corruptionPhase(indexDir);
   if (runs('modelswap')) await modelSwapPhase();
+  if (runs('foreignout')) await foreignOutPhase();
   results.suite_seconds = Math.round((performance.now() - started) / 1000);
   const summary = { machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`, corpus: haveMeld ? 'MELD train' : 'sample', seed, ...results };
   // With --only, the targets whose first key the phases run did not produce are not checked.
