@@ -11,7 +11,7 @@ import { project } from '../src/embed/projection.js';
 import type { Embedder } from '../src/embed/types.js';
 import { evaluateRetrieval } from '../src/eval/evaluate.js';
 import { buildIndex } from '../src/index/build.js';
-import { crossValidateSpaces, topKBlends } from '../src/index/choose-space.js';
+import { blendTopKWithDots, crossValidateSpaces, heldOutSample, topKBlends } from '../src/index/choose-space.js';
 import { assignFolds } from '../src/index/folds.js';
 import { onnxGram, type Gram } from '../src/index/gram.js';
 import { DemoIndex } from '../src/index/open.js';
@@ -156,6 +156,79 @@ describe('choosing the space by cross-validation', () => {
     const noise = vectors.map(() => `c${Math.floor((rand() + 0.5) * 4)}`);
     const choice = await crossValidateSpaces({ vectors, labels: noise, folds: folds(400), foldCount: 5, gram: jsGram() });
     expect(choice.chosen).toEqual({ projection: 'none' });
+  });
+
+  it('scores at most a cap of held-out rows per fold, a sample stratified like the fold, and records it', async () => {
+    const rows = Array.from({ length: 1000 }, (_, i) => i);
+    const stratum = (i: number) => (i % 10 < 6 ? 'neutral' : i % 10 < 9 ? 'joy' : 'fear');
+    const sample = heldOutSample(rows, stratum, 100, 1);
+    expect(sample).toHaveLength(100);
+    expect(sample).toEqual([...sample].sort((a, b) => a - b));
+    const count = (xs: number[], s: string) => xs.filter((i) => stratum(i) === s).length;
+    expect([count(sample, 'neutral'), count(sample, 'joy'), count(sample, 'fear')]).toEqual([60, 30, 10]);
+    expect(heldOutSample(rows, stratum, 100, 1)).toEqual(sample);
+    expect(heldOutSample(rows, stratum, 100, 2)).not.toEqual(sample);
+    expect(heldOutSample(rows, stratum, 1000, 1)).toEqual(rows);
+    expect(heldOutSample(rows, stratum, 0, 1)).toEqual(rows);
+    // Largest remainder: 7 of 3 strata sized 5, 3, 2 of 10 -> 3.5, 2.1, 1.4 -> 4, 2, 1.
+    const small = heldOutSample(rows.slice(0, 10), (i) => (i < 5 ? 'a' : i < 8 ? 'b' : 'c'), 7, 1);
+    expect([small.filter((i) => i < 5).length, small.filter((i) => i >= 5 && i < 8).length, small.filter((i) => i >= 8).length]).toEqual([4, 2, 1]);
+
+    const { vectors, labels } = synthetic(400, 24, 4, 2);
+    const capped = await crossValidateSpaces({ vectors, labels, folds: folds(400), foldCount: 5, gram: jsGram(), heldOutRows: 30 });
+    expect(capped.held_out).toEqual({ cap: 30, rows: [80, 80, 80, 80, 80], scored: [30, 30, 30, 30, 30] });
+    expect(capped.chosen.projection).toBe('lda');
+    const whole = await crossValidateSpaces({ vectors, labels, folds: folds(400), foldCount: 5, gram: jsGram(), heldOutRows: 80 });
+    const uncapped = await crossValidateSpaces({ vectors, labels, folds: folds(400), foldCount: 5, gram: jsGram(), heldOutRows: 0 });
+    expect(whole.held_out!.scored).toEqual([80, 80, 80, 80, 80]);
+    expect(whole.table).toEqual(uncapped.table);
+  });
+
+  it('streams the products in blocks: any block sizes give the same table', async () => {
+    const { vectors, labels } = synthetic(300, 24, 3, 0.4, 5);
+    const one = await crossValidateSpaces({ vectors, labels, folds: folds(300), foldCount: 5, gram: jsGram() });
+    const blocks = await crossValidateSpaces({ vectors, labels, folds: folds(300), foldCount: 5, gram: jsGram(), block: { queries: 7, rows: 13 } });
+    expect(blocks.table).toEqual(one.table);
+    const ort = await onnxGram();
+    const a = await crossValidateSpaces({ vectors, labels, folds: folds(300), foldCount: 5, gram: ort });
+    const b = await crossValidateSpaces({ vectors, labels, folds: folds(300), foldCount: 5, gram: ort, block: { queries: 5, rows: 11 } });
+    await ort.close();
+    expect(b.chosen).toEqual(a.chosen);
+    b.table.forEach((row, i) => expect(Math.abs(row.mean_wf1! - a.table[i].mean_wf1!)).toBeLessThan(0.2));
+  });
+
+  it('the native blends top-k (onnxruntime) equals the JavaScript selection', async () => {
+    const rand = random(17);
+    const [m, n, dim, ldaDim] = [9, 300, 16, 3];
+    const unit = (count: number, d: number) => {
+      const out = Float32Array.from({ length: count * d }, () => rand());
+      for (let r = 0; r < count; r++) {
+        const v = out.subarray(r * d, (r + 1) * d);
+        const norm = Math.hypot(...v);
+        v.forEach((x, j) => (v[j] = x / norm));
+      }
+      return out;
+    };
+    const queries = unit(m, dim);
+    const rows = unit(n, dim);
+    // Rows 0..9 repeated: exact ties, to break to the lower row.
+    rows.copyWithin(10 * dim, 0, 10 * dim);
+    const groups = [{ blends: [1] }, { blends: [0, 0.4, 0.8], lda: { queries: unit(m, ldaDim), rows: unit(n, ldaDim), dim: ldaDim } }];
+    const ort = await onnxGram();
+    for (const k of [10, 400]) {
+      const native = await ort.blendTopK!(queries, rows, dim, groups, k);
+      const js = await blendTopKWithDots(jsGram(), queries, rows, dim, groups, k);
+      native.forEach((tops, g) => {
+        expect(tops.k).toBe(Math.min(k, n));
+        expect(tops.ids.length).toBe(m * groups[g].blends.length * tops.k);
+        tops.scores.forEach((s, x) => expect(s).toBeCloseTo(js[g].scores[x], 5));
+        // Ids agree except between scores closer than float32 rounding.
+        tops.ids.forEach((id, x) => {
+          if (id !== js[g].ids[x]) expect(Math.abs(tops.scores[x] - js[g].scores[x])).toBeLessThan(1e-5);
+        });
+      });
+    }
+    await ort.close();
   });
 
   it('onnxruntime and JavaScript products give the same table', async () => {

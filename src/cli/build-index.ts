@@ -83,6 +83,10 @@ export function describeSpace(manifest: Manifest): string[] {
     const precision = row.fold_precision.every((p) => p !== null) ? (row.fold_precision.reduce((a, b) => a! + b!, 0)! / row.fold_precision.length).toFixed(2) : '-';
     lines.push(`  ${candidateName(row.candidate).padEnd(18)} ${row.mean_wf1?.toFixed(2).padStart(6) ?? '     -'}   ${precision.padStart(12)}   ${row.fold_wf1.map((x) => x?.toFixed(1) ?? '-').join(' ')}`);
   }
+  const held = s.held_out;
+  if (held && held.scored.some((n, f) => n < held.rows[f])) {
+    lines.push(`  held-out rows scored per fold: ${held.scored.join(' ')} of ${held.rows.join(' ')} (a sample stratified by label${manifest.sources && manifest.sources.length > 1 ? ' and corpus' : ''}; ERC_DEMOS_CV_HELD_OUT_ROWS=${held.cap})`);
+  }
   lines.push(`  -> ${candidateName(s.chosen)}: ${s.reason}`);
   if (manifest.cross_fit) lines.push(`  training utterances get demonstrations from their fold's space (${manifest.cross_fit.folds} folds; cross_fit=false turns it off)`);
   return lines;
@@ -124,7 +128,8 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
     for (const s of corpus.skipped.slice(0, 20)) console.error(`  ${s.file}:${s.line}: ${s.reason}`);
     if (corpus.skipped.length > 20) console.error(`  ... and ${corpus.skipped.length - 20} more`);
   }
-  const embedder = await createEmbedder(options.embedder, 'batch', options.settings ?? settingsFromEnv());
+  const settings = options.settings ?? settingsFromEnv();
+  const embedder = await createEmbedder(options.embedder, 'batch', settings);
   if (embedder.loaded) console.error(`embedder ${embedder.id}: loaded ${embedder.loaded}`);
   if (embedder.description) console.error(`embedder ${embedder.id}: ${embedder.description}`);
   reportTruncated(corpus.dialogues, embedder.maxChars);
@@ -142,6 +147,7 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
       batchSize: options.batchSize,
       skippedRows: corpus.skipped.length,
       projection: spaceRequest(options),
+      cvHeldOutRows: settings.cvHeldOutRows,
       hnsw: {
         M: options.M ?? DEFAULT_HNSW.M,
         efConstruction: options.efConstruction ?? DEFAULT_HNSW.efConstruction,

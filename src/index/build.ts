@@ -51,6 +51,8 @@ export interface BuildOptions {
   folds?: number;
   /** The spaces `auto` chooses among (default DEFAULT_SPACE_CANDIDATES). */
   spaceCandidates?: readonly SpaceCandidate[];
+  /** Held-out rows each cross-validation fold scores, at most (DEFAULT_CV_HELD_OUT_ROWS; ERC_DEMOS_CV_HELD_OUT_ROWS). */
+  cvHeldOutRows?: number;
   /**
    * Progress of each phase in turn, so that none is silent: `embedding` (utterances), `choosing the space`
    * (statistics, cross-validation and fits, step by step; only with a projection to fit), `graph` (rows inserted
@@ -179,7 +181,8 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
         const rowLabels = dialogues.flatMap((d) => d.turns.map((t) => t.labels[0]));
         const rowFolds = dialogues.flatMap((d) => d.turns.map(() => folds.get(d.id)!));
         space = await fitSpace(options.projection!, {
-          vectors: raw, labels: rowLabels, folds: rowFolds, foldCount, candidates: options.spaceCandidates,
+          vectors: raw, labels: rowLabels, folds: rowFolds, foldCount, candidates: options.spaceCandidates, cvHeldOutRows: options.cvHeldOutRows,
+          corpora: dialogues.flatMap((d) => d.turns.map(() => d.corpus)),
           multiLabel: labelScheme(options.corpus)?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length > 1)),
           onProgress: (done, total) => options.onProgress?.(done, total, 'choosing the space'),
         });

@@ -1,7 +1,8 @@
 import { classSums, combineStatistics, fitLdaFromStatistics, type LdaStatistics } from '../embed/lda.js';
-import { project } from '../embed/projection.js';
+import type { Projection } from '../embed/projection.js';
 import { classificationReport, weightedVote } from '../metrics.js';
-import type { Gram } from './gram.js';
+import { seeded } from '../random.js';
+import type { BlendGroup, BlendTops, Gram } from './gram.js';
 
 /** A space demonstrations can be searched in: the raw embedding, or LDA (with shrinkage) blended with it. */
 export type SpaceCandidate = { projection: 'none' } | { projection: 'lda'; shrinkage: number; blend: number };
@@ -14,8 +15,24 @@ export const DEFAULT_SPACE_CANDIDATES: readonly SpaceCandidate[] = [
 ];
 /** Neighbours voting in the cross-validated kNN, as `erc-demos eval` scores them (k = 10, InstructERC's protocol). */
 export const CV_NEIGHBOURS = 10;
-/** Query rows per onnxruntime call: a block's scores are block x rows floats (40 MB at 1024 x 10k). */
-const QUERY_BLOCK = 1024;
+/**
+ * Held-out rows each fold scores, at most (a stratified sample of the fold beyond it; 0: every row): the
+ * cross-validation then costs folds x this x the training rows, linear in the corpus. MELD's folds (about 2000 rows)
+ * and EmoryNLP's (about 1500) are scored whole. Settings: ERC_DEMOS_CV_HELD_OUT_ROWS.
+ */
+export const DEFAULT_CV_HELD_OUT_ROWS = 2500;
+/** Seed of the held-out samples (fold f draws with this + f). */
+export const CV_SAMPLE_SEED = 1;
+/** Held-out rows per onnxruntime call. */
+const QUERY_BLOCK = 256;
+/**
+ * Training rows per onnxruntime call: each fold's training rows stream through in chunks of this many, so a call
+ * works on QUERY_BLOCK x TRAIN_CHUNK scores (2 MB, about 12 such tensors per LDA fit inside the graph: the blends and
+ * their top-k), whatever the corpus' size.
+ */
+const TRAIN_CHUNK = 2048;
+/** Rows per onnxruntime call when summing the second moment X^T X or projecting rows. */
+const MOMENT_CHUNK = 4096;
 
 export interface CvRow {
   candidate: SpaceCandidate;
@@ -36,6 +53,8 @@ export interface SpaceChoice {
   gain: number;
   gain_sd: number;
   reason: string;
+  /** Held-out rows per fold, and how many of them were scored (a stratified sample beyond `cap`; 0: no cap). */
+  held_out?: { cap: number; rows: number[]; scored: number[] };
   seconds: number;
 }
 
@@ -43,21 +62,33 @@ export function candidateName(c: SpaceCandidate): string {
   return c.projection === 'none' ? 'raw' : `lda s=${c.shrinkage} b=${c.blend}`;
 }
 
+/** The k best rows so far of one candidate, best first (kept across chunks of rows). */
+export interface TopK {
+  ids: Int32Array;
+  scores: Float64Array;
+  size: number;
+}
+
+export function emptyTops(count: number, k: number): TopK[] {
+  return Array.from({ length: count }, () => ({ ids: new Int32Array(k), scores: new Float64Array(k).fill(-Infinity), size: 0 }));
+}
+
 /**
- * The k best rows for several blends at once, each scoring b * raw[r] + (1 - b) * lda[r] (lda absent: raw alone):
- * one pass over the rows for all the blends of one LDA fit, each blend keeping its own k best, best first.
+ * Adds a chunk of rows (ids offset, offset + 1, ...) to the k best of several blends at once, each scoring
+ * b * raw[r] + (1 - b) * lda[r] (lda absent: raw alone): one pass over the chunk for all the blends of one LDA fit.
+ * Chunks must come in row order: an equal score stays behind the earlier row.
  */
-export function topKBlends(raw: Float32Array, lda: Float32Array | undefined, blends: readonly number[], k: number): { ids: Int32Array; scores: Float64Array; size: number }[] {
-  const tops = blends.map(() => ({ ids: new Int32Array(k), scores: new Float64Array(k).fill(-Infinity), size: 0 }));
-  const thresholds = new Float64Array(blends.length).fill(-Infinity);
-  for (let r = 0; r < raw.length; r++) {
-    const rv = raw[r];
-    const lv = lda ? lda[r] : 0;
-    for (let c = 0; c < blends.length; c++) {
-      const b = blends[c];
-      const s = lda ? b * rv + (1 - b) * lv : rv;
-      if (s <= thresholds[c]) continue;
-      const top = tops[c];
+export function addTopKBlends(tops: readonly TopK[], raw: Float32Array, lda: Float32Array | undefined, blends: readonly number[], offset = 0): void {
+  // One candidate at a time over the chunk (a tight loop with its threshold in a register), not all per row.
+  for (let c = 0; c < blends.length; c++) {
+    const top = tops[c];
+    const k = top.ids.length;
+    const b = lda ? blends[c] : 1;
+    const a = 1 - b;
+    let threshold = top.size === k ? top.scores[k - 1] : -Infinity;
+    for (let r = 0; r < raw.length; r++) {
+      const s = lda ? b * raw[r] + a * lda[r] : raw[r];
+      if (s <= threshold) continue;
       let p = top.size < k ? top.size++ : k - 1;
       while (p > 0 && top.scores[p - 1] < s) {
         top.scores[p] = top.scores[p - 1];
@@ -65,11 +96,67 @@ export function topKBlends(raw: Float32Array, lda: Float32Array | undefined, ble
         p--;
       }
       top.scores[p] = s;
-      top.ids[p] = r;
-      if (top.size === k) thresholds[c] = top.scores[k - 1];
+      top.ids[p] = offset + r;
+      if (top.size === k) threshold = top.scores[k - 1];
     }
   }
+}
+
+/**
+ * The k best rows for several blends at once, each scoring b * raw[r] + (1 - b) * lda[r] (lda absent: raw alone):
+ * one pass over the rows for all the blends of one LDA fit, each blend keeping its own k best, best first.
+ */
+export function topKBlends(raw: Float32Array, lda: Float32Array | undefined, blends: readonly number[], k: number): TopK[] {
+  const tops = emptyTops(blends.length, k);
+  addTopKBlends(tops, raw, lda, blends);
   return tops;
+}
+
+/**
+ * Gram.blendTopK from plain dot products: the raw and LDA products by `dots`, the selection in JavaScript (scores in
+ * double precision, ties to the lower row): for a Gram without a native one.
+ */
+export async function blendTopKWithDots(gram: Pick<Gram, 'dots'>, queries: Float32Array, rows: Float32Array, dim: number, groups: readonly BlendGroup[], k: number): Promise<BlendTops[]> {
+  const m = queries.length / dim;
+  const n = rows.length / dim;
+  const kk = Math.min(k, n);
+  const raw = await gram.dots(queries, rows, dim);
+  const out: BlendTops[] = [];
+  for (const group of groups) {
+    const lda = group.lda ? await gram.dots(group.lda.queries, group.lda.rows, group.lda.dim) : undefined;
+    const width = group.blends.length;
+    const tops: BlendTops = { k: kk, scores: new Float32Array(m * width * kk), ids: new Int32Array(m * width * kk) };
+    for (let q = 0; q < m; q++) {
+      const best = emptyTops(width, kk);
+      addTopKBlends(best, raw.subarray(q * n, (q + 1) * n), lda?.subarray(q * n, (q + 1) * n), group.blends);
+      best.forEach((top, c) => {
+        tops.scores.set(top.scores, (q * width + c) * kk);
+        tops.ids.set(top.ids, (q * width + c) * kk);
+      });
+    }
+    out.push(tops);
+  }
+  return out;
+}
+
+/**
+ * Adds a block's best rows (ids offset + ..., best first, all after the rows already in `top`) to a running top-k:
+ * an equal score stays behind the rows already there, as a single pass over all rows would keep it.
+ */
+function mergeTop(top: TopK, scores: Float32Array, ids: Int32Array, at: number, count: number, offset: number): void {
+  const k = top.ids.length;
+  for (let x = 0; x < count; x++) {
+    const s = scores[at + x];
+    if (top.size === k && s <= top.scores[k - 1]) return; // the block's rest is no better
+    let p = top.size < k ? top.size++ : k - 1;
+    while (p > 0 && top.scores[p - 1] < s) {
+      top.scores[p] = top.scores[p - 1];
+      top.ids[p] = top.ids[p - 1];
+      p--;
+    }
+    top.scores[p] = s;
+    top.ids[p] = offset + ids[at + x];
+  }
 }
 
 /** Row-major concatenation of vectors. */
@@ -79,19 +166,23 @@ export function flat(vectors: readonly Float32Array[], dim: number): Float32Arra
   return out;
 }
 
-/** The transpose of a row-major rows x dim matrix. */
-function transpose(m: Float32Array, rows: number, dim: number): Float32Array {
-  const out = new Float32Array(m.length);
+/** The transpose of a row-major rows x dim matrix, written into `out`. */
+function transpose(m: Float32Array, rows: number, dim: number, out = new Float32Array(m.length)): Float32Array {
   for (let r = 0; r < rows; r++) for (let i = 0; i < dim; i++) out[i * rows + r] = m[r * dim + i];
   return out;
 }
 
-/** LDA statistics of a set of vectors, the second moment X^T X as one matrix product. */
+/**
+ * LDA statistics of a set of vectors, the second moment X^T X as matrix products over chunks of rows (memory: one
+ * chunk, whatever the number of rows), summed in double precision.
+ */
 export async function statisticsWith(gram: Gram, vectors: readonly Float32Array[], labels: readonly string[], dim: number): Promise<LdaStatistics> {
   const moment = new Float64Array(dim * dim);
-  if (vectors.length > 0) {
-    const xt = transpose(flat(vectors, dim), vectors.length, dim);
-    moment.set(await gram.dots(xt, xt, vectors.length));
+  for (let start = 0; start < vectors.length; start += MOMENT_CHUNK) {
+    const chunk = vectors.slice(start, start + MOMENT_CHUNK);
+    const xt = transpose(flat(chunk, dim), chunk.length, dim);
+    const part = await gram.dots(xt, xt, chunk.length);
+    for (let i = 0; i < part.length; i++) moment[i] += part[i];
   }
   return { dim, count: vectors.length, classes: classSums(vectors, labels, dim), moment };
 }
@@ -120,11 +211,84 @@ export async function foldStatistics(gram: Gram, vectors: readonly Float32Array[
   return stats;
 }
 
-/** The steps crossValidateSpaces reports through `onStep`: per fold, its LDA fits, then each block of held-out rows. */
+/**
+ * The LDA part (unit vectors, row-major rows x dimOut) of the given rows, as embed/projection.ts computes it with
+ * blend 0, by matrix products over chunks of rows: x W - mean W, then L2-normalised.
+ */
+export async function ldaParts(gram: Gram, p: Projection, vectors: readonly Float32Array[], rows: readonly number[]): Promise<Float32Array> {
+  const { dimIn, dimOut } = p;
+  const columns = new Float32Array(dimOut * dimIn);
+  const centre = new Float64Array(dimOut);
+  for (let i = 0; i < dimIn; i++) {
+    for (let j = 0; j < dimOut; j++) {
+      columns[j * dimIn + i] = p.weights[i * dimOut + j];
+      centre[j] += p.mean[i] * p.weights[i * dimOut + j];
+    }
+  }
+  const out = new Float32Array(rows.length * dimOut);
+  const chunk = new Float32Array(Math.min(MOMENT_CHUNK, rows.length) * dimIn);
+  for (let start = 0; start < rows.length; start += MOMENT_CHUNK) {
+    const end = Math.min(start + MOMENT_CHUNK, rows.length);
+    for (let n = start; n < end; n++) chunk.set(vectors[rows[n]], (n - start) * dimIn);
+    const part = await gram.dots(chunk.subarray(0, (end - start) * dimIn), columns, dimIn);
+    for (let n = start; n < end; n++) {
+      let norm = 0;
+      for (let j = 0; j < dimOut; j++) {
+        const y = part[(n - start) * dimOut + j] - centre[j];
+        out[n * dimOut + j] = y;
+        norm += y * y;
+      }
+      const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+      for (let j = 0; j < dimOut; j++) out[n * dimOut + j] *= scale;
+    }
+  }
+  return out;
+}
+
+/**
+ * The held-out rows a fold scores: all of them up to `cap` (0: no cap), else a sample of `cap` stratified by
+ * `stratum` (label, and corpus in a pooled index): each stratum gets its share of the fold, rounded by largest
+ * remainder, drawn by a seeded shuffle; returned in row order.
+ */
+export function heldOutSample(rows: readonly number[], stratum: (row: number) => string, cap: number, seed: number): number[] {
+  if (cap <= 0 || rows.length <= cap) return [...rows];
+  const strata = new Map<string, number[]>();
+  for (const r of rows) {
+    const key = stratum(r);
+    const list = strata.get(key);
+    if (list) list.push(r);
+    else strata.set(key, [r]);
+  }
+  const keys = [...strata.keys()].sort();
+  const exact = keys.map((key) => (cap * strata.get(key)!.length) / rows.length);
+  const quota = exact.map(Math.floor);
+  let left = cap - quota.reduce((a, b) => a + b, 0);
+  for (const s of keys.map((_, i) => i).sort((a, b) => (exact[b] - quota[b]) - (exact[a] - quota[a]) || a - b)) {
+    if (left <= 0) break;
+    quota[s] += 1;
+    left -= 1;
+  }
+  const random = seeded(seed);
+  const out: number[] = [];
+  keys.forEach((key, s) => {
+    const members = [...strata.get(key)!];
+    for (let i = members.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [members[i], members[j]] = [members[j], members[i]];
+    }
+    out.push(...members.slice(0, quota[s]));
+  });
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * The steps crossValidateSpaces reports through `onStep`: per fold, its LDA fits, then each chunk of training rows
+ * its held-out sample is scored against.
+ */
 export function crossValidationSteps(folds: readonly number[], foldCount: number): number {
   const sizes = new Array<number>(foldCount).fill(0);
   for (const f of folds) sizes[f] += 1;
-  return sizes.reduce((n, size) => n + 1 + Math.ceil(size / QUERY_BLOCK), 0);
+  return sizes.reduce((n, size) => n + 1 + Math.ceil((folds.length - size) / TRAIN_CHUNK), 0);
 }
 
 export interface CrossValidationInput {
@@ -135,26 +299,36 @@ export interface CrossValidationInput {
   folds: readonly number[];
   foldCount: number;
   gram: Gram;
+  /** Each row's corpus (a pooled index): the held-out samples are stratified by it too. */
+  corpora?: readonly string[];
   candidates?: readonly SpaceCandidate[];
   k?: number;
+  /** Held-out rows each fold scores, at most (DEFAULT_CV_HELD_OUT_ROWS; 0: all). */
+  heldOutRows?: number;
   /** foldStatistics() of these rows, where the caller has them already (default: computed here). */
   foldStats?: readonly LdaStatistics[];
-  /** Called after each step (crossValidationSteps() in all): a fold's LDA fits, a block of held-out rows scored. */
+  /** Called after each step (crossValidationSteps() in all): a fold's LDA fits, a chunk of training rows scored. */
   onStep?: () => void;
+  /** Held-out and training rows per product (default QUERY_BLOCK and TRAIN_CHUNK; tests make them small). */
+  block?: { queries: number; rows: number };
 }
 
 /**
  * Chooses the search space by dialogue-grouped k-fold cross-validation on the training rows alone: for each fold,
- * every candidate space is fitted on the other folds, and each held-out row is labelled by the similarity-weighted
- * vote of its k nearest rows of the other folds (kNN weighted-F1, as `erc-demos eval` scores a test split). The
- * best candidate by mean W-F1 is kept only if its gain over the raw space exceeds the folds' spread (the standard
- * deviation of the per-fold gains); otherwise the raw space stays. Blends reuse one LDA fit: the blended cosine is
- * b * cos(raw) + (1 - b) * cos(lda).
+ * every candidate space is fitted on the other folds, and each held-out row (or a stratified sample of at most
+ * `heldOutRows` of them) is labelled by the similarity-weighted vote of its k nearest rows of all the other folds
+ * (kNN weighted-F1, as `erc-demos eval` scores a test split). The best candidate by mean W-F1 is kept only if its
+ * gain over the raw space exceeds the folds' spread (the standard deviation of the per-fold gains); otherwise the
+ * raw space stays. Blends reuse one LDA fit: the blended cosine is b * cos(raw) + (1 - b) * cos(lda).
+ *
+ * Cost: folds x (held-out rows scored) x (training rows) products, so with the cap linear in the rows; memory: the
+ * products stream in blocks of QUERY_BLOCK x TRAIN_CHUNK, never a rows x rows or rows x fold block.
  */
 export async function crossValidateSpaces(input: CrossValidationInput): Promise<SpaceChoice> {
   const started = performance.now();
   const candidates = input.candidates ?? DEFAULT_SPACE_CANDIDATES;
   const k = input.k ?? CV_NEIGHBOURS;
+  const cap = input.heldOutRows ?? DEFAULT_CV_HELD_OUT_ROWS;
   const { vectors, labels, folds, foldCount } = input;
   const dim = vectors[0].length;
   const shrinkages = [...new Set(candidates.flatMap((c) => (c.projection === 'lda' ? [c.shrinkage] : [])))];
@@ -162,57 +336,84 @@ export async function crossValidateSpaces(input: CrossValidationInput): Promise<
   const foldStats = input.foldStats ?? await foldStatistics(input.gram, vectors, labels, folds, foldCount);
   const table: CvRow[] = candidates.map((candidate) => ({ candidate, fold_wf1: [], mean_wf1: null, fold_precision: [] }));
   const labelSet = [...new Set(labels)].sort();
+  const stratum = (i: number) => `${input.corpora?.[i] ?? ''}\u0000${labels[i]}`;
+  const scored: number[] = [];
+  const queryBlock = input.block?.queries ?? QUERY_BLOCK;
+  const trainChunk = input.block?.rows ?? TRAIN_CHUNK;
+  const gram = input.gram;
+  const topKOf: NonNullable<Gram['blendTopK']> = gram.blendTopK
+    ? (...args) => gram.blendTopK!(...args)
+    : (...args) => blendTopKWithDots(gram, ...args);
+  // Candidates grouped by the LDA fit they share (the raw space on its own), so that one pass scores a group.
+  const groups = [undefined, ...shrinkages].map((shrinkage) => ({
+    shrinkage,
+    members: candidates.flatMap((c, ci) => ((c.projection === 'none' ? undefined : c.shrinkage) === shrinkage ? [ci] : [])),
+  })).filter((g) => g.members.length > 0).map((g) => ({
+    ...g, blends: g.members.map((ci) => { const c = candidates[ci]; return c.projection === 'lda' ? c.blend : 1; }),
+  }));
 
   for (let f = 0; f < foldCount; f++) {
-    const held = members[f];
+    const held = heldOutSample(members[f], stratum, cap, CV_SAMPLE_SEED + f);
+    scored.push(held.length);
     const train = folds.flatMap((g, i) => (g !== f ? [i] : []));
-    const n = train.length;
-    // LDA part (unit vectors) of every training and held-out row, per shrinkage, fitted without fold f.
+    // LDA part (unit vectors) of every training and held-out row, per shrinkage, fitted without fold f: a few
+    // dimensions per row.
     const lda = new Map<number, { train: Float32Array; held: Float32Array; dim: number } | null>();
     const trainStats = combineStatistics(foldStats.filter((_, g) => g !== f));
     for (const s of shrinkages) {
       try {
         const p = fitLdaFromStatistics(trainStats, s, 0);
-        const projectAll = (rows: readonly number[]) => flat(rows.map((i) => project(p, vectors[i])), p.dimOut);
-        lda.set(s, { train: projectAll(train), held: projectAll(held), dim: p.dimOut });
+        lda.set(s, { train: await ldaParts(gram, p, vectors, train), held: await ldaParts(gram, p, vectors, held), dim: p.dimOut });
       } catch {
         lda.set(s, null); // fewer than two labels outside this fold
       }
       await new Promise((resolve) => setImmediate(resolve));
     }
     input.onStep?.();
-    const predictions = candidates.map(() => [] as string[]);
-    const sameLabel = candidates.map(() => 0);
-    const trainFlat = flat(train.map((i) => vectors[i]), dim);
-    // Candidates grouped by the LDA fit they share (the raw space on its own), so that one pass scores a group.
-    const groups = [undefined, ...shrinkages].map((shrinkage) => ({
-      shrinkage,
-      members: candidates.flatMap((c, ci) => ((c.projection === 'none' ? undefined : c.shrinkage) === shrinkage ? [ci] : [])),
-    })).filter((g) => g.members.length > 0);
-    for (let start = 0; start < held.length; start += QUERY_BLOCK) {
-      const block = held.slice(start, start + QUERY_BLOCK);
-      const raw = await input.gram.dots(flat(block.map((i) => vectors[i]), dim), trainFlat, dim);
-      const ldaDots = new Map<number, Float32Array>();
-      for (const [s, spaces] of lda) {
-        if (spaces) ldaDots.set(s, await input.gram.dots(spaces.held.subarray(start * spaces.dim, (start + block.length) * spaces.dim), spaces.train, spaces.dim));
-      }
-      for (let q = 0; q < block.length; q++) {
-        const rawRow = raw.subarray(q * n, (q + 1) * n);
-        for (const { shrinkage, members } of groups) {
-          const l = shrinkage === undefined ? undefined : ldaDots.get(shrinkage)?.subarray(q * n, (q + 1) * n);
-          if (shrinkage !== undefined && !l) continue; // not fitted without this fold
-          const blends = members.map((ci) => { const c = candidates[ci]; return c.projection === 'lda' ? c.blend : 1; });
-          topKBlends(rawRow, l, blends, k).forEach((top, m) => {
-            const ci = members[m];
-            const neighbours = Array.from({ length: top.size }, (_, x) => ({ label: labels[train[top.ids[x]]], score: top.scores[x] }));
-            predictions[ci].push(weightedVote(neighbours) ?? '');
-            sameLabel[ci] += neighbours.filter((x) => x.label === labels[block[q]]).length / k;
-          });
-        }
+    // Per held-out row, each candidate's k best training rows so far (by group); training rows stream in chunks.
+    const groupTops = held.map(() => groups.map((g) => emptyTops(g.members.length, k)));
+    const heldFlat = flat(held.map((i) => vectors[i]), dim);
+    const chunkFlat = new Float32Array(Math.min(trainChunk, train.length) * dim);
+    // The groups fitted without this fold, and each one's LDA parts.
+    const live = groups.flatMap((g, gi) => (g.shrinkage === undefined || lda.get(g.shrinkage) ? [gi] : []));
+    for (let from = 0; from < train.length; from += trainChunk) {
+      const to = Math.min(from + trainChunk, train.length);
+      for (let r = from; r < to; r++) chunkFlat.set(vectors[train[r]], (r - from) * dim);
+      const chunk = chunkFlat.subarray(0, (to - from) * dim);
+      for (let start = 0; start < held.length; start += queryBlock) {
+        const end = Math.min(start + queryBlock, held.length);
+        const blockGroups: BlendGroup[] = live.map((gi) => {
+          const { shrinkage, blends } = groups[gi];
+          const spaces = shrinkage === undefined ? undefined : lda.get(shrinkage)!;
+          return spaces
+            ? { blends, lda: { queries: spaces.held.subarray(start * spaces.dim, end * spaces.dim), rows: spaces.train.subarray(from * spaces.dim, to * spaces.dim), dim: spaces.dim } }
+            : { blends };
+        });
+        const found = await topKOf(heldFlat.subarray(start * dim, end * dim), chunk, dim, blockGroups, k);
+        live.forEach((gi, x) => {
+          const { k: kk, scores, ids } = found[x];
+          const width = groups[gi].blends.length;
+          for (let q = start; q < end; q++) {
+            for (let c = 0; c < width; c++) mergeTop(groupTops[q][gi][c], scores, ids, ((q - start) * width + c) * kk, kk, from);
+          }
+        });
       }
       input.onStep?.();
       await new Promise((resolve) => setImmediate(resolve));
     }
+    const predictions = candidates.map(() => [] as string[]);
+    const sameLabel = candidates.map(() => 0);
+    held.forEach((row, q) => {
+      groups.forEach(({ shrinkage, members: groupMembers }, gi) => {
+        if (shrinkage !== undefined && !lda.get(shrinkage)) return;
+        groupTops[q][gi].forEach((top, m) => {
+          const ci = groupMembers[m];
+          const neighbours = Array.from({ length: top.size }, (_, x) => ({ label: labels[train[top.ids[x]]], score: top.scores[x] }));
+          predictions[ci].push(weightedVote(neighbours) ?? '');
+          sameLabel[ci] += neighbours.filter((x) => x.label === labels[row]).length / k;
+        });
+      });
+    });
     const gold = held.map((i) => labels[i]);
     candidates.forEach((c, ci) => {
       const fitted = c.projection === 'none' || lda.get(c.shrinkage);
@@ -238,6 +439,7 @@ export async function crossValidateSpaces(input: CrossValidationInput): Promise<
       : `best candidate ${candidateName(best.candidate)} gains ${gain} W-F1, within the folds' spread (sd ${sd}): the raw space stays`;
   return {
     method: 'cross-validation', folds: foldCount, k, table, chosen: keep ? best.candidate : raw.candidate, gain, gain_sd: sd, reason,
+    held_out: { cap, rows: members.map((m) => m.length), scored },
     seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
   };
 }

@@ -45,6 +45,8 @@ export const SpaceSelectionSchema = z.union([
     gain: z.number(),
     gain_sd: z.number(),
     reason: z.string(),
+    /** Held-out rows per fold and how many were scored (a stratified sample beyond cap); absent: built before the cap. */
+    held_out: z.object({ cap: z.number().int().nonnegative(), rows: z.array(z.number().int()), scored: z.array(z.number().int()) }).optional(),
     seconds: z.number(),
   }),
   z.object({ method: z.enum(['forced', 'not-applicable']), reason: z.string() }),

@@ -6,7 +6,8 @@ import { CORPUS_FORMATS } from '../corpus/load.js';
 import { IndexLoadError } from '../errors.js';
 import { fingerprintDifferences, type EmbedderFingerprint } from '../embed/fingerprint.js';
 import { project, projectedDim, type Projection } from '../embed/projection.js';
-import { FoldSpace } from './fold-space.js';
+import { DEFAULT_CROSS_FIT_EF, FoldSpace, type IndexGraph } from './fold-space.js';
+import { readGraphLinks, type GraphLinks } from './graph-links.js';
 import { recoverInterruptedBuilds } from './recover.js';
 import type { SearchSpace } from './search-space.js';
 import { FILES, manifestSumLine, ManifestSchema, sha256File, type Manifest } from './manifest.js';
@@ -30,6 +31,11 @@ export interface OpenOptions {
   exactSearchMaxRows?: number;
   /** HNSW beam width at query time, overriding the manifest's efSearch. */
   efSearch?: number;
+  /**
+   * Beam width of a cross-fitted (fold-space) search's walk over the graph (default DEFAULT_CROSS_FIT_EF; setting
+   * ERC_DEMOS_CROSS_FIT_EF).
+   */
+  crossFitEf?: number;
 }
 
 /** An `utterances` row as SQLite returns it: labels and scores as JSON text, snake_case source id. */
@@ -90,8 +96,11 @@ function checkFingerprint(dir: string, manifest: Manifest, now: EmbedderFingerpr
       'or put back the files it was built with');
 }
 
-/** Reads FILES.crossFit: per fold, its projection, then every row's LDA part in that fold's space. */
-function readFoldSpaces(dir: string, manifest: Manifest, base: Projection, stored: Float32Array, storedDim: number, rows: readonly IndexedRow[]): FoldSpace[] {
+/**
+ * Reads FILES.crossFit: per fold, its projection, then every row's LDA part in that fold's space; their searches
+ * walk the index's own graph.
+ */
+function readFoldSpaces(dir: string, manifest: Manifest, base: Projection, stored: Float32Array, storedDim: number, rows: readonly IndexedRow[], graph: IndexGraph): FoldSpace[] {
   const crossFit = manifest.cross_fit!;
   const { dimIn } = base;
   const expected = crossFit.dims.reduce((n, m) => n + dimIn + dimIn * m + manifest.count * m, 0);
@@ -104,7 +113,7 @@ function readFoldSpaces(dir: string, manifest: Manifest, base: Projection, store
   const take = (n: number) => all.subarray(at, (at += n));
   return crossFit.dims.map((m, fold) => {
     const projection: Projection = { ...base, dimOut: m, mean: take(dimIn), weights: take(dimIn * m) };
-    return new FoldSpace(fold, projection, take(manifest.count * m), stored, storedDim, rows, manifest.labels);
+    return new FoldSpace(fold, projection, take(manifest.count * m), stored, storedDim, rows, manifest.labels, graph);
   });
 }
 
@@ -220,6 +229,7 @@ export class DemoIndex implements SearchSpace {
       list.push(row.id);
       byDialogue.set(row.dialogue, list);
     }
+    const exactSearchMaxRows = options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS;
     const dialogueFolds = new Map<string, number>();
     for (const r of records) if (r.fold !== undefined && r.fold !== null) dialogueFolds.set(r.dialogue, r.fold);
     let foldSpaces: FoldSpace[] = [];
@@ -228,10 +238,23 @@ export class DemoIndex implements SearchSpace {
       if (dialogueFolds.size !== byDialogue.size || [...dialogueFolds.values()].some((f) => f >= manifest.cross_fit!.folds)) {
         throw new IndexLoadError(dir, `${FILES.meta} folds do not match the manifest's ${manifest.cross_fit.folds} folds`);
       }
-      foldSpaces = readFoldSpaces(dir, manifest, projection, vectors, searchDim, rows);
+      // The fold spaces walk this index's graph (the closures run once the index exists, below); its links are
+      // read from the file on the first cross-fitted search.
+      let links: GraphLinks | undefined;
+      const graph: IndexGraph = {
+        projection,
+        ef: options.crossFitEf ?? DEFAULT_CROSS_FIT_EF,
+        exactMaxRows: exactSearchMaxRows,
+        // Seeds need no wide beam: the walk goes on from them.
+        search: (query, k) => index.hnswSearch(query, k, undefined, k).map((h) => h.id),
+        links: () => (links ??= readGraphLinks(join(dir, FILES.hnsw), manifest.count)),
+        dialogueRows: (dialogue) => index.dialogueRows(dialogue),
+      };
+      foldSpaces = readFoldSpaces(dir, manifest, projection, vectors, searchDim, rows, graph);
     }
-    return new DemoIndex(dir, manifest, hnsw, vectors, rows, byDialogue, options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection,
+    const index = new DemoIndex(dir, manifest, hnsw, vectors, rows, byDialogue, exactSearchMaxRows, efSearch, searchDim, projection,
       dialogueFolds, foldSpaces);
+    return index;
   }
 
   /** The stored vector of a row, in the searched space (a view, not a copy). */
@@ -284,11 +307,13 @@ export class DemoIndex implements SearchSpace {
     return scored.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
   }
 
-  private hnswSearch(query: Float32Array, k: number, filter?: (id: number) => boolean): Hit[] {
+  /** The graph's k best rows (passing `filter`), best first; `ef`: the beam this once (default efSearch, at least k). */
+  private hnswSearch(query: Float32Array, k: number, filter?: (id: number) => boolean, ef = this.efSearch): Hit[] {
     // The graph's beam must be at least k wide to return k results.
-    if (k > this.efSearch) this.hnsw.setEf(k);
+    const beam = Math.max(k, ef);
+    if (beam !== this.efSearch) this.hnsw.setEf(beam);
     const result = this.hnsw.searchKnn(Array.from(query), k, filter);
-    if (k > this.efSearch) this.hnsw.setEf(this.efSearch);
+    if (beam !== this.efSearch) this.hnsw.setEf(this.efSearch);
     return result.neighbors
       .map((id, i) => ({ id, score: 1 - result.distances[i] }))
       .sort((a, b) => b.score - a.score || a.id - b.id);

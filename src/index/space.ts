@@ -25,7 +25,11 @@ export interface SpaceInput {
   folds: readonly number[];
   foldCount: number;
   multiLabel: boolean;
+  /** Each row's corpus (a pooled index): cross-validation's held-out samples are stratified by it as by label. */
+  corpora?: readonly string[];
   candidates?: readonly SpaceCandidate[];
+  /** Held-out rows each cross-validation fold scores, at most (DEFAULT_CV_HELD_OUT_ROWS; 0: all). */
+  cvHeldOutRows?: number;
   /** Progress over the whole fit (statistics, cross-validation, the chosen space's fits), step by step. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -61,6 +65,7 @@ export async function fitSpace(request: SpaceRequest, input: SpaceInput): Promis
     const vectors = labelled.map((i) => input.vectors[i]);
     const labels = labelled.map((i) => input.labels[i]!);
     const folds = labelled.map((i) => input.folds[i]);
+    const corpora = input.corpora ? labelled.map((i) => input.corpora![i]) : undefined;
     // Progress: statistics per fold, the cross-validation's steps (auto), the chosen space's fits (full, per fold).
     const total = input.foldCount + (request.kind === 'auto' ? crossValidationSteps(folds, input.foldCount) : 0) + 1 + input.foldCount;
     let done = 0;
@@ -71,7 +76,9 @@ export async function fitSpace(request: SpaceRequest, input: SpaceInput): Promis
     let decision: SpaceDecision;
     let chosen: SpaceCandidate;
     if (request.kind === 'auto') {
-      const choice = await crossValidateSpaces({ vectors, labels, folds, foldCount: input.foldCount, gram, candidates: input.candidates, foldStats, onStep });
+      const choice = await crossValidateSpaces({
+        vectors, labels, folds, foldCount: input.foldCount, gram, corpora, candidates: input.candidates, heldOutRows: input.cvHeldOutRows, foldStats, onStep,
+      });
       decision = choice;
       chosen = choice.chosen;
     } else {
