@@ -245,8 +245,9 @@ export class DemoIndex implements SearchSpace {
         projection,
         ef: options.crossFitEf ?? DEFAULT_CROSS_FIT_EF,
         exactMaxRows: exactSearchMaxRows,
-        // Seeds need no wide beam: the walk goes on from them.
-        search: (query, k) => index.hnswSearch(query, k, undefined, k).map((h) => h.id),
+        // Seeds from the graph's own search at its usual beam: the walk from rows it found with a narrower one
+        // misses more (EmoryNLP train recall@10 0.987 with a beam of 16, 0.993 with 128).
+        search: (query, k) => index.hnswSearch(query, k).map((h) => h.id),
         links: () => (links ??= readGraphLinks(join(dir, FILES.hnsw), manifest.count)),
         dialogueRows: (dialogue) => index.dialogueRows(dialogue),
       };
