@@ -38,10 +38,11 @@ describe('metrics', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it('GET /metrics scrapes in Prometheus text format with requests by route and status, embedder, index and process series', async () => {
-    await fetch(`${base}/demonstrations?utterance=so%20happy&k=2`);
-    await fetch(`${base}/demonstrations?utterance=so%20happy&k=0`);
-    await fetch(`${base}/demonstrations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ queries: [{ utterance: 'a' }, { utterance: 'b' }] }) });
-    await fetch(`${base}/no/such/path?utterance=secret`);
+    // Bodies are read to the end: a request is counted when its answer finished, and a batch answer streams.
+    await (await fetch(`${base}/demonstrations?utterance=so%20happy&k=2`)).text();
+    await (await fetch(`${base}/demonstrations?utterance=so%20happy&k=0`)).text();
+    await (await fetch(`${base}/demonstrations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ queries: [{ utterance: 'a' }, { utterance: 'b' }] }) })).text();
+    await (await fetch(`${base}/no/such/path?utterance=secret`)).text();
     const res = await fetch(`${base}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
