@@ -34,12 +34,13 @@ function phases(reports: readonly Report[]): Map<BuildPhase, Report[]> {
 }
 
 describe('a build reports progress in every phase', () => {
-  it('embedding, choosing the space (forced LDA: statistics and fits), graph and writing, in that order', async () => {
+  it('metadata, embedding, choosing the space (forced LDA: statistics and fits), graph, cross-fit spaces and writing, in that order', async () => {
     const embedder = await createEmbedder('use-lite');
     const { reports, onProgress } = recorder();
     await buildIndex({ dialogues: sample.dialogues, corpus: 'sample', splits: ['train'], embedder, out: join(dir, 'lda'), projection: { kind: 'lda', shrinkage: 0.1, blend: 0.4 }, batchSize: 32, onProgress });
     const byPhase = phases(reports);
-    expect([...byPhase.keys()]).toEqual(['embedding', 'choosing the space', 'graph', 'writing']);
+    expect([...byPhase.keys()]).toEqual(['metadata', 'embedding', 'choosing the space', 'graph', 'cross-fit spaces', 'writing']);
+    expect(byPhase.get('cross-fit spaces')!.at(-1)!.total).toBe(5 * 100); // every row, in each of the 5 folds' spaces
     // 100 utterances in chunks of 32: a report per chunk, not one at the end.
     expect(byPhase.get('embedding')!.map((r) => r.done)).toEqual([0, 32, 64, 96, 100]);
     expect(byPhase.get('choosing the space')!.length).toBeGreaterThanOrEqual(5 + 1 + 5);
@@ -55,7 +56,7 @@ describe('a build reports progress in every phase', () => {
     const manifest = await buildIndex({ dialogues: meld.dialogues, corpus: 'meld', splits: ['dev'], embedder, out: join(dir, 'meld-dev'), projection: { kind: 'auto' }, onProgress });
     expect(manifest.space_selection?.method).toBe('cross-validation');
     const byPhase = phases(reports);
-    expect([...byPhase.keys()]).toEqual(['embedding', 'choosing the space', 'graph', 'writing']);
+    expect([...byPhase.keys()]).toEqual(['metadata', 'embedding', 'choosing the space', 'graph', ...(manifest.cross_fit ? ['cross-fit spaces' as const] : []), 'writing']);
     // 5 folds of statistics, per fold its fits and 1 block of ~220 held-out rows, then 1 + 5 fits of the chosen space.
     expect(byPhase.get('choosing the space')!.at(-1)!.total).toBe(5 + 5 * 2 + 1 + 5);
     const times = [started, ...reports.map((r) => r.at)];
@@ -67,7 +68,8 @@ describe('a build reports progress in every phase', () => {
   it('the CLI names each phase as it starts (plain lines when not on a terminal)', async () => {
     const built = await cliAsync(['build', '--corpus', 'jsonl', '--data', SAMPLE_CORPUS, '--corpus-name', 'sample', '--projection', 'lda', '--out', join(dir, 'cli')]);
     expect(built.code, built.stderr).toBe(0);
-    const order = ['embedding (use-lite): 0/100', 'embedding (use-lite): 100/100', 'choosing the space (cross-validation): 0/', 'building the graph: 100/100', 'writing the index: 0/6', 'writing the index: 6/6'];
+    const order = ['writing the metadata: 0/100', 'writing the metadata: 100/100', 'embedding (use-lite): 0/100', 'embedding (use-lite): 100/100', 'choosing the space (cross-validation): 0/',
+      'building the graph: 100/100', 'cross-fit spaces (each row without its fold): 500/500', 'writing the index: 0/6', 'writing the index: 6/6'];
     const at = order.map((line) => built.stderr.indexOf(line));
     expect(at.every((x) => x >= 0), built.stderr).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);

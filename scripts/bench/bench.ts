@@ -10,12 +10,12 @@
  * With --runs N, every key is the median over the N runs (errors: the sum); the machine is shared and noisy.
  * Writes docs/performance-results.md (medians and every run); prints the medians as one JSON object with --json.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCorpus } from '../../src/corpus/load.js';
+import { runChild } from './child-run.js';
 import { runLoad, writeUtterances } from './load-client.js';
 import { startServeProcess } from '../../test/support/serve-process.js';
 
@@ -28,32 +28,7 @@ const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 const work = mkdtempSync(join(tmpdir(), 'erc-bench-'));
 const tsx = ['--import', 'tsx'];
 
-function rssMb(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
-/** Runs a command to completion; peak RSS is sampled from /proc every 50 ms (Linux). */
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number; peakRssMb: number }> {
-  return new Promise((resolve) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let peak = 0;
-    const timer = setInterval(() => (peak = Math.max(peak, rssMb(child.pid!))), 50);
-    child.stdout.on('data', (c: Buffer) => (stdout += c));
-    child.stderr.on('data', (c: Buffer) => (stderr += c));
-    child.on('exit', (code) => {
-      clearInterval(timer);
-      resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000, peakRssMb: peak });
-    });
-  });
-}
+const run = (args: string[]) => runChild(args);
 
 const load = (url: string, connections: number, amount: number, utterances: string) => runLoad(url, utterances, { connections, amount, seconds: 30 });
 

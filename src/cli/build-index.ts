@@ -134,7 +134,8 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
   if (embedder.description) console.error(`embedder ${embedder.id}: ${embedder.description}`);
   reportTruncated(corpus.dialogues, embedder.maxChars);
   const bar = progressBar(`embedding (${embedder.id})`, {
-    embedding: `embedding (${embedder.id})`, 'choosing the space': 'choosing the space (cross-validation)', graph: 'building the graph', writing: 'writing the index',
+    metadata: 'writing the metadata', embedding: `embedding (${embedder.id})`, 'choosing the space': 'choosing the space (cross-validation)', graph: 'building the graph',
+    'cross-fit spaces': 'cross-fit spaces (each row without its fold)', writing: 'writing the index',
   });
   try {
     const manifest = await buildIndex({

@@ -22,7 +22,7 @@ export const DEFAULT_LDA_BLEND = 0.4;
 
 export const DEFAULT_HNSW: HnswParams = { space: 'cosine', M: 16, efConstruction: 200, efSearch: 128, seed: 100 };
 
-export type BuildPhase = 'embedding' | 'choosing the space' | 'graph' | 'writing';
+export type BuildPhase = 'metadata' | 'embedding' | 'choosing the space' | 'graph' | 'cross-fit spaces' | 'writing';
 
 /**
  * Utterances per embedder request while building: progress is reported as each one returns. Up to `batchSize`
@@ -78,7 +78,10 @@ function f32Bytes(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-function writeMetadata(file: string, dialogues: readonly Dialogue[], folds: ReadonlyMap<string, number>): void {
+/** Rows written (or fold-space rows computed) between progress reports: a 1M-row corpus is not silent for long. */
+const ROWS_PER_REPORT = 50_000;
+
+function writeMetadata(file: string, dialogues: readonly Dialogue[], folds: ReadonlyMap<string, number>, onRows: (done: number) => void): void {
   const db = new Database(file);
   db.pragma('journal_mode = DELETE');
   db.exec(`CREATE TABLE utterances (
@@ -91,8 +94,11 @@ function writeMetadata(file: string, dialogues: readonly Dialogue[], folds: Read
   db.transaction(() => {
     let id = 0;
     for (const d of dialogues) {
-      for (const t of d.turns) insert.run(id++, d.corpus, d.split, d.id, t.index, t.speaker, t.text, JSON.stringify(t.labels), t.scores ? JSON.stringify(t.scores) : null, t.sourceId ?? null, folds.get(d.id)!,
-        t.sourceLabels ? JSON.stringify(t.sourceLabels) : null);
+      for (const t of d.turns) {
+        insert.run(id++, d.corpus, d.split, d.id, t.index, t.speaker, t.text, JSON.stringify(t.labels), t.scores ? JSON.stringify(t.scores) : null, t.sourceId ?? null, folds.get(d.id)!,
+          t.sourceLabels ? JSON.stringify(t.sourceLabels) : null);
+        if (id % ROWS_PER_REPORT === 0) onRows(id);
+      }
     }
   })();
   db.exec('CREATE INDEX utterances_dialogue ON utterances (dialogue)');
@@ -103,8 +109,12 @@ function writeMetadata(file: string, dialogues: readonly Dialogue[], folds: Read
  * The cross-fitted spaces as stored: per fold, its projection's mean and weights, then every row's LDA part in that
  * fold's space (unit vectors; the raw part of a row is in the index's own vectors).
  */
-function crossFitBytes(folds: readonly Projection[], raw: readonly Float32Array[]): Buffer {
-  return Buffer.concat(folds.flatMap((p) => [f32Bytes(p.mean), f32Bytes(p.weights), ...raw.map((v) => f32Bytes(ldaPart(p, v)))]));
+function crossFitBytes(folds: readonly Projection[], raw: readonly Float32Array[], onRows: (done: number) => void): Buffer {
+  let done = 0;
+  return Buffer.concat(folds.flatMap((p) => [f32Bytes(p.mean), f32Bytes(p.weights), ...raw.map((v) => {
+    if (++done % ROWS_PER_REPORT === 0) onRows(done);
+    return f32Bytes(ldaPart(p, v));
+  })]));
 }
 
 /**
@@ -132,7 +142,9 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     // Each corpus of a pool is dealt across the folds on its own, so every fold holds a share of each.
     const corpusOf = new Map(dialogues.map((d) => [d.id, d.corpus]));
     const folds = assignFolds(dialogues.map((d) => d.id), foldCount, DEFAULT_FOLD_SEED, (id) => corpusOf.get(id)!);
-    writeMetadata(join(tmp, FILES.meta), dialogues, folds);
+    options.onProgress?.(0, texts.length, 'metadata');
+    writeMetadata(join(tmp, FILES.meta), dialogues, folds, (done) => options.onProgress?.(done, texts.length, 'metadata'));
+    options.onProgress?.(texts.length, texts.length, 'metadata');
     const fitsSpace = options.projection !== undefined && options.projection.kind !== 'none';
 
     // Without a projection vectors stream to disk batch by batch (memory: one batch plus the HNSW graph); with one,
@@ -196,7 +208,13 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
           }
         }
         if (projection) writeFileSync(join(tmp, FILES.projection), Buffer.concat([f32Bytes(projection.mean), f32Bytes(projection.weights)]));
-        if (space.foldProjections) writeFileSync(join(tmp, FILES.crossFit), crossFitBytes(space.foldProjections, raw));
+        if (space.foldProjections) {
+          const total = space.foldProjections.length * raw.length;
+          const report = (done: number) => options.onProgress?.(done, total, 'cross-fit spaces');
+          report(0);
+          writeFileSync(join(tmp, FILES.crossFit), crossFitBytes(space.foldProjections, raw, report));
+          report(total);
+        }
       }
     } finally {
       closeSync(vectorsFd);
