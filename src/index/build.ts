@@ -7,7 +7,7 @@ import { CorpusSourceError } from '../errors.js';
 import { project, projectedDim, type Projection } from '../embed/projection.js';
 import type { Embedder } from '../embed/types.js';
 import { overCap } from '../embed/text-cap.js';
-import { lengthSortedCalls } from '../embed/use-lite.js';
+import { lengthSortedCalls } from '../embed/calls.js';
 import { labelScheme } from '../corpus/labels.js';
 import { assignFolds, DEFAULT_FOLD_SEED, DEFAULT_FOLDS } from './folds.js';
 import { assertBuildableOut } from './out-guard.js';
@@ -54,9 +54,10 @@ export interface BuildOptions {
   /** Held-out rows each cross-validation fold scores, at most (DEFAULT_CV_HELD_OUT_ROWS; ERC_DEMOS_CV_HELD_OUT_ROWS). */
   cvHeldOutRows?: number;
   /**
-   * Progress of each phase in turn, so that none is silent: `embedding` (utterances), `choosing the space`
-   * (statistics, cross-validation and fits, step by step; only with a projection to fit), `graph` (rows inserted
-   * into HNSW after a projection; without one they go in while embedding) and `writing` (files and checksums).
+   * Progress of each phase in turn, so that none is silent: `metadata` (rows into SQLite), `embedding` (utterances),
+   * `choosing the space` (statistics, cross-validation and fits, step by step; only with a projection to fit),
+   * `graph` (rows inserted into HNSW after a projection; without one they go in while embedding), `cross-fit spaces`
+   * (every row in each fold's space, when cross-fitted) and `writing` (files and checksums).
    */
   onProgress?: (done: number, total: number, phase: BuildPhase) => void;
   /**
@@ -81,7 +82,16 @@ function f32Bytes(a: Float32Array): Uint8Array {
 /** Rows written (or fold-space rows computed) between progress reports: a 1M-row corpus is not silent for long. */
 const ROWS_PER_REPORT = 50_000;
 
-function writeMetadata(file: string, dialogues: readonly Dialogue[], folds: ReadonlyMap<string, number>, onRows: (done: number) => void): void {
+/** Each corpus of a pool is dealt across the folds on its own, so every fold holds a share of each. */
+function assignDialogueFolds(dialogues: readonly Dialogue[], foldCount: number): Map<string, number> {
+  const corpusOf = new Map(dialogues.map((d) => [d.id, d.corpus]));
+  return assignFolds(dialogues.map((d) => d.id), foldCount, DEFAULT_FOLD_SEED, (id) => corpusOf.get(id)!);
+}
+
+/** The rows' text, labels, dialogue and fold in SQLite (progress every ROWS_PER_REPORT rows). */
+function writeMetadata(file: string, dialogues: readonly Dialogue[], folds: ReadonlyMap<string, number>, report: (done: number, total: number, phase: 'metadata') => void): void {
+  const total = dialogues.reduce((n, d) => n + d.turns.length, 0);
+  report(0, total, 'metadata');
   const db = new Database(file);
   db.pragma('journal_mode = DELETE');
   db.exec(`CREATE TABLE utterances (
@@ -97,12 +107,13 @@ function writeMetadata(file: string, dialogues: readonly Dialogue[], folds: Read
       for (const t of d.turns) {
         insert.run(id++, d.corpus, d.split, d.id, t.index, t.speaker, t.text, JSON.stringify(t.labels), t.scores ? JSON.stringify(t.scores) : null, t.sourceId ?? null, folds.get(d.id)!,
           t.sourceLabels ? JSON.stringify(t.sourceLabels) : null);
-        if (id % ROWS_PER_REPORT === 0) onRows(id);
+        if (id % ROWS_PER_REPORT === 0) report(id, total, 'metadata');
       }
     }
   })();
   db.exec('CREATE INDEX utterances_dialogue ON utterances (dialogue)');
   db.close();
+  report(total, total, 'metadata');
 }
 
 /**
@@ -117,20 +128,180 @@ function crossFitBytes(folds: readonly Projection[], raw: readonly Float32Array[
   })]));
 }
 
+type Report = (done: number, total: number, phase: BuildPhase) => void;
+
+/**
+ * Embeds `texts` in chunks of similar length (an embedder that pads pads a call to its longest sentence), up to
+ * `batchSize` utterances queued at the embedder's threads while the chunk that returned is handed to `take` on the
+ * main thread; progress after each chunk.
+ */
+async function embedAll(embedder: Embedder, texts: readonly string[], batchSize: number, take: (v: Float32Array, id: number) => void, report: Report): Promise<void> {
+  const chunks = lengthSortedCalls(texts, Math.min(batchSize, EMBED_CHUNK));
+  const window = Math.max(2, Math.ceil(batchSize / EMBED_CHUNK));
+  const pending: Promise<Float32Array[]>[] = [];
+  let submitted = 0;
+  const submit = () => {
+    while (pending.length < window && submitted < chunks.length) {
+      const promise = embedder.embed(chunks[submitted++].map((id) => texts[id]));
+      promise.catch(() => {}); // awaited below; this only stops an early failure counting as unhandled
+      pending.push(promise);
+    }
+  };
+  let done = 0;
+  report(0, texts.length, 'embedding');
+  submit();
+  for (const chunk of chunks) {
+    const vectors = await pending.shift()!;
+    submit();
+    vectors.forEach((v, n) => {
+      if (v.length !== embedder.dim) throw new Error(`embedder returned ${v.length} dims, expected ${embedder.dim}`);
+      take(v, chunk[n]);
+    });
+    done += chunk.length;
+    report(done, texts.length, 'embedding');
+    // Let timers and I/O run between chunks (progress output, a server answering while it builds).
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** The graph and the searched vectors, written as rows arrive (the vectors file by position: rows come in length order). */
+class GraphWriter {
+  private graph: hnswlib.HierarchicalNSW | undefined;
+  private readonly vectorsFd: number;
+
+  constructor(vectorsFile: string, private readonly rows: number, private readonly hnsw: HnswParams) {
+    this.vectorsFd = openSync(vectorsFile, 'w');
+  }
+
+  /** Starts the graph for vectors of `dim` (after a projection, its dimension). */
+  start(dim: number): void {
+    this.graph = newGraph(dim, this.rows, this.hnsw);
+  }
+
+  add(v: Float32Array, id: number): void {
+    this.graph!.addPoint(Array.from(v), id);
+    writeSync(this.vectorsFd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength), 0, v.byteLength, id * v.byteLength);
+  }
+
+  /** Closes the vectors file; writes the graph to `file` when given (a failed build only closes). */
+  finish(file?: string): void {
+    closeSync(this.vectorsFd);
+    if (file) this.graph!.writeIndexSync(file);
+  }
+}
+
+/**
+ * The space searched, fitted on the raw vectors (LDA by cross-validation or forced), then every row projected into
+ * the graph; the projection and the cross-fit spaces written beside it.
+ */
+async function fitAndAdd(options: BuildOptions, raw: readonly Float32Array[], folds: ReadonlyMap<string, number>, foldCount: number, graph: GraphWriter, tmp: string, report: Report): Promise<FittedSpace> {
+  const { dialogues } = options;
+  const rowsOf = <T>(f: (d: Dialogue) => T) => dialogues.flatMap((d) => d.turns.map(() => f(d)));
+  const space = await fitSpace(options.projection!, {
+    vectors: raw, labels: dialogues.flatMap((d) => d.turns.map((t) => t.labels[0])), folds: rowsOf((d) => folds.get(d.id)!), foldCount,
+    candidates: options.spaceCandidates, cvHeldOutRows: options.cvHeldOutRows, corpora: rowsOf((d) => d.corpus),
+    multiLabel: labelScheme(options.corpus)?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length > 1)),
+    onProgress: (done, total) => report(done, total, 'choosing the space'),
+  });
+  const { projection, foldProjections } = space;
+  graph.start(projection ? projectedDim(projection) : options.embedder.dim);
+  for (let i = 0; i < raw.length; i++) {
+    graph.add(projection ? project(projection, raw[i]) : raw[i], i);
+    if ((i + 1) % GRAPH_CHUNK === 0 || i + 1 === raw.length) {
+      report(i + 1, raw.length, 'graph');
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  if (projection) writeFileSync(join(tmp, FILES.projection), Buffer.concat([f32Bytes(projection.mean), f32Bytes(projection.weights)]));
+  if (foldProjections) {
+    const total = foldProjections.length * raw.length;
+    report(0, total, 'cross-fit spaces');
+    writeFileSync(join(tmp, FILES.crossFit), crossFitBytes(foldProjections, raw, (done) => report(done, total, 'cross-fit spaces')));
+    report(total, total, 'cross-fit spaces');
+  }
+  return space;
+}
+
+/** Checksums of the written files (progress per file, after the graph's own write). */
+async function checksumsOf(tmp: string, files: readonly string[], report: Report): Promise<Record<string, string>> {
+  const checksums: Record<string, string> = {};
+  for (const [n, file] of files.entries()) {
+    checksums[file] = await sha256File(join(tmp, file));
+    report(n + 2, files.length + 1, 'writing');
+  }
+  return checksums;
+}
+
+/**
+ * The index's label set: a known corpus whose files use its own names lists them in its order (kept even where
+ * these splits lack one); otherwise (a user corpus, or IEMOCAP's 3-letter codes) the labels seen, sorted.
+ */
+function indexLabels(options: BuildOptions, labelCounts: Record<string, number>): string[] {
+  if (options.labels) return [...options.labels];
+  const scheme = labelScheme(options.corpus);
+  const seen = Object.keys(labelCounts).sort();
+  return scheme && seen.every((l) => scheme.own.includes(l)) ? [...scheme.own] : seen;
+}
+
+function manifestOf(options: BuildOptions, texts: readonly string[], hnsw: HnswParams, space: FittedSpace, foldCount: number, checksums: Record<string, string>, seconds: number): Manifest {
+  const { dialogues, embedder } = options;
+  const labelCounts: Record<string, number> = {};
+  for (const d of dialogues) for (const t of d.turns) for (const l of t.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
+  const { projection, foldProjections, decision } = space;
+  return {
+    format_version: INDEX_FORMAT_VERSION,
+    name: options.name ?? basename(resolve(options.out)),
+    embedder: { id: embedder.id, dim: embedder.dim, fingerprint: embedder.fingerprint ?? null, max_chars: embedder.maxChars ?? null },
+    corpus: options.corpus,
+    splits: [...options.splits],
+    count: texts.length,
+    labels: indexLabels(options, labelCounts),
+    label_counts: labelCounts,
+    multi_label: labelScheme(options.corpus)?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length !== 1)),
+    context_window: 0,
+    projection: projection ? { kind: 'lda', dim_in: projection.dimIn, dim_out: projection.dimOut, shrinkage: projection.shrinkage, blend: projection.blend } : null,
+    space_selection: decision,
+    cross_fit: foldProjections ? { folds: foldCount, seed: DEFAULT_FOLD_SEED, dims: foldProjections.map((p) => p.dimOut) } : null,
+    hnsw,
+    label_space: options.provenance?.label_space ?? 'native',
+    sources: options.provenance?.sources ?? null,
+    label_map: options.provenance?.label_map ?? null,
+    sample: options.provenance?.sample ?? null,
+    built_at: new Date().toISOString(),
+    build_seconds: Number(seconds.toFixed(3)),
+    skipped_rows: options.skippedRows ?? 0,
+    truncated_rows: embedder.maxChars === undefined ? 0 : texts.filter((t) => overCap(t, embedder.maxChars!)).length,
+    checksums,
+  };
+}
+
+function writeManifest(tmp: string, manifest: Manifest): void {
+  const bytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(join(tmp, FILES.manifest), bytes);
+  writeFileSync(join(tmp, FILES.manifestSum), manifestSumLine(bytes));
+}
+
+/** Moves the finished directory into place; the old index (if any) moves aside first, since rename cannot replace a non-empty directory. */
+function swapIn(tmp: string, out: string): void {
+  const old = `${out}.tmp-${process.pid}-old`;
+  assertBuildableOut(out); // again: something may have appeared there while we built
+  if (existsSync(out)) renameSync(out, old);
+  renameSync(tmp, out);
+  rmSync(old, { recursive: true, force: true });
+}
+
 /**
  * Embeds every turn and writes an index directory (HNSW graph, the searched vectors, SQLite metadata, the learned
- * projection if any, manifest). The
- * directory is built beside `out` under a temporary name and renamed into place only when complete, so an
- * interrupted build never leaves a half index where a good one was.
+ * projection if any, manifest). The directory is built beside `out` under a temporary name and renamed into place
+ * only when complete, so an interrupted build never leaves a half index where a good one was.
  */
 export async function buildIndex(options: BuildOptions): Promise<Manifest> {
   const started = performance.now();
   const out = resolve(options.out);
-  const { embedder, dialogues } = options;
-  const batchSize = options.batchSize ?? 1024;
-  const hnsw: HnswParams = { ...DEFAULT_HNSW, ...options.hnsw, space: 'cosine' };
-  const texts = dialogues.flatMap((d) => d.turns.map((t) => t.text));
+  const texts = options.dialogues.flatMap((d) => d.turns.map((t) => t.text));
   if (texts.length === 0) throw new CorpusSourceError('CORPUS_EMPTY', 'nothing to index: the corpus has no utterances in the chosen split(s)');
+  const report: Report = (done, total, phase) => options.onProgress?.(done, total, phase);
+  const hnsw: HnswParams = { ...DEFAULT_HNSW, ...options.hnsw, space: 'cosine' };
 
   assertBuildableOut(out);
   mkdirSync(dirname(out), { recursive: true });
@@ -139,139 +310,34 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
   mkdirSync(tmp);
   try {
     const foldCount = options.folds ?? DEFAULT_FOLDS;
-    // Each corpus of a pool is dealt across the folds on its own, so every fold holds a share of each.
-    const corpusOf = new Map(dialogues.map((d) => [d.id, d.corpus]));
-    const folds = assignFolds(dialogues.map((d) => d.id), foldCount, DEFAULT_FOLD_SEED, (id) => corpusOf.get(id)!);
-    options.onProgress?.(0, texts.length, 'metadata');
-    writeMetadata(join(tmp, FILES.meta), dialogues, folds, (done) => options.onProgress?.(done, texts.length, 'metadata'));
-    options.onProgress?.(texts.length, texts.length, 'metadata');
-    const fitsSpace = options.projection !== undefined && options.projection.kind !== 'none';
+    const folds = assignDialogueFolds(options.dialogues, foldCount);
+    writeMetadata(join(tmp, FILES.meta), options.dialogues, folds, report);
 
-    // Without a projection vectors stream to disk batch by batch (memory: one batch plus the HNSW graph); with one,
-    // all raw vectors are needed to fit it first, and the graph is made for the projected dimension after.
-    const raw: Float32Array[] = [];
-    let index = fitsSpace ? undefined : newGraph(embedder.dim, texts.length, hnsw);
-    const vectorsFd = openSync(join(tmp, FILES.vectors), 'w');
-    const store = (v: Float32Array, id: number) => {
-      index!.addPoint(Array.from(v), id);
-      // Positional write: batches arrive in length order, not id order.
-      writeSync(vectorsFd, new Uint8Array(v.buffer, v.byteOffset, v.byteLength), 0, v.byteLength, id * v.byteLength);
-    };
+    // Without a space to fit, vectors go to the graph and to disk as they arrive (memory: the graph and a window of
+    // chunks); with one, all raw vectors are kept to fit it first, and the graph is made for its dimension after.
+    const graph = new GraphWriter(join(tmp, FILES.vectors), texts.length, hnsw);
     let space: FittedSpace = { decision: { method: 'forced', reason: '--projection none' } };
     try {
-      // Chunks of similar length (an embedder that pads pads a call to its longest sentence), up to batchSize
-      // utterances queued at the embedder's threads while the chunk that returned goes into the graph on the main
-      // thread; progress after each chunk.
-      let done = 0;
-      const chunks = lengthSortedCalls(texts, Math.min(batchSize, EMBED_CHUNK));
-      const window = Math.max(2, Math.ceil(batchSize / EMBED_CHUNK));
-      const pending: Promise<Float32Array[]>[] = [];
-      let submitted = 0;
-      const submit = () => {
-        while (pending.length < window && submitted < chunks.length) {
-          const promise = embedder.embed(chunks[submitted++].map((id) => texts[id]));
-          promise.catch(() => {}); // awaited below; this only stops an early failure counting as unhandled
-          pending.push(promise);
-        }
-      };
-      options.onProgress?.(0, texts.length, 'embedding');
-      submit();
-      for (const chunk of chunks) {
-        const vectors = await pending.shift()!;
-        submit();
-        vectors.forEach((v, n) => {
-          if (v.length !== embedder.dim) throw new Error(`embedder returned ${v.length} dims, expected ${embedder.dim}`);
-          if (fitsSpace) raw[chunk[n]] = v;
-          else store(v, chunk[n]);
-        });
-        done += chunk.length;
-        options.onProgress?.(done, texts.length, 'embedding');
-        // Let timers and I/O run between chunks (progress output, a server answering while it builds).
-        await new Promise((r) => setImmediate(r));
+      if (options.projection !== undefined && options.projection.kind !== 'none') {
+        const raw: Float32Array[] = new Array(texts.length);
+        await embedAll(options.embedder, texts, options.batchSize ?? 1024, (v, id) => (raw[id] = v), report);
+        space = await fitAndAdd(options, raw, folds, foldCount, graph, tmp, report);
+      } else {
+        graph.start(options.embedder.dim);
+        await embedAll(options.embedder, texts, options.batchSize ?? 1024, (v, id) => graph.add(v, id), report);
       }
-      if (fitsSpace) {
-        const rowLabels = dialogues.flatMap((d) => d.turns.map((t) => t.labels[0]));
-        const rowFolds = dialogues.flatMap((d) => d.turns.map(() => folds.get(d.id)!));
-        space = await fitSpace(options.projection!, {
-          vectors: raw, labels: rowLabels, folds: rowFolds, foldCount, candidates: options.spaceCandidates, cvHeldOutRows: options.cvHeldOutRows,
-          corpora: dialogues.flatMap((d) => d.turns.map(() => d.corpus)),
-          multiLabel: labelScheme(options.corpus)?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length > 1)),
-          onProgress: (done, total) => options.onProgress?.(done, total, 'choosing the space'),
-        });
-        const { projection } = space;
-        index = newGraph(projection ? projectedDim(projection) : embedder.dim, texts.length, hnsw);
-        for (let i = 0; i < raw.length; i++) {
-          store(projection ? project(projection, raw[i]) : raw[i], i);
-          if ((i + 1) % GRAPH_CHUNK === 0 || i + 1 === raw.length) {
-            options.onProgress?.(i + 1, raw.length, 'graph');
-            await new Promise((r) => setImmediate(r));
-          }
-        }
-        if (projection) writeFileSync(join(tmp, FILES.projection), Buffer.concat([f32Bytes(projection.mean), f32Bytes(projection.weights)]));
-        if (space.foldProjections) {
-          const total = space.foldProjections.length * raw.length;
-          const report = (done: number) => options.onProgress?.(done, total, 'cross-fit spaces');
-          report(0);
-          writeFileSync(join(tmp, FILES.crossFit), crossFitBytes(space.foldProjections, raw, report));
-          report(total);
-        }
-      }
-    } finally {
-      closeSync(vectorsFd);
+    } catch (error) {
+      graph.finish();
+      throw error;
     }
-    const written = [FILES.hnsw, FILES.vectors, FILES.meta, ...(space.projection ? [FILES.projection] : []), ...(space.foldProjections ? [FILES.crossFit] : [])];
-    options.onProgress?.(0, written.length + 1, 'writing');
-    index!.writeIndexSync(join(tmp, FILES.hnsw));
-    options.onProgress?.(1, written.length + 1, 'writing');
-
-    const labelCounts: Record<string, number> = {};
-    for (const d of dialogues) for (const t of d.turns) for (const l of t.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
-    // A known corpus whose files use its own names lists them in its order (kept even where these splits lack
-    // one); otherwise (a user corpus, or IEMOCAP's 3-letter codes) the labels seen, sorted.
-    const scheme = labelScheme(options.corpus);
-    const seen = Object.keys(labelCounts).sort();
-    const labels = options.labels ? [...options.labels] : scheme && seen.every((l) => scheme.own.includes(l)) ? [...scheme.own] : seen;
-    const checksums: Record<string, string> = {};
-    const { projection, foldProjections, decision } = space;
-    for (const [n, file] of written.entries()) {
-      checksums[file] = await sha256File(join(tmp, file));
-      options.onProgress?.(n + 2, written.length + 1, 'writing');
-    }
-    const manifest: Manifest = {
-      format_version: INDEX_FORMAT_VERSION,
-      name: options.name ?? basename(out),
-      embedder: { id: embedder.id, dim: embedder.dim, fingerprint: embedder.fingerprint ?? null, max_chars: embedder.maxChars ?? null },
-      corpus: options.corpus,
-      splits: [...options.splits],
-      count: texts.length,
-      labels,
-      label_counts: labelCounts,
-      multi_label: scheme?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length !== 1)),
-      context_window: 0,
-      projection: projection ? { kind: 'lda', dim_in: projection.dimIn, dim_out: projection.dimOut, shrinkage: projection.shrinkage, blend: projection.blend } : null,
-      space_selection: decision,
-      cross_fit: foldProjections ? { folds: foldCount, seed: DEFAULT_FOLD_SEED, dims: foldProjections.map((p) => p.dimOut) } : null,
-      hnsw,
-      label_space: options.provenance?.label_space ?? 'native',
-      sources: options.provenance?.sources ?? null,
-      label_map: options.provenance?.label_map ?? null,
-      sample: options.provenance?.sample ?? null,
-      built_at: new Date().toISOString(),
-      build_seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
-      skipped_rows: options.skippedRows ?? 0,
-      truncated_rows: embedder.maxChars === undefined ? 0 : texts.filter((t) => overCap(t, embedder.maxChars!)).length,
-      checksums,
-    };
-    const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
-    writeFileSync(join(tmp, FILES.manifest), manifestBytes);
-    writeFileSync(join(tmp, FILES.manifestSum), manifestSumLine(manifestBytes));
-
-    // Swap in: the old index (if any) moves aside first, since rename cannot replace a non-empty directory.
-    const old = `${out}.tmp-${process.pid}-old`;
-    assertBuildableOut(out); // again: something may have appeared there while we built
-    if (existsSync(out)) renameSync(out, old);
-    renameSync(tmp, out);
-    rmSync(old, { recursive: true, force: true });
+    const files = [FILES.hnsw, FILES.vectors, FILES.meta, ...(space.projection ? [FILES.projection] : []), ...(space.foldProjections ? [FILES.crossFit] : [])];
+    report(0, files.length + 1, 'writing');
+    graph.finish(join(tmp, FILES.hnsw));
+    report(1, files.length + 1, 'writing');
+    const checksums = await checksumsOf(tmp, files, report);
+    const manifest = manifestOf(options, texts, hnsw, space, foldCount, checksums, (performance.now() - started) / 1000);
+    writeManifest(tmp, manifest);
+    swapIn(tmp, out);
     return manifest;
   } catch (error) {
     rmSync(tmp, { recursive: true, force: true });
