@@ -117,27 +117,124 @@ function readFoldSpaces(dir: string, manifest: Manifest, base: Projection, store
   });
 }
 
+/** Refuses an index built with another embedder than the one this run uses (id and dimension, then model files). */
+function checkEmbedder(dir: string, manifest: Manifest, expected: OpenOptions['embedder']): void {
+  if (expected && (expected.id !== manifest.embedder.id || expected.dim !== manifest.embedder.dim)) {
+    throw new IndexLoadError(dir,
+      `built with embedder ${manifest.embedder.id} (${manifest.embedder.dim} dims), but this run uses ${expected.id} (${expected.dim} dims); ` +
+        'rebuild the index with this embedder or query it with the one it was built with');
+  }
+  checkFingerprint(dir, manifest, expected?.fingerprint);
+}
+
+/** Every file the manifest names is there and, unless `verify` is false, matches its checksum. */
+async function checkFiles(dir: string, manifest: Manifest, verify: boolean): Promise<void> {
+  for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(manifest.projection ? [FILES.projection] : []), ...(manifest.cross_fit ? [FILES.crossFit] : [])]) {
+    const path = join(dir, file);
+    if (!existsSync(path)) throw new IndexLoadError(dir, `missing ${file}`);
+    if (verify && (await sha256File(path)) !== manifest.checksums[file]) {
+      throw new IndexLoadError(dir, `${file} does not match its checksum in the manifest (corrupted or replaced)`);
+    }
+  }
+}
+
+/** A file of float32s, checked against the length the manifest implies. */
+function readFloats(dir: string, file: string, expectedFloats: number): Float32Array {
+  const bytes = readFileSync(join(dir, file));
+  if (bytes.byteLength !== 4 * expectedFloats) throw new IndexLoadError(dir, `${file} has ${bytes.byteLength} bytes, expected ${4 * expectedFloats}`);
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+/** The learned projection queries go through, if the index has one. */
+function readProjection(dir: string, manifest: Manifest): Projection | undefined {
+  if (!manifest.projection) return undefined;
+  const { dim_in: dimIn, dim_out: dimOut, blend, shrinkage } = manifest.projection;
+  const all = readFloats(dir, FILES.projection, dimIn + dimIn * dimOut);
+  return { kind: 'lda', dimIn, dimOut, mean: all.slice(0, dimIn), weights: all.slice(dimIn), blend, shrinkage };
+}
+
+function readGraph(dir: string, manifest: Manifest, searchDim: number, efSearch: number): hnswlib.HierarchicalNSW {
+  const hnsw = new hnswlib.HierarchicalNSW('cosine', searchDim);
+  hnsw.readIndexSync(join(dir, FILES.hnsw));
+  if (hnsw.getCurrentCount() !== manifest.count) throw new IndexLoadError(dir, `HNSW holds ${hnsw.getCurrentCount()} vectors, manifest says ${manifest.count}`);
+  hnsw.setEf(efSearch);
+  return hnsw;
+}
+
+/** Every row's metadata in id order, and each indexed dialogue's cross-validation fold. */
+function readRows(dir: string, manifest: Manifest): { rows: IndexedRow[]; dialogueFolds: Map<string, number> } {
+  const db = new Database(join(dir, FILES.meta), { readonly: true, fileMustExist: true });
+  const records = db.prepare('SELECT * FROM utterances ORDER BY id').all() as MetaRecord[];
+  db.close();
+  if (records.length !== manifest.count || records.some((r, i) => r.id !== i)) {
+    throw new IndexLoadError(dir, `${FILES.meta} rows do not match the manifest (${records.length} rows, ${manifest.count} expected)`);
+  }
+  const dialogueFolds = new Map<string, number>();
+  const rows = records.map((r): IndexedRow => {
+    if (r.fold !== undefined && r.fold !== null) dialogueFolds.set(r.dialogue, r.fold);
+    const labels = JSON.parse(r.labels) as string[];
+    return {
+      id: r.id, corpus: r.corpus, split: r.split, dialogue: r.dialogue, turn: r.turn, speaker: r.speaker, text: r.text,
+      labels, sourceLabels: r.source_labels ? (JSON.parse(r.source_labels) as string[]) : labels, sourceId: r.source_id,
+      ...(r.scores ? { scores: JSON.parse(r.scores) as Record<string, number | null> } : {}),
+    };
+  });
+  return { rows, dialogueFolds };
+}
+
+/** Row ids by dialogue, in turn order. */
+function rowsByDialogue(rows: readonly IndexedRow[]): Map<string, number[]> {
+  const byDialogue = new Map<string, number[]>();
+  for (const row of rows) {
+    const list = byDialogue.get(row.dialogue) ?? [];
+    list.push(row.id);
+    byDialogue.set(row.dialogue, list);
+  }
+  return byDialogue;
+}
+
+/** What an opened index is made of (DemoIndex.open reads each part in turn). */
+interface IndexParts {
+  dir: string;
+  manifest: Manifest;
+  hnsw: hnswlib.HierarchicalNSW;
+  /** Every row's vector in the searched space, row after row. */
+  vectors: Float32Array;
+  rows: readonly IndexedRow[];
+  byDialogue: ReadonlyMap<string, readonly number[]>;
+  exactSearchMaxRows: number;
+  efSearch: number;
+  /** Dimension of the space searched: the embedder's, or the projection's output. */
+  searchDim: number;
+  projection: Projection | undefined;
+  /** Each indexed dialogue's cross-validation fold. */
+  dialogueFolds: ReadonlyMap<string, number>;
+}
+
 /**
  * An opened index: HNSW graph, raw vectors for exact search, and all row metadata in memory. It is the search space
  * of every unseen query; `space()` gives a training utterance the space of its own fold.
  */
 export class DemoIndex implements SearchSpace {
-  private constructor(
-    readonly dir: string,
-    readonly manifest: Manifest,
-    private readonly hnsw: hnswlib.HierarchicalNSW,
-    private readonly vectors: Float32Array,
-    readonly rows: readonly IndexedRow[],
-    private readonly byDialogue: ReadonlyMap<string, readonly number[]>,
-    private readonly exactSearchMaxRows: number,
-    readonly efSearch: number,
-    /** Dimension of the space searched: the embedder's, or the projection's output. */
-    readonly searchDim: number,
-    private readonly projection: Projection | undefined,
-    /** Each indexed dialogue's cross-validation fold; the spaces fitted without each fold. */
-    private readonly dialogueFolds: ReadonlyMap<string, number>,
-    private readonly foldSpaces: readonly FoldSpace[],
-  ) {}
+  readonly dir: string;
+  readonly manifest: Manifest;
+  readonly rows: readonly IndexedRow[];
+  readonly efSearch: number;
+  /** Dimension of the space searched: the embedder's, or the projection's output. */
+  readonly searchDim: number;
+  private readonly hnsw: hnswlib.HierarchicalNSW;
+  private readonly vectors: Float32Array;
+  private readonly byDialogue: ReadonlyMap<string, readonly number[]>;
+  private readonly exactSearchMaxRows: number;
+  private readonly projection: Projection | undefined;
+  private readonly dialogueFolds: ReadonlyMap<string, number>;
+  /** The spaces fitted without each fold (empty when the index is not cross-fitted); set once, by open. */
+  private foldSpaces: readonly FoldSpace[] = [];
+
+  private constructor(parts: IndexParts) {
+    ({ dir: this.dir, manifest: this.manifest, rows: this.rows, efSearch: this.efSearch, searchDim: this.searchDim, hnsw: this.hnsw, vectors: this.vectors,
+      byDialogue: this.byDialogue, exactSearchMaxRows: this.exactSearchMaxRows, projection: this.projection, dialogueFolds: this.dialogueFolds } = parts);
+  }
 
   get labels(): readonly string[] {
     return this.manifest.labels;
@@ -170,92 +267,39 @@ export class DemoIndex implements SearchSpace {
   static async open(dirArg: string, options: OpenOptions = {}): Promise<DemoIndex> {
     const dir = resolve(dirArg);
     const manifest = readManifest(dir);
-    const expected = options.embedder;
-    if (expected && (expected.id !== manifest.embedder.id || expected.dim !== manifest.embedder.dim)) {
-      throw new IndexLoadError(dir,
-        `built with embedder ${manifest.embedder.id} (${manifest.embedder.dim} dims), but this run uses ${expected.id} (${expected.dim} dims); ` +
-          'rebuild the index with this embedder or query it with the one it was built with');
-    }
-    checkFingerprint(dir, manifest, expected?.fingerprint);
-    for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(manifest.projection ? [FILES.projection] : []), ...(manifest.cross_fit ? [FILES.crossFit] : [])]) {
-      const path = join(dir, file);
-      if (!existsSync(path)) throw new IndexLoadError(dir, `missing ${file}`);
-      if (options.verify !== false) {
-        const sum = await sha256File(path);
-        if (sum !== manifest.checksums[file]) throw new IndexLoadError(dir, `${file} does not match its checksum in the manifest (corrupted or replaced)`);
-      }
-    }
-
-    const searchDim = manifest.projection ? projectedDim({ dimIn: manifest.projection.dim_in, dimOut: manifest.projection.dim_out, blend: manifest.projection.blend }) : manifest.embedder.dim;
-    let projection: Projection | undefined;
-    if (manifest.projection) {
-      const { dim_in: dimIn, dim_out: dimOut } = manifest.projection;
-      const bytes = readFileSync(join(dir, FILES.projection));
-      if (bytes.byteLength !== 4 * (dimIn + dimIn * dimOut)) throw new IndexLoadError(dir, `${FILES.projection} has ${bytes.byteLength} bytes, expected ${4 * (dimIn + dimIn * dimOut)}`);
-      const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-      projection = { kind: 'lda', dimIn, dimOut, mean: all.slice(0, dimIn), weights: all.slice(dimIn), blend: manifest.projection.blend, shrinkage: manifest.projection.shrinkage };
-    }
-    const hnsw = new hnswlib.HierarchicalNSW('cosine', searchDim);
-    hnsw.readIndexSync(join(dir, FILES.hnsw));
-    if (hnsw.getCurrentCount() !== manifest.count) {
-      throw new IndexLoadError(dir, `HNSW holds ${hnsw.getCurrentCount()} vectors, manifest says ${manifest.count}`);
-    }
+    checkEmbedder(dir, manifest, options.embedder);
+    await checkFiles(dir, manifest, options.verify !== false);
+    const projection = readProjection(dir, manifest);
+    const searchDim = projection ? projectedDim(projection) : manifest.embedder.dim;
     const efSearch = options.efSearch ?? manifest.hnsw.efSearch;
-    hnsw.setEf(efSearch);
-
-    const buffer = readFileSync(join(dir, FILES.vectors));
-    if (buffer.byteLength !== manifest.count * searchDim * 4) {
-      throw new IndexLoadError(dir, `${FILES.vectors} has ${buffer.byteLength} bytes, expected ${manifest.count * searchDim * 4}`);
-    }
-    const vectors = new Float32Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength));
-
-    const db = new Database(join(dir, FILES.meta), { readonly: true, fileMustExist: true });
-    const records = db.prepare('SELECT * FROM utterances ORDER BY id').all() as MetaRecord[];
-    db.close();
-    if (records.length !== manifest.count || records.some((r, i) => r.id !== i)) {
-      throw new IndexLoadError(dir, `${FILES.meta} rows do not match the manifest (${records.length} rows, ${manifest.count} expected)`);
-    }
-    const rows: IndexedRow[] = records.map((r) => {
-      const labels = JSON.parse(r.labels) as string[];
-      return {
-      id: r.id, corpus: r.corpus, split: r.split, dialogue: r.dialogue, turn: r.turn, speaker: r.speaker, text: r.text,
-      labels, sourceLabels: r.source_labels ? (JSON.parse(r.source_labels) as string[]) : labels, sourceId: r.source_id,
-      ...(r.scores ? { scores: JSON.parse(r.scores) as Record<string, number | null> } : {}),
-      };
-    });
-    const byDialogue = new Map<string, number[]>();
-    for (const row of rows) {
-      const list = byDialogue.get(row.dialogue) ?? [];
-      list.push(row.id);
-      byDialogue.set(row.dialogue, list);
-    }
-    const exactSearchMaxRows = options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS;
-    const dialogueFolds = new Map<string, number>();
-    for (const r of records) if (r.fold !== undefined && r.fold !== null) dialogueFolds.set(r.dialogue, r.fold);
-    let foldSpaces: FoldSpace[] = [];
-    if (manifest.cross_fit) {
-      if (!projection) throw new IndexLoadError(dir, 'cross_fit without a projection in the manifest');
-      if (dialogueFolds.size !== byDialogue.size || [...dialogueFolds.values()].some((f) => f >= manifest.cross_fit!.folds)) {
-        throw new IndexLoadError(dir, `${FILES.meta} folds do not match the manifest's ${manifest.cross_fit.folds} folds`);
-      }
-      // The fold spaces walk this index's graph (the closures run once the index exists, below); its links are
-      // read from the file on the first cross-fitted search.
-      let links: GraphLinks | undefined;
-      const graph: IndexGraph = {
-        projection,
-        ef: options.crossFitEf ?? DEFAULT_CROSS_FIT_EF,
-        exactMaxRows: exactSearchMaxRows,
-        // Seeds from the graph's own search at its usual beam: the walk from rows it found with a narrower one
-        // misses more (EmoryNLP train recall@10 0.987 with a beam of 16, 0.993 with 128).
-        search: (query, k) => index.hnswSearch(query, k).map((h) => h.id),
-        links: () => (links ??= readGraphLinks(join(dir, FILES.hnsw), manifest.count)),
-        dialogueRows: (dialogue) => index.dialogueRows(dialogue),
-      };
-      foldSpaces = readFoldSpaces(dir, manifest, projection, vectors, searchDim, rows, graph);
-    }
-    const index = new DemoIndex(dir, manifest, hnsw, vectors, rows, byDialogue, exactSearchMaxRows, efSearch, searchDim, projection,
-      dialogueFolds, foldSpaces);
+    const hnsw = readGraph(dir, manifest, searchDim, efSearch);
+    const vectors = readFloats(dir, FILES.vectors, manifest.count * searchDim);
+    const { rows, dialogueFolds } = readRows(dir, manifest);
+    const byDialogue = rowsByDialogue(rows);
+    const index = new DemoIndex({ dir, manifest, hnsw, vectors, rows, byDialogue, exactSearchMaxRows: options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection, dialogueFolds });
+    if (manifest.cross_fit) index.foldSpaces = index.readFoldSpaces(options.crossFitEf ?? DEFAULT_CROSS_FIT_EF);
     return index;
+  }
+
+  /** The spaces fitted without each fold, which walk this index's graph (its links read on the first such search). */
+  private readFoldSpaces(crossFitEf: number): FoldSpace[] {
+    const { dir, manifest, projection, dialogueFolds, byDialogue } = this;
+    if (!projection) throw new IndexLoadError(dir, 'cross_fit without a projection in the manifest');
+    if (dialogueFolds.size !== byDialogue.size || [...dialogueFolds.values()].some((f) => f >= manifest.cross_fit!.folds)) {
+      throw new IndexLoadError(dir, `${FILES.meta} folds do not match the manifest's ${manifest.cross_fit!.folds} folds`);
+    }
+    let links: GraphLinks | undefined;
+    const graph: IndexGraph = {
+      projection,
+      ef: crossFitEf,
+      exactMaxRows: this.exactSearchMaxRows,
+      // Seeds from the graph's own search at its usual beam: the walk from rows it found with a narrower one
+      // misses more (EmoryNLP train recall@10 0.987 with a beam of 16, 0.993 with 128).
+      search: (query, k) => this.hnswSearch(query, k).map((h) => h.id),
+      links: () => (links ??= readGraphLinks(join(dir, FILES.hnsw), manifest.count)),
+      dialogueRows: (dialogue) => this.dialogueRows(dialogue),
+    };
+    return readFoldSpaces(dir, manifest, projection, this.vectors, this.searchDim, this.rows, graph);
   }
 
   /** The stored vector of a row, in the searched space (a view, not a copy). */
