@@ -1,5 +1,5 @@
 // One embedding model per worker thread, so embedding runs beside the main thread's HTTP and graph work: native
-// USE-lite (use-lite-onnx.ts), or a sentence-transformers folder (transformers.ts), both on onnxruntime-node 1.20.
+// USE-lite (use-lite-onnx.ts), or a sentence-transformers folder (transformers.ts), both on the process's one onnxruntime-node (1.30).
 // Plain JavaScript, copied as is into dist/ by the build (scripts/build-dist.mjs). workerData: {kind: 'use-lite'} or
 // {kind: 'transformers', id, model, folder, prompt, dtype}. Protocol: {texts} in; {vectors} (flat Float32Array, n x dim,
 // unit length, transferred) or {error} out, one call at a time.

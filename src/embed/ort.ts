@@ -4,9 +4,10 @@ import type * as OrtApi from 'onnxruntime-common';
 export type Ort = typeof OrtApi;
 
 /**
- * The process's one onnxruntime: onnxruntime-node 1.20, loaded on first use. Every model here runs on it (USE-lite,
- * sentence-transformers, the cross-validation's matrix products). It ships without type declarations; its API is
- * onnxruntime-common's, which it re-exports.
+ * The process's one onnxruntime: onnxruntime-node 1.30.0, the version @huggingface/transformers 4 requires, loaded on
+ * first use. Every model here runs on it (USE-lite, sentence-transformers through transformers.js, the
+ * cross-validation's matrix products): the library resolves the same package, so one native runtime is loaded. Its API
+ * is onnxruntime-common's, which it re-exports.
  */
 export const loadOrt = (): Ort => createRequire(import.meta.url)('onnxruntime-node') as Ort;
 
