@@ -46,6 +46,10 @@ const TEXT_SETTINGS = {
     env: 'ERC_DEMOS_MODEL_CACHE', default: '', pattern: /^.*$/, patternDoc: 'a directory',
     doc: 'where downloaded model folders are kept; empty: ~/.cache/erc-demos/models',
   },
+  modelHost: {
+    env: 'ERC_DEMOS_MODEL_HOST', default: '', pattern: /^(https?:\/\/\S+)?$/, patternDoc: 'must be an http(s) URL',
+    doc: 'the hub models are downloaded from (a mirror laid out as the hub is: <host>/<model>/resolve/main/<file>); empty: https://huggingface.co/',
+  },
   // Corpora the built-in default index reads (src/cli/default-index.ts).
   dataDir: {
     env: 'ERC_DEMOS_DATA_DIR', default: '', pattern: /^.*$/, patternDoc: 'a directory',

@@ -39,7 +39,7 @@ describe('an index knows the model files it was built with, and refuses others',
     const fingerprint = manifest.embedder.fingerprint!;
     expect(fingerprint.model).toBe('onnx/model.onnx');
     expect(Object.keys(fingerprint.files).sort()).toEqual([
-      '1_Pooling/config.json', 'config_sentence_transformers.json', 'modules.json', 'onnx/model.onnx', 'sentence_bert_config.json', 'tokenizer.json', 'tokenizer_config.json',
+      '1_Pooling/config.json', 'config.json', 'config_sentence_transformers.json', 'modules.json', 'onnx/model.onnx', 'sentence_bert_config.json', 'tokenizer.json', 'tokenizer_config.json',
     ]);
     expect(fingerprint.files['onnx/model.onnx']).toMatch(/^[0-9a-f]{64}$/);
     expect(embedder.loaded).toContain(join(model, 'onnx', 'model.onnx'));

@@ -89,7 +89,7 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
   }
   if (spec.startsWith('transformers:') && spec.length > 'transformers:'.length) {
     const { model: name, dtype, prompt } = parseTransformersSpec(spec);
-    const folder = await modelFolder(name, { allowRemote: settings.allowRemoteModels === '1', cacheDir: settings.modelCache || undefined });
+    const folder = await modelFolder(name, { allowRemote: settings.allowRemoteModels === '1', cacheDir: settings.modelCache || undefined, host: settings.modelHost || undefined, dtype });
     const threads = embedThreads(role, settings.embedThreads);
     if (threads > 0) return startTransformersPool(spec, name, folder, threads, scheduleFor(role, threads, settings), prompt, settings.maxEmbedChars, dtype);
     const model = await TransformersEmbedder.load({ model: name, folder, prompt, dtype, id: spec });

@@ -19,8 +19,10 @@ async function importSibling(name) {
 
 async function load() {
   if (workerData?.kind === 'transformers') {
+    // Imported by Node itself and handed over: from src/ through tsx, a second copy would load (1-2 s per thread).
+    const library = await import('@huggingface/transformers');
     const { TransformersEmbedder } = await importSibling('transformers');
-    return TransformersEmbedder.load({ model: workerData.model, folder: workerData.folder, prompt: workerData.prompt, dtype: workerData.dtype, id: workerData.id });
+    return TransformersEmbedder.load({ model: workerData.model, folder: workerData.folder, prompt: workerData.prompt, dtype: workerData.dtype, id: workerData.id, library });
   }
   const { UseLiteOnnxEmbedder } = await importSibling('use-lite-onnx');
   return UseLiteOnnxEmbedder.load();

@@ -1,17 +1,17 @@
 import { existsSync, statSync } from 'node:fs';
 import { EmbedderError } from '../errors.js';
-import { join, resolve } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
-import type * as OrtApi from 'onnxruntime-common';
-import { downloadModel } from './hub.js';
-import { loadOrt, sessionOptions, type Ort } from './ort.js';
+import { dirname, join, resolve } from 'node:path';
+import type { DataType, PreTrainedModel, PreTrainedTokenizer, Tensor } from '@huggingface/transformers';
+import { DEFAULT_GRAPHS, DTYPE_GRAPHS, DTYPES } from './graphs.js';
+import { downloadModel, loadTransformers, type Transformers } from './hub.js';
+import { sessionOptions } from './ort.js';
 import { sentenceVector } from './pooling.js';
 import { ModelFileRecorder, sha256OfFile, type EmbedderFingerprint } from './fingerprint.js';
 import { describeConfig, ModelFolderError, readFolderJson, readSentenceTransformerConfig, type SentenceTransformerConfig } from './st-config.js';
 import type { Embedder } from './types.js';
 
 export interface TransformersOptions {
-  /** Hub id (e.g. Xenova/all-MiniLM-L6-v2) or a local folder with tokenizer.json, tokenizer_config.json and onnx/. */
+  /** Hub id (e.g. Xenova/all-MiniLM-L6-v2) or a local folder with config.json, tokenizer.json, tokenizer_config.json and onnx/. */
   model: string;
   /** Allow downloads from the model hub; off by default so nothing reaches the network unasked. */
   allowRemote?: boolean;
@@ -28,13 +28,28 @@ export interface TransformersOptions {
   dtype?: string;
   /** The embedder id (default `transformers:<model>`; with a prompt override, the spec that names it). */
   id?: string;
+  /**
+   * The transformers.js module to use, where the caller imported it already: a worker thread running src/ through
+   * tsx passes the copy Node loaded, since tsx would load a second one (1-2 s per thread).
+   */
+  library?: Transformers;
+}
+
+/** Where hub models are fetched from and kept (settings ERC_DEMOS_ALLOW_REMOTE_MODELS, _MODEL_CACHE, _MODEL_HOST). */
+export interface RemoteOptions {
+  allowRemote: boolean;
+  cacheDir?: string;
+  /** The hub's address (a mirror, or a test's loopback server); default the library's, https://huggingface.co/. */
+  host?: string;
+  /** The graph to download with the rest (`--dtype`). */
+  dtype?: string;
 }
 
 /**
  * A model spec as a local folder: the folder itself, or (remote loading on) the hub id downloaded into the cache.
  * Remote loading off and no such folder: an error saying what to do.
  */
-export async function modelFolder(model: string, remote: { allowRemote: boolean; cacheDir?: string }): Promise<string> {
+export async function modelFolder(model: string, remote: RemoteOptions): Promise<string> {
   const localDir = resolve(model);
   if (existsSync(localDir) && statSync(localDir).isDirectory()) return localDir;
   if (!remote.allowRemote) {
@@ -44,22 +59,13 @@ export async function modelFolder(model: string, remote: { allowRemote: boolean;
         '(set ERC_DEMOS_ALLOW_REMOTE_MODELS=1 to download from the hub, or give a folder with config.json, tokenizer.json and onnx/model.onnx)',
     );
   }
-  return downloadModel(model, remote.cacheDir);
+  return downloadModel(model, { cacheDir: remote.cacheDir, host: remote.host, dtype: remote.dtype });
 }
 
 /** Padded tokens per model call (sentences x the longest of them). */
 const CALL_TOKENS = 2048;
 
-/** The graphs a folder may hold, preferred first (quantised weights where the folder has them). */
-/** The graph sentence-transformers' ONNX backend loads by default, in the layouts the hub's folders use. */
-const DEFAULT_GRAPHS = ['onnx/model.onnx', 'model.onnx'];
-
-/** Graph files by the dtype names transformers.js uses for them (`--dtype`); fp32 is the default graph. */
-export const DTYPE_GRAPHS: Readonly<Record<string, string>> = {
-  fp16: 'onnx/model_fp16.onnx', q8: 'onnx/model_quantized.onnx', int8: 'onnx/model_int8.onnx', uint8: 'onnx/model_uint8.onnx',
-  q4: 'onnx/model_q4.onnx', q4f16: 'onnx/model_q4f16.onnx', bnb4: 'onnx/model_bnb4.onnx',
-};
-export const DTYPES = ['fp32', ...Object.keys(DTYPE_GRAPHS)] as const;
+export { DTYPE_GRAPHS, DTYPES };
 
 /**
  * The graph to load: the default (onnx/model.onnx, as sentence-transformers loads), or the file of the dtype asked
@@ -87,13 +93,13 @@ export function truncate<T>(ids: T[], maxLength: number | undefined, suffix: num
   return [...ids.slice(0, maxLength - suffix), ...ids.slice(ids.length - suffix)];
 }
 
-/** Token ids of a text (the package's declarations do not resolve under NodeNext, so the type is named here). */
-function encodeIds(tokenizer: Tokenizer, text: string, addSpecialTokens = true): number[] {
-  return tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids as number[];
+/** Token ids of a text, as the library's tokenizer (tokenizers.js) gives them. */
+function encodeIds(tokenizer: PreTrainedTokenizer, text: string, addSpecialTokens = true): number[] {
+  return tokenizer.encode(text, { add_special_tokens: addSpecialTokens });
 }
 
 /** How many special tokens the tokenizer appends after the text ([SEP] for BERT: 1; none for some models). */
-function specialSuffix(tokenizer: Tokenizer): number {
+function specialSuffix(tokenizer: PreTrainedTokenizer): number {
   const withSpecial = encodeIds(tokenizer, 'a');
   const plain = encodeIds(tokenizer, 'a', false);
   const at = withSpecial.findIndex((_, i) => plain.every((id, j) => withSpecial[i + j] === id));
@@ -108,26 +114,60 @@ function requiredJson(dir: string, file: string, recorder: ModelFileRecorder): R
   return json as Record<string, unknown>;
 }
 
-/** The folder's tokenizer (tokenizer.json with tokenizer_config.json); one that cannot be built names the file. */
-function loadTokenizer(dir: string, recorder: ModelFileRecorder): Tokenizer {
-  const json = requiredJson(dir, 'tokenizer.json', recorder);
-  const config = requiredJson(dir, 'tokenizer_config.json', recorder);
-  let tokenizer: Tokenizer;
+/**
+ * The folder's tokenizer, loaded by the library (AutoTokenizer: tokenizer.json with tokenizer_config.json). The two
+ * files are read here first, for the fingerprint and for errors that name the file.
+ */
+async function loadTokenizer(hf: Transformers, dir: string, recorder: ModelFileRecorder): Promise<PreTrainedTokenizer> {
+  requiredJson(dir, 'tokenizer.json', recorder);
+  requiredJson(dir, 'tokenizer_config.json', recorder);
   try {
-    tokenizer = new Tokenizer(json, config);
+    const tokenizer = await hf.AutoTokenizer.from_pretrained(dir, { local_files_only: true });
     encodeIds(tokenizer, 'probe');
+    return tokenizer;
   } catch (error) {
     throw new ModelFolderError(dir, `tokenizer.json (with tokenizer_config.json) is not a tokenizer that loads: ${(error as Error).message}`);
   }
-  return tokenizer;
 }
 
 /**
- * Any sentence-transformer exported to ONNX, on the process's one onnxruntime (ort.ts) beside USE-lite: the
- * tokenizer is Hugging Face's tokenizers.js (pure JavaScript), the graph the folder's ONNX Transformer, and the model
- * folder's own sentence-transformers configuration (st-config.ts) decides the rest, as `SentenceTransformer.encode`
- * does: the default prompt prepended, truncation at max_seq_length (special tokens included), the pooling mode,
- * then L2 normalisation for cosine search.
+ * The folder's Transformer, loaded by the library (AutoModel): the architecture from config.json, the graph file from
+ * the dtype and subfolder (`graphFile`, checked to exist beforehand), external data (model.onnx_data) beside it, and
+ * the session on the process's one onnxruntime with this project's threads and spinning settings.
+ */
+async function loadModel(hf: Transformers, dir: string, graphFile: string, dtype: string | undefined, threads: number): Promise<PreTrainedModel> {
+  const subfolder = dirname(graphFile) === '.' ? '' : dirname(graphFile);
+  try {
+    return await hf.AutoModel.from_pretrained(dir, {
+      local_files_only: true, subfolder, dtype: (dtype ?? 'fp32') as DataType, device: 'cpu', session_options: sessionOptions(threads),
+    });
+  } catch (error) {
+    throw new ModelFolderError(dir, `${graphFile} does not load: ${(error as Error).message}`);
+  }
+}
+
+/** The sha256 of the graph and of its external data files (weights kept beside it: model.onnx_data, _1, ...). */
+async function hashGraph(dir: string, graphFile: string, recorder: ModelFileRecorder): Promise<string> {
+  const data = [`${graphFile}_data`, ...Array.from({ length: 99 }, (_, i) => `${graphFile}_data_${i + 1}`)].filter((f) => existsSync(join(dir, f)));
+  const hashes = await Promise.all([graphFile, ...data].map((f) => sha256OfFile(join(dir, f))));
+  [graphFile, ...data].forEach((f, i) => recorder.record(f, hashes[i]));
+  return hashes[0];
+}
+
+/** The model output this project pools: the Transformer's last hidden state (else its first output). */
+function lastHiddenState(output: Record<string, Tensor>): Tensor {
+  const hidden = output.last_hidden_state ?? Object.values(output)[0];
+  if (!hidden || hidden.dims.length !== 3) throw new EmbedderError('MODEL_UNSUPPORTED', 'the model gives no token vectors (last_hidden_state: batch x tokens x dim)');
+  return hidden;
+}
+
+/**
+ * Any sentence-transformer exported to ONNX, run by Hugging Face's transformers.js (@huggingface/transformers 4) on
+ * the process's one onnxruntime (ort.ts) beside USE-lite: the library loads the tokenizer and the Transformer (the
+ * graph of the dtype asked for, its external data, the inputs its architecture takes), and the model folder's own
+ * sentence-transformers configuration (st-config.ts) decides the rest, as `SentenceTransformer.encode` does: the
+ * default prompt prepended, truncation at max_seq_length (special tokens included), the pooling mode, then L2
+ * normalisation for cosine search.
  */
 export class TransformersEmbedder implements Embedder {
   private constructor(
@@ -138,33 +178,34 @@ export class TransformersEmbedder implements Embedder {
     readonly fingerprint: EmbedderFingerprint,
     /** The graph file loaded, for the build's output. */
     readonly loaded: string,
-    private readonly ort: Ort,
-    private readonly session: OrtApi.InferenceSession,
-    private readonly tokenizer: Tokenizer,
+    private readonly hf: Transformers,
+    private readonly model: PreTrainedModel,
+    private readonly tokenizer: PreTrainedTokenizer,
     private readonly suffix: number,
     /** Leading tokens masked out of pooling: the prompt's, where the model pools without it. */
     private readonly skip: number,
   ) {}
 
   static async load(options: TransformersOptions): Promise<TransformersEmbedder> {
-    const dir = options.folder ?? await modelFolder(options.model, { allowRemote: options.allowRemote === true });
+    const dir = options.folder ?? await modelFolder(options.model, { allowRemote: options.allowRemote === true, dtype: options.dtype });
     const recorder = new ModelFileRecorder(dir);
     const config = readSentenceTransformerConfig(dir, options.prompt, recorder);
-    const tokenizer = loadTokenizer(dir, recorder);
     const graphFile = graphFileOf(dir, options.dtype);
     const graph = join(dir, graphFile);
-    const ort = loadOrt();
+    const hf = options.library ?? await loadTransformers();
+    const tokenizer = await loadTokenizer(hf, dir, recorder);
+    // The library reads config.json for the architecture (and so the inputs fed): part of what the vectors depend on.
+    requiredJson(dir, 'config.json', recorder);
     // The graph is hashed at every load (nothing cached that could go stale): ~2 ms per MB (docs/RELIABILITY.md).
-    const [session, graphHash] = await Promise.all([ort.InferenceSession.create(graph, sessionOptions(options.threads ?? 1)), sha256OfFile(graph)]);
-    recorder.record(graphFile, graphHash);
+    const [model, graphHash] = await Promise.all([loadModel(hf, dir, graphFile, options.dtype, options.threads ?? 1), hashGraph(dir, graphFile, recorder)]);
     const fingerprint: EmbedderFingerprint = { model: graphFile, files: { ...recorder.files } };
     const loaded = `${graph} (${(statSync(graph).size / 1e6).toFixed(1)} MB, sha256 ${graphHash.slice(0, 12)})`;
     // sentence-transformers' prompt_length: the prompt's tokens with the leading special token, less the closing one.
     const skip = config.prompt && !config.includePrompt ? encodeIds(tokenizer, config.prompt).length - 1 : 0;
     const id = options.id ?? `transformers:${options.model}`;
-    const embedder = new TransformersEmbedder(id, 0, config, fingerprint, loaded, ort, session, tokenizer, specialSuffix(tokenizer), skip);
+    const embedder = new TransformersEmbedder(id, 0, config, fingerprint, loaded, hf, model, tokenizer, specialSuffix(tokenizer), skip);
     const { dims } = await embedder.tokenVectors([embedder.tokenIds('probe')]);
-    return new TransformersEmbedder(id, dims[2], config, fingerprint, loaded, ort, session, tokenizer, embedder.suffix, skip);
+    return new TransformersEmbedder(id, dims[2], config, fingerprint, loaded, hf, model, tokenizer, embedder.suffix, skip);
   }
 
   /** What was read from the model folder, for the build's output. */
@@ -177,7 +218,10 @@ export class TransformersEmbedder implements Embedder {
     return truncate(encodeIds(this.tokenizer, this.config.prompt + text), this.config.maxSeqLength, this.suffix);
   }
 
-  /** The Transformer's last hidden state for a right-padded batch, with its attention mask. */
+  /**
+   * The Transformer's last hidden state for a right-padded batch, with its attention mask. The library feeds what the
+   * graph takes beyond these two (token_type_ids of zeros for BERT, position ids for decoders).
+   */
   private async tokenVectors(ids: readonly number[][]): Promise<{ hidden: Float32Array; dims: number[]; mask: BigInt64Array }> {
     const tokens = Math.max(...ids.map((x) => x.length));
     const shape = [ids.length, tokens];
@@ -187,18 +231,16 @@ export class TransformersEmbedder implements Embedder {
       inputIds[b * tokens + t] = BigInt(id);
       mask[b * tokens + t] = 1n;
     }));
-    const feeds: Record<string, OrtApi.Tensor> = {
-      input_ids: new this.ort.Tensor('int64', inputIds, shape),
-      attention_mask: new this.ort.Tensor('int64', mask, shape),
-      token_type_ids: new this.ort.Tensor('int64', new BigInt64Array(ids.length * tokens), shape),
-    };
-    const inputs = Object.fromEntries(this.session.inputNames.map((name) => {
-      if (!feeds[name]) throw new EmbedderError('MODEL_UNSUPPORTED', `model input "${name}" is not one a BERT-style Transformer takes (input_ids, attention_mask, token_type_ids)`);
-      return [name, feeds[name]];
-    }));
-    const output = await this.session.run(inputs);
-    const hidden = output.last_hidden_state ?? output[this.session.outputNames[0]];
-    return { hidden: hidden.data as Float32Array, dims: hidden.dims as number[], mask };
+    let output: Record<string, Tensor>;
+    try {
+      output = await this.model({ input_ids: new this.hf.Tensor('int64', inputIds, shape), attention_mask: new this.hf.Tensor('int64', mask, shape) }) as Record<string, Tensor>;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/Missing the following inputs/.test(message)) throw new EmbedderError('MODEL_UNSUPPORTED', `the model graph takes inputs erc-demos does not feed: ${message}`);
+      throw error;
+    }
+    const hidden = lastHiddenState(output);
+    return { hidden: hidden.data as Float32Array, dims: hidden.dims, mask };
   }
 
   /**
@@ -224,6 +266,6 @@ export class TransformersEmbedder implements Embedder {
   }
 
   async close(): Promise<void> {
-    await this.session.release();
+    await this.model.dispose();
   }
 }
