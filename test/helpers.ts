@@ -37,9 +37,9 @@ export function cli(args: readonly string[], timeoutMs = 120_000): { code: numbe
  * erc-demos as a separate process, awaited without blocking this worker's event loop (a long spawnSync starves
  * vitest's own messages and it reports a timeout).
  */
-export function cliAsync(args: readonly string[], timeoutMs = 300_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function cliAsync(args: readonly string[], timeoutMs = 300_000, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
