@@ -48,7 +48,13 @@ describe('the packed package, installed into an empty project', () => {
     const installed = await run('npm', ['install', join(dir, filename), INSTALL_FLAG, '--no-audit', '--no-fund'], project);
     expect(installed.code, installed.out).toBe(0);
     expect(existsSync(join(project, 'node_modules', 'tsx'))).toBe(false);
-    expect(existsSync(join(project, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v3', 'linux', 'x64', 'libonnxruntime_providers_cuda.so'))).toBe(false);
+    // The CPU binaries onnxruntime-node ships are there; the CUDA provider it would download is not.
+    const ortBin = join(project, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64');
+    expect(existsSync(join(ortBin, 'libonnxruntime.so.1'))).toBe(true);
+    expect(existsSync(join(ortBin, 'libonnxruntime_providers_cuda.so'))).toBe(false);
+    // One onnxruntime-node for the process: the one transformers.js requires, not a second copy of its own.
+    expect((JSON.parse(readFileSync(join(project, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version: string }).version).toBe('1.30.0');
+    expect(existsSync(join(project, 'node_modules', '@huggingface', 'transformers', 'node_modules', 'onnxruntime-node'))).toBe(false);
 
     const index = join(project, 'idx');
     const built = await run(join(project, 'node_modules', '.bin', 'erc-demos'), ['build', '--corpus', 'jsonl', '--corpus-name', 'sample', '--data', join(project, 'node_modules', PKG.name, 'data', 'sample', 'sample.jsonl'), '--projection', 'none', '--out', index], project);
