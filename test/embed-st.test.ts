@@ -10,7 +10,8 @@ import { exportPrompts } from '../src/service/export.js';
 import { FORMATS } from '../src/prompt/formats.js';
 import { DemoIndex } from '../src/index/open.js';
 import { tempDir } from './helpers.js';
-import { createEmbedder, withPrompt } from '../src/embed/create.js';
+import { createEmbedder, withDtype, withPrompt } from '../src/embed/create.js';
+import { DEFAULT_SETTINGS } from '../src/settings.js';
 import { readSentenceTransformerConfig } from '../src/embed/st-config.js';
 import { truncate } from '../src/embed/transformers.js';
 import { Tokenizer } from '@huggingface/tokenizers';
@@ -51,7 +52,7 @@ describe('sentence-transformers model folders: the vectors of SentenceTransforme
   });
 
   it('reads both layout generations: pooling, Normalize, length and the default prompt', () => {
-    expect(names).toEqual(['cls-normalize', 'lasttoken', 'mean-plain', 'prompt-query', 'short-max-len', 'weightedmean', 'zh']);
+    expect(names).toEqual(['cls-normalize', 'lasttoken', 'mean-plain', 'prompt-query', 'quantized', 'short-max-len', 'weightedmean', 'zh']);
     expect(readSentenceTransformerConfig(join(FIXTURES, 'cls-normalize'))).toMatchObject({ pooling: 'cls', normalize: true, maxSeqLength: 128, prompt: '', source: 'sentence-transformers' });
     expect(readSentenceTransformerConfig(join(FIXTURES, 'mean-plain'))).toMatchObject({ pooling: 'mean', normalize: false, maxSeqLength: 128 });
     expect(readSentenceTransformerConfig(join(FIXTURES, 'prompt-query'))).toMatchObject({ pooling: 'mean', prompt: 'query: ', includePrompt: true });
@@ -59,7 +60,7 @@ describe('sentence-transformers model folders: the vectors of SentenceTransforme
     expect(readSentenceTransformerConfig(join(FIXTURES, 'weightedmean'))).toMatchObject({ pooling: 'weightedmean', normalize: true });
   });
 
-  for (const name of ['cls-normalize', 'lasttoken', 'mean-plain', 'prompt-query', 'short-max-len', 'weightedmean', 'zh']) {
+  for (const name of ['cls-normalize', 'lasttoken', 'mean-plain', 'prompt-query', 'quantized', 'short-max-len', 'weightedmean', 'zh']) {
     it(`${name}: each text alone and the batch equal encode() within cosine 0.9999`, async () => {
       const reference = JSON.parse(readFileSync(join(FIXTURES, name, 'reference.json'), 'utf8')) as Reference;
       const embedder = await createEmbedder(`transformers:${join(FIXTURES, name)}`);
@@ -74,6 +75,33 @@ describe('sentence-transformers model folders: the vectors of SentenceTransforme
       await embedder.close?.();
     });
   }
+});
+
+describe('a folder holding model.onnx and model_quantized.onnx (as hub ONNX folders often do)', () => {
+  // reference.json's `quantized`: the int8 graph's vectors, one text per call, by onnxruntime and sentence-transformers'
+  // own Pooling and Normalize modules (make_st_fixtures.py; its `quantized_by` says so).
+  const folder = join(FIXTURES, 'quantized');
+  const reference = JSON.parse(readFileSync(join(folder, 'reference.json'), 'utf8')) as Reference & { quantized: number[][]; quantized_by: string };
+
+  it('gives model.onnx\'s vectors by default (what sentence-transformers loads) and the int8 graph\'s with dtype q8, in the thread and on the pool', async () => {
+    expect(reference.quantized_by).toMatch(/sentence-transformers/);
+    // The two graphs differ enough for the check to tell them apart.
+    expect(Math.min(...reference.quantized.map((v, i) => cosine(v, reference.single[i])))).toBeLessThan(0.998);
+    for (const role of ['serve', 'batch'] as const) {
+      const settings = { ...DEFAULT_SETTINGS, embedThreads: role === 'serve' ? '0' : '2' };
+      const fp32 = await createEmbedder(`transformers:${folder}`, role, settings);
+      const q8 = await createEmbedder(withDtype(`transformers:${folder}`, 'q8'), role, settings);
+      expect(q8.id).toBe(`transformers:${folder}|dtype=q8`);
+      for (const [i, text] of reference.texts.entries()) {
+        const [plain] = await fp32.embed([text]);
+        const [quantized] = await q8.embed([text]);
+        expect(cosine(plain, reference.single[i])).toBeGreaterThan(0.9999);
+        expect(cosine(quantized, reference.quantized[i])).toBeGreaterThan(0.9999);
+      }
+      await fp32.close?.();
+      await q8.close?.();
+    }
+  });
 });
 
 describe('the prompt override (--query-prompt): part of the embedder id, so an index is queried as it was built', () => {
