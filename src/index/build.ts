@@ -206,7 +206,7 @@ class GraphWriter {
 /** Seed of the sample of dialogues a large corpus's space is chosen and fitted on. */
 export const SPACE_SAMPLE_SEED = 1;
 /** Rows a space is chosen and fitted on, at most (setting ERC_DEMOS_SPACE_FIT_ROWS). */
-export const DEFAULT_SPACE_FIT_ROWS = 50_000;
+export const DEFAULT_SPACE_FIT_ROWS = 20_000;
 
 /** The sample of whole dialogues a space was fitted on (manifest `space_sample`). */
 export interface SpaceSample { rows: number; of: number; dialogues: number; seed: number }
