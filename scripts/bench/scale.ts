@@ -256,7 +256,7 @@ function report(results: readonly SizeResult[]): string {
   const lines = [
     '# Scale: cost by corpus size (generated)',
     '',
-    `Written by \`npm run scale -- ${process.argv.slice(2).filter((a) => a !== '--json').join(' ')}\` on ${new Date().toISOString().slice(0, 10)}; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB. One run per size: read differences under ~20% as noise (the machine is shared). The corpus, the steps and the columns are described in scripts/bench/scale.ts.`,
+    `Written by \`${['npm run scale', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' ')}\` on ${new Date().toISOString().slice(0, 10)}; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB. One run per size: read differences under ~20% as noise (the machine is shared). The corpus, the steps and the columns are described in scripts/bench/scale.ts.`,
     '',
     '| utterances | size took (s) | build (s) | --projection none (s) | ratio | build peak RSS (MB) | longest silence (s) | space | index on disk (MB) | open (s) | serving RSS (MB) | c1 p50 / p99 (ms) | c16 p50 / p99 (ms) | c16 req/s | export rows | cross-fitted (rows/s) | --no-cross-fit (rows/s) | export ratio | export peak RSS (MB) |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',

@@ -77,8 +77,10 @@ export function spaceRequest(o: Pick<BuildCommandOptions, 'projection' | 'ldaShr
 export function describeSpace(manifest: Manifest): string[] {
   const s = manifest.space_selection;
   if (!s) return [];
-  if (s.method !== 'cross-validation') return [`space: ${manifest.projection ? 'lda' : 'raw'} (${s.reason})`];
-  const lines = [`space chosen by ${s.folds}-fold cross-validation by dialogue (kNN k=${s.k}, ${s.seconds}s):`, '  candidate            W-F1   precision@10   per fold W-F1'];
+  const sample = manifest.space_sample;
+  const fittedOn = sample ? [`  fitted on ${sample.rows} of ${sample.of} utterances (${sample.dialogues} whole dialogues, seed ${sample.seed}; ERC_DEMOS_SPACE_FIT_ROWS), embedded first; the rest went into the graph as they were embedded`] : [];
+  if (s.method !== 'cross-validation') return [`space: ${manifest.projection ? 'lda' : 'raw'} (${s.reason})`, ...(manifest.projection ? fittedOn : [])];
+  const lines = [`space chosen by ${s.folds}-fold cross-validation by dialogue (kNN k=${s.k}, ${s.seconds}s):`, ...fittedOn, '  candidate            W-F1   precision@10   per fold W-F1'];
   for (const row of s.table) {
     const precision = row.fold_precision.every((p) => p !== null) ? (row.fold_precision.reduce((a, b) => a! + b!, 0)! / row.fold_precision.length).toFixed(2) : '-';
     lines.push(`  ${candidateName(row.candidate).padEnd(18)} ${row.mean_wf1?.toFixed(2).padStart(6) ?? '     -'}   ${precision.padStart(12)}   ${row.fold_wf1.map((x) => x?.toFixed(1) ?? '-').join(' ')}`);
@@ -137,6 +139,11 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
     metadata: 'writing the metadata', embedding: `embedding (${embedder.id})`, 'choosing the space': 'choosing the space (cross-validation)', graph: 'building the graph',
     'cross-fit spaces': 'cross-fit spaces (each row without its fold)', writing: 'writing the index',
   });
+  const utterances = corpus.dialogues.reduce((n, d) => n + d.turns.length, 0);
+  if (spaceRequest(options).kind !== 'none' && settings.spaceFitRows > 0 && utterances > settings.spaceFitRows) {
+    console.error(`the space is chosen and fitted on a sample of whole dialogues, about ${settings.spaceFitRows} of ${utterances} utterances (ERC_DEMOS_SPACE_FIT_ROWS): ` +
+      'they are embedded first, the rest while the graph is built');
+  }
   try {
     const manifest = await buildIndex({
       dialogues: corpus.dialogues,
@@ -149,6 +156,7 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
       skippedRows: corpus.skipped.length,
       projection: spaceRequest(options),
       cvHeldOutRows: settings.cvHeldOutRows,
+      spaceFitRows: settings.spaceFitRows,
       hnsw: {
         M: options.M ?? DEFAULT_HNSW.M,
         efConstruction: options.efConstruction ?? DEFAULT_HNSW.efConstruction,

@@ -17,9 +17,12 @@ export const PLAIN_PROGRESS_EVERY_MS = 3000;
 export function progressBar(label: string, labels: Record<string, string> = {}): Progress {
   let phase: string | undefined;
   let started = performance.now();
+  // Where the phase's count stood at its first report: a phase first reported part-way (after a first chunk) would
+  // otherwise count that chunk as done in no time.
+  let startedAt = 0;
   const rate = (done: number) => {
     const seconds = (performance.now() - started) / 1000;
-    return seconds > 0 ? done / seconds : 0;
+    return seconds > 0 ? (done - startedAt) / seconds : 0;
   };
   const nameOf = (key: string | undefined) => (key === undefined ? label : (labels[key] ?? key));
   if (!process.stderr.isTTY) {
@@ -33,10 +36,11 @@ export function progressBar(label: string, labels: Record<string, string> = {}):
         if (newPhase) {
           phase = name;
           started = now;
+          startedAt = done;
         } else if (done < total && now - lastPrint < PLAIN_PROGRESS_EVERY_MS) return;
         const r = rate(done);
-        const eta = r > 0 ? Math.round((total - done) / r) : 0;
-        const line = `${name}: ${done}/${total} (${total > 0 ? Math.round((100 * done) / total) : 100}%) ${r.toFixed(0)}/s ETA ${eta}s\n`;
+        const eta = done >= total ? '0s' : r > 0 ? `${Math.round((total - done) / r)}s` : '?';
+        const line = `${name}: ${done}/${total} (${total > 0 ? Math.round((100 * done) / total) : 100}%) ${r.toFixed(0)}/s ETA ${eta}\n`;
         if (line === lastLine) return;
         lastPrint = now;
         lastLine = line;
@@ -57,6 +61,7 @@ export function progressBar(label: string, labels: Record<string, string> = {}):
         stop();
         phase = name;
         started = performance.now();
+        startedAt = done;
         bar = new cliProgress.SingleBar(
           { format: `${name} [{bar}] {percentage}% | {value}/{total} | {rate}/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: false },
           cliProgress.Presets.shades_classic,

@@ -9,6 +9,7 @@ import type { Embedder } from '../embed/types.js';
 import { overCap } from '../embed/text-cap.js';
 import { lengthSortedCalls } from '../embed/calls.js';
 import { labelScheme } from '../corpus/labels.js';
+import { seededShuffle } from '../random.js';
 import { assignFolds, DEFAULT_FOLD_SEED, DEFAULT_FOLDS } from './folds.js';
 import { assertBuildableOut } from './out-guard.js';
 import { recoverInterruptedBuilds } from './recover.js';
@@ -53,6 +54,11 @@ export interface BuildOptions {
   spaceCandidates?: readonly SpaceCandidate[];
   /** Held-out rows each cross-validation fold scores, at most (DEFAULT_CV_HELD_OUT_ROWS; ERC_DEMOS_CV_HELD_OUT_ROWS). */
   cvHeldOutRows?: number;
+  /**
+   * Rows the space is chosen and fitted on, at most (DEFAULT_SPACE_FIT_ROWS; ERC_DEMOS_SPACE_FIT_ROWS; 0: all): a larger
+   * corpus is represented by a seeded sample of whole dialogues (spaceSampleRows).
+   */
+  spaceFitRows?: number;
   /**
    * Progress of each phase in turn, so that none is silent: `metadata` (rows into SQLite), `embedding` (utterances),
    * `choosing the space` (statistics, cross-validation and fits, step by step; only with a projection to fit),
@@ -130,13 +136,22 @@ function crossFitBytes(folds: readonly Projection[], raw: readonly Float32Array[
 
 type Report = (done: number, total: number, phase: BuildPhase) => void;
 
+/** What every embedding pass of one build shares: the texts, the embedder, and the count of rows embedded so far. */
+interface EmbedJob {
+  embedder: Embedder;
+  texts: readonly string[];
+  batchSize: number;
+  embedded: number;
+}
+
 /**
- * Embeds `texts` in chunks of similar length (an embedder that pads pads a call to its longest sentence), up to
- * `batchSize` utterances queued at the embedder's threads while the chunk that returned is handed to `take` on the
- * main thread; progress after each chunk.
+ * Embeds the rows `ids` of `job.texts` in chunks of similar length (an embedder that pads pads a call to its longest
+ * sentence), up to `batchSize` utterances queued at the embedder's threads while the chunk that returned is handed
+ * to `take` on the main thread; `progress` after each chunk, with the rows embedded so far in the whole build.
  */
-async function embedAll(embedder: Embedder, texts: readonly string[], batchSize: number, take: (v: Float32Array, id: number) => void, report: Report): Promise<void> {
-  const chunks = lengthSortedCalls(texts, Math.min(batchSize, EMBED_CHUNK));
+async function embedAll(job: EmbedJob, ids: readonly number[], take: (v: Float32Array, id: number) => void, progress: (embedded: number) => void): Promise<void> {
+  const { embedder, texts, batchSize } = job;
+  const chunks = lengthSortedCalls(ids.map((id) => texts[id]), Math.min(batchSize, EMBED_CHUNK)).map((chunk) => chunk.map((at) => ids[at]));
   const window = Math.max(2, Math.ceil(batchSize / EMBED_CHUNK));
   const pending: Promise<Float32Array[]>[] = [];
   let submitted = 0;
@@ -147,8 +162,6 @@ async function embedAll(embedder: Embedder, texts: readonly string[], batchSize:
       pending.push(promise);
     }
   };
-  let done = 0;
-  report(0, texts.length, 'embedding');
   submit();
   for (const chunk of chunks) {
     const vectors = await pending.shift()!;
@@ -157,8 +170,8 @@ async function embedAll(embedder: Embedder, texts: readonly string[], batchSize:
       if (v.length !== embedder.dim) throw new Error(`embedder returned ${v.length} dims, expected ${embedder.dim}`);
       take(v, chunk[n]);
     });
-    done += chunk.length;
-    report(done, texts.length, 'embedding');
+    job.embedded += chunk.length;
+    progress(job.embedded);
     // Let timers and I/O run between chunks (progress output, a server answering while it builds).
     await new Promise((r) => setImmediate(r));
   }
@@ -190,28 +203,91 @@ class GraphWriter {
   }
 }
 
+/** Seed of the sample of dialogues a large corpus's space is chosen and fitted on. */
+export const SPACE_SAMPLE_SEED = 1;
+/** Rows a space is chosen and fitted on, at most (setting ERC_DEMOS_SPACE_FIT_ROWS). */
+export const DEFAULT_SPACE_FIT_ROWS = 20_000;
+
+/** The sample of whole dialogues a space was fitted on (manifest `space_sample`). */
+export interface SpaceSample { rows: number; of: number; dialogues: number; seed: number }
+
 /**
- * The space searched, fitted on the raw vectors (LDA by cross-validation or forced), then every row projected into
- * the graph; the projection and the cross-fit spaces written beside it.
+ * Rows (ids, ascending) of a seeded sample of whole dialogues holding at least `cap` rows (the last dialogue taken
+ * may pass it), or undefined where the corpus has at most `cap` rows or `cap` is 0: then every row is used.
  */
-async function fitAndAdd(options: BuildOptions, raw: readonly Float32Array[], folds: ReadonlyMap<string, number>, foldCount: number, graph: GraphWriter, tmp: string, report: Report): Promise<FittedSpace> {
+export function spaceSampleRows(dialogues: readonly Dialogue[], cap: number, seed = SPACE_SAMPLE_SEED): { rows: number[]; dialogues: number } | undefined {
+  const total = dialogues.reduce((n, d) => n + d.turns.length, 0);
+  if (cap <= 0 || total <= cap) return undefined;
+  const firstRow = new Map<string, { at: number; turns: number }>();
+  let at = 0;
+  for (const d of dialogues) {
+    firstRow.set(d.id, { at, turns: d.turns.length });
+    at += d.turns.length;
+  }
+  const rows: number[] = [];
+  let taken = 0;
+  for (const id of seededShuffle(firstRow.keys(), seed)) {
+    if (rows.length >= cap) break;
+    const { at: from, turns } = firstRow.get(id)!;
+    for (let r = from; r < from + turns; r++) rows.push(r);
+    taken++;
+  }
+  return { rows: rows.sort((a, b) => a - b), dialogues: taken };
+}
+
+/**
+ * Embeds every row and fits the space searched (LDA by cross-validation or forced), then puts every row, projected,
+ * into the graph; writes the projection and the cross-fit spaces beside it. Where the corpus has more rows than
+ * `spaceFitRows`, the space is chosen and fitted on a sample of whole dialogues embedded first, and the other rows
+ * go into the graph as they are embedded, so the graph's single thread works while the embedder's threads do.
+ */
+async function embedAndFit(options: BuildOptions, job: EmbedJob, folds: ReadonlyMap<string, number>, foldCount: number, graph: GraphWriter, tmp: string, report: Report): Promise<{ space: FittedSpace; sample: SpaceSample | null }> {
   const { dialogues } = options;
-  const rowsOf = <T>(f: (d: Dialogue) => T) => dialogues.flatMap((d) => d.turns.map(() => f(d)));
+  const { texts } = job;
+  const raw: Float32Array[] = new Array(texts.length);
+  const sampled = spaceSampleRows(dialogues, options.spaceFitRows ?? DEFAULT_SPACE_FIT_ROWS);
+  const first = sampled?.rows ?? texts.map((_, id) => id);
+  report(0, first.length, 'embedding');
+  await embedAll(job, first, (v, id) => (raw[id] = v), (done) => report(done, first.length, 'embedding'));
+
+  // The rest embeds while the space is chosen; its rows wait, then go straight into the graph once it exists.
+  let intoGraph: ((v: Float32Array, id: number) => void) | undefined;
+  const waiting: number[] = [];
+  const inSample = new Set(first);
+  const rest = sampled
+    ? embedAll(job, texts.flatMap((_, id) => (inSample.has(id) ? [] : [id])), (v, id) => {
+      raw[id] = v;
+      if (intoGraph) intoGraph(v, id);
+      else waiting.push(id);
+    }, () => {})
+    : Promise.resolve();
+  rest.catch(() => {}); // awaited below; a failure meanwhile is not unhandled
+
+  const rowsOf = <T>(f: (d: Dialogue, t: Dialogue['turns'][number]) => T) => dialogues.flatMap((d) => d.turns.map((t) => f(d, t)));
+  const pick = <T>(all: readonly T[]) => (sampled ? first.map((id) => all[id]) : all);
   const space = await fitSpace(options.projection!, {
-    vectors: raw, labels: dialogues.flatMap((d) => d.turns.map((t) => t.labels[0])), folds: rowsOf((d) => folds.get(d.id)!), foldCount,
-    candidates: options.spaceCandidates, cvHeldOutRows: options.cvHeldOutRows, corpora: rowsOf((d) => d.corpus),
+    vectors: pick(raw), labels: pick(rowsOf((_, t) => t.labels[0])), folds: pick(rowsOf((d) => folds.get(d.id)!)), foldCount,
+    candidates: options.spaceCandidates, cvHeldOutRows: options.cvHeldOutRows, corpora: pick(rowsOf((d) => d.corpus)),
     multiLabel: labelScheme(options.corpus)?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length > 1)),
     onProgress: (done, total) => report(done, total, 'choosing the space'),
   });
+
   const { projection, foldProjections } = space;
   graph.start(projection ? projectedDim(projection) : options.embedder.dim);
-  for (let i = 0; i < raw.length; i++) {
-    graph.add(projection ? project(projection, raw[i]) : raw[i], i);
-    if ((i + 1) % GRAPH_CHUNK === 0 || i + 1 === raw.length) {
-      report(i + 1, raw.length, 'graph');
-      await new Promise((r) => setImmediate(r));
-    }
+  let added = 0;
+  const add = (v: Float32Array, id: number) => {
+    graph.add(projection ? project(projection, v) : v, id);
+    if (++added % GRAPH_CHUNK === 0 || added === texts.length) report(added, texts.length, 'graph');
+  };
+  report(0, texts.length, 'graph');
+  const ready = [...first, ...waiting];
+  intoGraph = add; // from here on, rows embedded go in as they come (set in the same turn as `ready` is taken)
+  for (let n = 0; n < ready.length; n++) {
+    add(raw[ready[n]], ready[n]);
+    if ((n + 1) % GRAPH_CHUNK === 0) await new Promise((r) => setImmediate(r));
   }
+  await rest;
+
   if (projection) writeFileSync(join(tmp, FILES.projection), Buffer.concat([f32Bytes(projection.mean), f32Bytes(projection.weights)]));
   if (foldProjections) {
     const total = foldProjections.length * raw.length;
@@ -219,7 +295,7 @@ async function fitAndAdd(options: BuildOptions, raw: readonly Float32Array[], fo
     writeFileSync(join(tmp, FILES.crossFit), crossFitBytes(foldProjections, raw, (done) => report(done, total, 'cross-fit spaces')));
     report(total, total, 'cross-fit spaces');
   }
-  return space;
+  return { space, sample: sampled ? { rows: first.length, of: texts.length, dialogues: sampled.dialogues, seed: SPACE_SAMPLE_SEED } : null };
 }
 
 /** Checksums of the written files (progress per file, after the graph's own write). */
@@ -243,7 +319,7 @@ function indexLabels(options: BuildOptions, labelCounts: Record<string, number>)
   return scheme && seen.every((l) => scheme.own.includes(l)) ? [...scheme.own] : seen;
 }
 
-function manifestOf(options: BuildOptions, texts: readonly string[], hnsw: HnswParams, space: FittedSpace, foldCount: number, checksums: Record<string, string>, seconds: number): Manifest {
+function manifestOf(options: BuildOptions, texts: readonly string[], hnsw: HnswParams, space: FittedSpace, sample: SpaceSample | null, foldCount: number, checksums: Record<string, string>, seconds: number): Manifest {
   const { dialogues, embedder } = options;
   const labelCounts: Record<string, number> = {};
   for (const d of dialogues) for (const t of d.turns) for (const l of t.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
@@ -267,6 +343,7 @@ function manifestOf(options: BuildOptions, texts: readonly string[], hnsw: HnswP
     sources: options.provenance?.sources ?? null,
     label_map: options.provenance?.label_map ?? null,
     sample: options.provenance?.sample ?? null,
+    space_sample: sample,
     built_at: new Date().toISOString(),
     build_seconds: Number(seconds.toFixed(3)),
     skipped_rows: options.skippedRows ?? 0,
@@ -317,14 +394,15 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     // chunks); with one, all raw vectors are kept to fit it first, and the graph is made for its dimension after.
     const graph = new GraphWriter(join(tmp, FILES.vectors), texts.length, hnsw);
     let space: FittedSpace = { decision: { method: 'forced', reason: '--projection none' } };
+    let sample: SpaceSample | null = null;
+    const job: EmbedJob = { embedder: options.embedder, texts, batchSize: options.batchSize ?? 1024, embedded: 0 };
     try {
       if (options.projection !== undefined && options.projection.kind !== 'none') {
-        const raw: Float32Array[] = new Array(texts.length);
-        await embedAll(options.embedder, texts, options.batchSize ?? 1024, (v, id) => (raw[id] = v), report);
-        space = await fitAndAdd(options, raw, folds, foldCount, graph, tmp, report);
+        ({ space, sample } = await embedAndFit(options, job, folds, foldCount, graph, tmp, report));
       } else {
         graph.start(options.embedder.dim);
-        await embedAll(options.embedder, texts, options.batchSize ?? 1024, (v, id) => graph.add(v, id), report);
+        report(0, texts.length, 'embedding');
+        await embedAll(job, texts.map((_, id) => id), (v, id) => graph.add(v, id), (done) => report(done, texts.length, 'embedding'));
       }
     } catch (error) {
       graph.finish();
@@ -335,7 +413,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     graph.finish(join(tmp, FILES.hnsw));
     report(1, files.length + 1, 'writing');
     const checksums = await checksumsOf(tmp, files, report);
-    const manifest = manifestOf(options, texts, hnsw, space, foldCount, checksums, (performance.now() - started) / 1000);
+    const manifest = manifestOf(options, texts, hnsw, space, sample, foldCount, checksums, (performance.now() - started) / 1000);
     writeManifest(tmp, manifest);
     swapIn(tmp, out);
     return manifest;

@@ -313,6 +313,134 @@ export interface CrossValidationInput {
   block?: { queries: number; rows: number };
 }
 
+/** Candidates grouped by the LDA fit they share (the raw space on its own, shrinkage undefined): one pass scores a group. */
+interface CandidateGroup { shrinkage: number | undefined; members: number[]; blends: number[] }
+
+function candidateGroups(candidates: readonly SpaceCandidate[]): CandidateGroup[] {
+  const shrinkageOf = (c: SpaceCandidate) => (c.projection === 'none' ? undefined : c.shrinkage);
+  const shrinkages = [...new Set(candidates.flatMap((c) => (c.projection === 'lda' ? [c.shrinkage] : [])))];
+  return [undefined, ...shrinkages]
+    .map((shrinkage) => {
+      const members = candidates.flatMap((c, ci) => (shrinkageOf(c) === shrinkage ? [ci] : []));
+      return { shrinkage, members, blends: members.map((ci) => { const c = candidates[ci]; return c.projection === 'lda' ? c.blend : 1; }) };
+    })
+    .filter((g) => g.members.length > 0);
+}
+
+/** One fold's LDA parts (unit vectors, a few dimensions a row) of its training and held-out rows; null: not fittable. */
+type FoldLda = { train: Float32Array; held: Float32Array; dim: number } | null;
+
+/** Per shrinkage, the LDA fitted without fold `f` and every training and held-out row's part in it. */
+async function fitWithoutFold(gram: Gram, foldStats: readonly LdaStatistics[], f: number, groups: readonly CandidateGroup[], vectors: readonly Float32Array[], train: readonly number[], held: readonly number[]): Promise<Map<number, FoldLda>> {
+  const lda = new Map<number, FoldLda>();
+  const trainStats = combineStatistics(foldStats.filter((_, g) => g !== f));
+  for (const { shrinkage } of groups) {
+    if (shrinkage === undefined) continue;
+    try {
+      const p = fitLdaFromStatistics(trainStats, shrinkage, 0);
+      lda.set(shrinkage, { train: await ldaParts(gram, p, vectors, train), held: await ldaParts(gram, p, vectors, held), dim: p.dimOut });
+    } catch {
+      lda.set(shrinkage, null); // fewer than two labels outside this fold
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return lda;
+}
+
+interface NeighbourSearch {
+  gram: Gram;
+  vectors: readonly Float32Array[];
+  dim: number;
+  groups: readonly CandidateGroup[];
+  k: number;
+  block: { queries: number; rows: number };
+  onStep?: () => void;
+}
+
+/**
+ * Each held-out row's k best training rows in every candidate space (tops[row][group][member], training positions):
+ * training rows stream in chunks, held-out rows in blocks, so no rows x rows block is ever held.
+ */
+async function nearestPerCandidate(search: NeighbourSearch, lda: ReadonlyMap<number, FoldLda>, train: readonly number[], held: readonly number[]): Promise<TopK[][][]> {
+  const { gram, vectors, dim, groups, k, block } = search;
+  const topKOf: NonNullable<Gram['blendTopK']> = gram.blendTopK ? (...args) => gram.blendTopK!(...args) : (...args) => blendTopKWithDots(gram, ...args);
+  const tops = held.map(() => groups.map((g) => emptyTops(g.members.length, k)));
+  const heldFlat = flat(held.map((i) => vectors[i]), dim);
+  const chunkFlat = new Float32Array(Math.min(block.rows, train.length) * dim);
+  // The groups that could be fitted without this fold.
+  const live = groups.flatMap((g, gi) => (g.shrinkage === undefined || lda.get(g.shrinkage) ? [gi] : []));
+  for (let from = 0; from < train.length; from += block.rows) {
+    const to = Math.min(from + block.rows, train.length);
+    for (let r = from; r < to; r++) chunkFlat.set(vectors[train[r]], (r - from) * dim);
+    const chunk = chunkFlat.subarray(0, (to - from) * dim);
+    for (let start = 0; start < held.length; start += block.queries) {
+      const end = Math.min(start + block.queries, held.length);
+      const blockGroups: BlendGroup[] = live.map((gi) => {
+        const { shrinkage, blends } = groups[gi];
+        const spaces = shrinkage === undefined ? undefined : lda.get(shrinkage)!;
+        return spaces
+          ? { blends, lda: { queries: spaces.held.subarray(start * spaces.dim, end * spaces.dim), rows: spaces.train.subarray(from * spaces.dim, to * spaces.dim), dim: spaces.dim } }
+          : { blends };
+      });
+      const found = await topKOf(heldFlat.subarray(start * dim, end * dim), chunk, dim, blockGroups, k);
+      live.forEach((gi, x) => mergeBlock(tops, gi, groups[gi].blends.length, found[x], start, end, from));
+    }
+    search.onStep?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return tops;
+}
+
+/** Folds one block's top-k (held-out rows start..end, training chunk at `from`) into each row's running best. */
+function mergeBlock(tops: TopK[][][], gi: number, width: number, found: BlendTops, start: number, end: number, from: number): void {
+  for (let q = start; q < end; q++) {
+    for (let c = 0; c < width; c++) mergeTop(tops[q][gi][c], found.scores, found.ids, ((q - start) * width + c) * found.k, found.k, from);
+  }
+}
+
+/** One fold's kNN W-F1 and label precision@k for every candidate (null where it could not be fitted). */
+function scoreFold(candidates: readonly SpaceCandidate[], groups: readonly CandidateGroup[], lda: ReadonlyMap<number, FoldLda>, tops: readonly TopK[][][],
+  labels: readonly string[], labelSet: readonly string[], train: readonly number[], held: readonly number[], k: number): { wf1: (number | null)[]; precision: (number | null)[] } {
+  const predictions = candidates.map(() => [] as string[]);
+  const sameLabel = candidates.map(() => 0);
+  held.forEach((row, q) => {
+    groups.forEach(({ shrinkage, members }, gi) => {
+      if (shrinkage !== undefined && !lda.get(shrinkage)) return;
+      tops[q][gi].forEach((top, m) => {
+        const neighbours = Array.from({ length: top.size }, (_, x) => ({ label: labels[train[top.ids[x]]], score: top.scores[x] }));
+        predictions[members[m]].push(weightedVote(neighbours) ?? '');
+        sameLabel[members[m]] += neighbours.filter((x) => x.label === labels[row]).length / k;
+      });
+    });
+  });
+  const gold = held.map((i) => labels[i]);
+  const fitted = (c: SpaceCandidate) => (c.projection === 'none' || lda.get(c.shrinkage)) && held.length > 0;
+  return {
+    wf1: candidates.map((c, ci) => (fitted(c) ? classificationReport(gold, predictions[ci], [...labelSet]).weighted_f1 : null)),
+    precision: candidates.map((c, ci) => (fitted(c) ? Number(((100 * sameLabel[ci]) / held.length).toFixed(2)) : null)),
+  };
+}
+
+/** The margin rule: the best candidate by mean W-F1 replaces the raw space only if its mean gain exceeds the folds' spread. */
+function decide(table: CvRow[]): Pick<SpaceChoice, 'chosen' | 'gain' | 'gain_sd' | 'reason'> {
+  for (const row of table) {
+    const scores = row.fold_wf1.filter((x): x is number => x !== null);
+    row.mean_wf1 = scores.length === row.fold_wf1.length && scores.length > 0 ? Number(mean(scores).toFixed(2)) : null;
+  }
+  const raw = table.find((r) => r.candidate.projection === 'none')!;
+  const best = table.filter((r) => r.mean_wf1 !== null).reduce((a, b) => (b.mean_wf1! > a.mean_wf1! ? b : a), raw);
+  const gains = best.fold_wf1.map((x, f) => x! - raw.fold_wf1[f]!);
+  const gain = Number(mean(gains).toFixed(2));
+  const sd = Number(sampleSd(gains).toFixed(2));
+  const keep = best !== raw && gain > sd;
+  const reason = best === raw
+    ? 'no candidate beats the raw space in cross-validation'
+    : keep
+      ? `${candidateName(best.candidate)} gains ${gain} W-F1 over the raw space, more than the folds' spread (sd ${sd})`
+      : `best candidate ${candidateName(best.candidate)} gains ${gain} W-F1, within the folds' spread (sd ${sd}): the raw space stays`;
+  return { chosen: keep ? best.candidate : raw.candidate, gain, gain_sd: sd, reason };
+}
+
 /**
  * Chooses the search space by dialogue-grouped k-fold cross-validation on the training rows alone: for each fold,
  * every candidate space is fitted on the other folds, and each held-out row (or a stratified sample of at most
@@ -329,116 +457,30 @@ export async function crossValidateSpaces(input: CrossValidationInput): Promise<
   const candidates = input.candidates ?? DEFAULT_SPACE_CANDIDATES;
   const k = input.k ?? CV_NEIGHBOURS;
   const cap = input.heldOutRows ?? DEFAULT_CV_HELD_OUT_ROWS;
-  const { vectors, labels, folds, foldCount } = input;
-  const dim = vectors[0].length;
-  const shrinkages = [...new Set(candidates.flatMap((c) => (c.projection === 'lda' ? [c.shrinkage] : [])))];
+  const { vectors, labels, folds, foldCount, gram } = input;
+  const groups = candidateGroups(candidates);
+  const search: NeighbourSearch = {
+    gram, vectors, dim: vectors[0].length, groups, k, onStep: input.onStep,
+    block: { queries: input.block?.queries ?? QUERY_BLOCK, rows: input.block?.rows ?? TRAIN_CHUNK },
+  };
   const members = Array.from({ length: foldCount }, (_, f) => folds.flatMap((g, i) => (g === f ? [i] : [])));
-  const foldStats = input.foldStats ?? await foldStatistics(input.gram, vectors, labels, folds, foldCount);
-  const table: CvRow[] = candidates.map((candidate) => ({ candidate, fold_wf1: [], mean_wf1: null, fold_precision: [] }));
+  const foldStats = input.foldStats ?? await foldStatistics(gram, vectors, labels, folds, foldCount);
   const labelSet = [...new Set(labels)].sort();
   const stratum = (i: number) => `${input.corpora?.[i] ?? ''}\u0000${labels[i]}`;
+  const table: CvRow[] = candidates.map((candidate) => ({ candidate, fold_wf1: [], mean_wf1: null, fold_precision: [] }));
   const scored: number[] = [];
-  const queryBlock = input.block?.queries ?? QUERY_BLOCK;
-  const trainChunk = input.block?.rows ?? TRAIN_CHUNK;
-  const gram = input.gram;
-  const topKOf: NonNullable<Gram['blendTopK']> = gram.blendTopK
-    ? (...args) => gram.blendTopK!(...args)
-    : (...args) => blendTopKWithDots(gram, ...args);
-  // Candidates grouped by the LDA fit they share (the raw space on its own), so that one pass scores a group.
-  const groups = [undefined, ...shrinkages].map((shrinkage) => ({
-    shrinkage,
-    members: candidates.flatMap((c, ci) => ((c.projection === 'none' ? undefined : c.shrinkage) === shrinkage ? [ci] : [])),
-  })).filter((g) => g.members.length > 0).map((g) => ({
-    ...g, blends: g.members.map((ci) => { const c = candidates[ci]; return c.projection === 'lda' ? c.blend : 1; }),
-  }));
-
   for (let f = 0; f < foldCount; f++) {
     const held = heldOutSample(members[f], stratum, cap, CV_SAMPLE_SEED + f);
-    scored.push(held.length);
     const train = folds.flatMap((g, i) => (g !== f ? [i] : []));
-    // LDA part (unit vectors) of every training and held-out row, per shrinkage, fitted without fold f: a few
-    // dimensions per row.
-    const lda = new Map<number, { train: Float32Array; held: Float32Array; dim: number } | null>();
-    const trainStats = combineStatistics(foldStats.filter((_, g) => g !== f));
-    for (const s of shrinkages) {
-      try {
-        const p = fitLdaFromStatistics(trainStats, s, 0);
-        lda.set(s, { train: await ldaParts(gram, p, vectors, train), held: await ldaParts(gram, p, vectors, held), dim: p.dimOut });
-      } catch {
-        lda.set(s, null); // fewer than two labels outside this fold
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const lda = await fitWithoutFold(gram, foldStats, f, groups, vectors, train, held);
     input.onStep?.();
-    // Per held-out row, each candidate's k best training rows so far (by group); training rows stream in chunks.
-    const groupTops = held.map(() => groups.map((g) => emptyTops(g.members.length, k)));
-    const heldFlat = flat(held.map((i) => vectors[i]), dim);
-    const chunkFlat = new Float32Array(Math.min(trainChunk, train.length) * dim);
-    // The groups fitted without this fold, and each one's LDA parts.
-    const live = groups.flatMap((g, gi) => (g.shrinkage === undefined || lda.get(g.shrinkage) ? [gi] : []));
-    for (let from = 0; from < train.length; from += trainChunk) {
-      const to = Math.min(from + trainChunk, train.length);
-      for (let r = from; r < to; r++) chunkFlat.set(vectors[train[r]], (r - from) * dim);
-      const chunk = chunkFlat.subarray(0, (to - from) * dim);
-      for (let start = 0; start < held.length; start += queryBlock) {
-        const end = Math.min(start + queryBlock, held.length);
-        const blockGroups: BlendGroup[] = live.map((gi) => {
-          const { shrinkage, blends } = groups[gi];
-          const spaces = shrinkage === undefined ? undefined : lda.get(shrinkage)!;
-          return spaces
-            ? { blends, lda: { queries: spaces.held.subarray(start * spaces.dim, end * spaces.dim), rows: spaces.train.subarray(from * spaces.dim, to * spaces.dim), dim: spaces.dim } }
-            : { blends };
-        });
-        const found = await topKOf(heldFlat.subarray(start * dim, end * dim), chunk, dim, blockGroups, k);
-        live.forEach((gi, x) => {
-          const { k: kk, scores, ids } = found[x];
-          const width = groups[gi].blends.length;
-          for (let q = start; q < end; q++) {
-            for (let c = 0; c < width; c++) mergeTop(groupTops[q][gi][c], scores, ids, ((q - start) * width + c) * kk, kk, from);
-          }
-        });
-      }
-      input.onStep?.();
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    const predictions = candidates.map(() => [] as string[]);
-    const sameLabel = candidates.map(() => 0);
-    held.forEach((row, q) => {
-      groups.forEach(({ shrinkage, members: groupMembers }, gi) => {
-        if (shrinkage !== undefined && !lda.get(shrinkage)) return;
-        groupTops[q][gi].forEach((top, m) => {
-          const ci = groupMembers[m];
-          const neighbours = Array.from({ length: top.size }, (_, x) => ({ label: labels[train[top.ids[x]]], score: top.scores[x] }));
-          predictions[ci].push(weightedVote(neighbours) ?? '');
-          sameLabel[ci] += neighbours.filter((x) => x.label === labels[row]).length / k;
-        });
-      });
-    });
-    const gold = held.map((i) => labels[i]);
-    candidates.forEach((c, ci) => {
-      const fitted = c.projection === 'none' || lda.get(c.shrinkage);
-      table[ci].fold_wf1.push(fitted && held.length > 0 ? classificationReport(gold, predictions[ci], labelSet).weighted_f1 : null);
-      table[ci].fold_precision.push(fitted && held.length > 0 ? Number(((100 * sameLabel[ci]) / held.length).toFixed(2)) : null);
-    });
+    const tops = await nearestPerCandidate(search, lda, train, held);
+    const { wf1, precision } = scoreFold(candidates, groups, lda, tops, labels, labelSet, train, held, k);
+    table.forEach((row, ci) => { row.fold_wf1.push(wf1[ci]); row.fold_precision.push(precision[ci]); });
+    scored.push(held.length);
   }
-
-  for (const row of table) {
-    const scores = row.fold_wf1.filter((x): x is number => x !== null);
-    row.mean_wf1 = scores.length === row.fold_wf1.length && scores.length > 0 ? Number(mean(scores).toFixed(2)) : null;
-  }
-  const raw = table.find((r) => r.candidate.projection === 'none')!;
-  const best = table.filter((r) => r.mean_wf1 !== null).reduce((a, b) => (b.mean_wf1! > a.mean_wf1! ? b : a), raw);
-  const gains = best.fold_wf1.map((x, f) => x! - raw.fold_wf1[f]!);
-  const gain = Number(mean(gains).toFixed(2));
-  const sd = Number(sampleSd(gains).toFixed(2));
-  const keep = best !== raw && gain > sd;
-  const reason = best === raw
-    ? 'no candidate beats the raw space in cross-validation'
-    : keep
-      ? `${candidateName(best.candidate)} gains ${gain} W-F1 over the raw space, more than the folds' spread (sd ${sd})`
-      : `best candidate ${candidateName(best.candidate)} gains ${gain} W-F1, within the folds' spread (sd ${sd}): the raw space stays`;
   return {
-    method: 'cross-validation', folds: foldCount, k, table, chosen: keep ? best.candidate : raw.candidate, gain, gain_sd: sd, reason,
+    method: 'cross-validation', folds: foldCount, k, table, ...decide(table),
     held_out: { cap, rows: members.map((m) => m.length), scored },
     seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
   };

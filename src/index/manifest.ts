@@ -96,6 +96,11 @@ export const ManifestSchema = z.object({
     per_corpus: z.record(z.string(), z.object({ sampled: z.number().int(), of: z.number().int() })),
     dialogues: z.array(z.string()),
   }).nullable().default(null),
+  /**
+   * The sample of whole dialogues the space was chosen and fitted on, where the corpus had more utterances than
+   * ERC_DEMOS_SPACE_FIT_ROWS (null: all of them).
+   */
+  space_sample: z.object({ rows: z.number().int(), of: z.number().int(), dialogues: z.number().int(), seed: z.number().int() }).nullable().default(null),
   built_at: z.string(),
   build_seconds: z.number(),
   skipped_rows: z.number().int().nonnegative(),
