@@ -1,25 +1,12 @@
 import { cpSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbedder } from '../src/embed/create.js';
 import { SAMPLE_CORPUS } from '../src/paths.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
-import { cliAsync, tempDir } from './helpers.js';
+import { cliAsync, cosine, ST_FIXTURES as FIXTURES, tempDir } from './helpers.js';
 
-/** Made by scripts/fixtures/make_st_fixtures.py with sentence-transformers itself; reference.json holds encode(). */
-const FIXTURES = resolve(__dirname, 'fixtures', 'st');
-const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-};
 
 /**
  * The hub's URL layout on loopback: GET /{owner}/{name}/resolve/{revision}/{file} answers the file of a folder under

@@ -9,27 +9,14 @@ import { loadCorpus } from '../src/corpus/load.js';
 import { exportPrompts } from '../src/service/export.js';
 import { FORMATS } from '../src/prompt/formats.js';
 import { DemoIndex } from '../src/index/open.js';
-import { tempDir } from './helpers.js';
+import { cosine, ST_FIXTURES as FIXTURES, tempDir } from './helpers.js';
 import { createEmbedder, withDtype, withPrompt } from '../src/embed/create.js';
 import { DEFAULT_SETTINGS } from '../src/settings.js';
 import { readSentenceTransformerConfig } from '../src/embed/st-config.js';
 import { truncate } from '../src/embed/transformers.js';
 import { Tokenizer } from '@huggingface/tokenizers';
 
-/** Made by scripts/fixtures/make_st_fixtures.py with sentence-transformers itself; reference.json holds encode(). */
-const FIXTURES = resolve(__dirname, 'fixtures', 'st');
 interface Reference { library: string; texts: string[]; prompt: string; token_ids_without_prompt: number[][]; batch: number[][]; single: number[][] }
-const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-};
 
 describe('sentence-transformers model folders: the vectors of SentenceTransformer.encode()', () => {
   const names = readdirSync(FIXTURES).sort();

@@ -1,5 +1,5 @@
 import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCorpus } from '../src/corpus/load.js';
 import { createEmbedder } from '../src/embed/create.js';
@@ -9,9 +9,8 @@ import { manifestSumLine, type Manifest } from '../src/index/manifest.js';
 import { DemoIndex } from '../src/index/open.js';
 import { SAMPLE_CORPUS } from '../src/paths.js';
 import { DemoService } from '../src/service/service.js';
-import { cliAsync, tempDir } from './helpers.js';
+import { cliAsync, ST_FIXTURES as FIXTURES, tempDir } from './helpers.js';
 
-const FIXTURES = resolve(__dirname, 'fixtures', 'st');
 const dir = tempDir('erc-demos-fingerprint-');
 const corpus = loadCorpus({ format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], name: 'sample' });
 

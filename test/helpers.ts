@@ -13,6 +13,22 @@ if (!HAVE_SHARED) console.warn(`[erc-demos tests] ${SHARED_SKIP_REASON}`);
 
 export const TINY_BERT = resolve(__dirname, 'fixtures', 'tiny-bert');
 
+/** sentence-transformers fixtures, made by scripts/fixtures/make_st_fixtures.py with the library itself; reference.json holds encode(). */
+export const ST_FIXTURES = resolve(__dirname, 'fixtures', 'st');
+
+/** Cosine similarity of two vectors, in double precision. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
 /** A temporary directory removed after the file's tests. */
 export function tempDir(prefix = 'erc-demos-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
