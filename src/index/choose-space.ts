@@ -89,17 +89,26 @@ export function addTopKBlends(tops: readonly TopK[], raw: Float32Array, lda: Flo
     for (let r = 0; r < raw.length; r++) {
       const s = lda ? b * raw[r] + a * lda[r] : raw[r];
       if (s <= threshold) continue;
-      let p = top.size < k ? top.size++ : k - 1;
-      while (p > 0 && top.scores[p - 1] < s) {
-        top.scores[p] = top.scores[p - 1];
-        top.ids[p] = top.ids[p - 1];
-        p--;
-      }
-      top.scores[p] = s;
-      top.ids[p] = offset + r;
+      insertTop(top, s, offset + r);
       if (top.size === k) threshold = top.scores[k - 1];
     }
   }
+}
+
+/**
+ * Puts a row that beats the k-th (or fills a free place) into a top-k kept best first; an equal score stays behind
+ * the rows already there, as a single pass over the rows in order would keep it.
+ */
+function insertTop(top: TopK, s: number, id: number): void {
+  const k = top.ids.length;
+  let p = top.size < k ? top.size++ : k - 1;
+  while (p > 0 && top.scores[p - 1] < s) {
+    top.scores[p] = top.scores[p - 1];
+    top.ids[p] = top.ids[p - 1];
+    p--;
+  }
+  top.scores[p] = s;
+  top.ids[p] = id;
 }
 
 /**
@@ -148,14 +157,7 @@ function mergeTop(top: TopK, scores: Float32Array, ids: Int32Array, at: number, 
   for (let x = 0; x < count; x++) {
     const s = scores[at + x];
     if (top.size === k && s <= top.scores[k - 1]) return; // the block's rest is no better
-    let p = top.size < k ? top.size++ : k - 1;
-    while (p > 0 && top.scores[p - 1] < s) {
-      top.scores[p] = top.scores[p - 1];
-      top.ids[p] = top.ids[p - 1];
-      p--;
-    }
-    top.scores[p] = s;
-    top.ids[p] = offset + ids[at + x];
+    insertTop(top, s, offset + ids[at + x]);
   }
 }
 
