@@ -6,7 +6,7 @@ import { loadSources, type LabelSpace, type SourceSpec, type SourceSummary } fro
 import type { Dialogue } from '../corpus/types.js';
 import { UNIFIED_LABELS } from '../corpus/labels.js';
 import { createEmbedder } from '../embed/create.js';
-import { buildIndex, DEFAULT_HNSW, DEFAULT_LDA_BLEND, DEFAULT_LDA_SHRINKAGE } from '../index/build.js';
+import { buildIndex, DEFAULT_HNSW, DEFAULT_LDA_BLEND, DEFAULT_LDA_SHRINKAGE, fitsSpaceOnSample } from '../index/build.js';
 import { candidateName } from '../index/choose-space.js';
 import type { Manifest } from '../index/manifest.js';
 import type { SpaceRequest } from '../index/space.js';
@@ -140,7 +140,7 @@ export async function runBuild(options: BuildCommandOptions): Promise<Manifest> 
     'cross-fit spaces': 'cross-fit spaces (each row without its fold)', writing: 'writing the index',
   });
   const utterances = corpus.dialogues.reduce((n, d) => n + d.turns.length, 0);
-  if (spaceRequest(options).kind !== 'none' && settings.spaceFitRows > 0 && utterances > settings.spaceFitRows) {
+  if (spaceRequest(options).kind !== 'none' && fitsSpaceOnSample(utterances, settings.spaceFitRows)) {
     console.error(`the space is chosen and fitted on a sample of whole dialogues, about ${settings.spaceFitRows} of ${utterances} utterances (ERC_DEMOS_SPACE_FIT_ROWS): ` +
       'they are embedded first, the rest while the graph is built');
   }

@@ -211,13 +211,17 @@ export const DEFAULT_SPACE_FIT_ROWS = 20_000;
 /** The sample of whole dialogues a space was fitted on (manifest `space_sample`). */
 export interface SpaceSample { rows: number; of: number; dialogues: number; seed: number }
 
+/** Whether a corpus of `rows` has its space chosen and fitted on a sample (more rows than a cap other than 0). */
+export function fitsSpaceOnSample(rows: number, cap: number): boolean {
+  return cap > 0 && rows > cap;
+}
+
 /**
  * Rows (ids, ascending) of a seeded sample of whole dialogues holding at least `cap` rows (the last dialogue taken
  * may pass it), or undefined where the corpus has at most `cap` rows or `cap` is 0: then every row is used.
  */
 export function spaceSampleRows(dialogues: readonly Dialogue[], cap: number, seed = SPACE_SAMPLE_SEED): { rows: number[]; dialogues: number } | undefined {
-  const total = dialogues.reduce((n, d) => n + d.turns.length, 0);
-  if (cap <= 0 || total <= cap) return undefined;
+  if (!fitsSpaceOnSample(dialogues.reduce((n, d) => n + d.turns.length, 0), cap)) return undefined;
   const firstRow = new Map<string, { at: number; turns: number }>();
   let at = 0;
   for (const d of dialogues) {
@@ -253,8 +257,8 @@ async function embedAndFit(options: BuildOptions, job: EmbedJob, folds: Readonly
   // The rest embeds while the space is chosen; its rows wait, then go straight into the graph once it exists.
   let intoGraph: ((v: Float32Array, id: number) => void) | undefined;
   const waiting: number[] = [];
-  const inSample = new Set(first);
-  const rest = sampled
+  const inSample = sampled ? new Set(first) : undefined;
+  const rest = inSample
     ? embedAll(job, texts.flatMap((_, id) => (inSample.has(id) ? [] : [id])), (v, id) => {
       raw[id] = v;
       if (intoGraph) intoGraph(v, id);

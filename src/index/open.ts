@@ -277,12 +277,12 @@ export class DemoIndex implements SearchSpace {
     const { rows, dialogueFolds } = readRows(dir, manifest);
     const byDialogue = rowsByDialogue(rows);
     const index = new DemoIndex({ dir, manifest, hnsw, vectors, rows, byDialogue, exactSearchMaxRows: options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection, dialogueFolds });
-    if (manifest.cross_fit) index.foldSpaces = index.readFoldSpaces(options.crossFitEf ?? DEFAULT_CROSS_FIT_EF);
+    if (manifest.cross_fit) index.foldSpaces = index.openFoldSpaces(options.crossFitEf ?? DEFAULT_CROSS_FIT_EF);
     return index;
   }
 
   /** The spaces fitted without each fold, which walk this index's graph (its links read on the first such search). */
-  private readFoldSpaces(crossFitEf: number): FoldSpace[] {
+  private openFoldSpaces(crossFitEf: number): FoldSpace[] {
     const { dir, manifest, projection, dialogueFolds, byDialogue } = this;
     if (!projection) throw new IndexLoadError(dir, 'cross_fit without a projection in the manifest');
     if (dialogueFolds.size !== byDialogue.size || [...dialogueFolds.values()].some((f) => f >= manifest.cross_fit!.folds)) {
