@@ -2,21 +2,15 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { CORPUS_FORMATS, type CorpusFormat } from '../corpus/load.js';
 import { DEFAULT_MIX, DEFAULT_SAMPLE_SEED, MIXES, parseFraction, type Fraction, type Mix, type SampleSpec } from '../corpus/sample.js';
 import { LABEL_SPACES, parseSourceSpec, type LabelSpace, type SourceSpec } from '../corpus/sources.js';
-import { DEFAULT_EMBEDDER, withDtype, withPrompt, type EmbedRole } from '../embed/create.js';
+import { DEFAULT_EMBEDDER, withDtype, withPrompt } from '../embed/create.js';
 import { DTYPES } from '../embed/transformers.js';
 import { errorCode, InputError, type ErrorCode } from '../errors.js';
-import { createApp } from '../server/app.js';
-import { createHttpServer } from '../server/http-server.js';
-import { createLogger } from '../server/logging.js';
-import { ReloadableService } from '../server/reloadable.js';
-import { allowedHosts } from '../server/request-guards.js';
-import { drain, newLifecycle, trackConnections } from '../server/shutdown.js';
-import { settingsFromEnv, type Settings } from '../settings.js';
+import { settingsFromEnv } from '../settings.js';
 import { DemoQuerySchema } from '../service/query.js';
-import { DemoService } from '../service/service.js';
 import { parseInput } from '../service/validate.js';
 import { runBuild } from './build-index.js';
-import { openDefaultIndex } from './default-index.js';
+import { loadService } from './load-service.js';
+import { runServe, type ServeCommandOptions } from './serve-command.js';
 import { runPromptExport } from './prompts-command.js';
 import { runEval } from './eval-command.js';
 import { FORMATS } from '../prompt/formats.js';
@@ -59,17 +53,6 @@ function sampleSpec(o: SampleFlags): SampleSpec | undefined {
     return undefined;
   }
   return { fraction: o.fraction, mix: o.mix ?? DEFAULT_MIX, seed: o.seed ?? DEFAULT_SAMPLE_SEED };
-}
-
-/** `--index name=dir` or `--index dir`. */
-function parseIndexArg(arg: string): { name?: string; dir: string } {
-  const eq = arg.indexOf('=');
-  return eq > 0 ? { name: arg.slice(0, eq), dir: arg.slice(eq + 1) } : { dir: arg };
-}
-
-async function loadService(indexArgs: string[], embedder: string | undefined, role: EmbedRole, settings: Settings): Promise<DemoService> {
-  const parsed = indexArgs.map(parseIndexArg);
-  return DemoService.load(parsed.map((p) => p.dir), { embedder, names: parsed.map((p) => p.name), role, settings });
 }
 
 const program = new Command();
@@ -123,59 +106,7 @@ program
   .option('--port <n>', 'port', port, Number(process.env.PORT ?? 8080))
   .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
   .option('--embedder <spec>', 'refuse indexes not built with this embedder')
-  .action(async (o: { index?: string[]; port: number; host: string; embedder?: string }) => {
-    const settings = settingsFromEnv();
-    const logger = createLogger(settings.logLevel);
-    // What SIGHUP reopens: the --index arguments, or the default index's directory once found or built.
-    let indexArgs = o.index ?? [];
-    const open = () => loadService(indexArgs, o.embedder, 'serve', settings);
-    const first = o.index ? await open() : await openDefaultIndex((dir) => ((indexArgs = [dir]), open()), settings);
-    const lifecycle = newLifecycle();
-    const appOptions = { lifecycle, maxBodyBytes: settings.maxBodyBytes, logger, allowedHosts: allowedHosts(settings.allowedHosts, o.host) };
-    const served = new ReloadableService(first, (service) => createApp(service, appOptions));
-    const server = createHttpServer(served.listener, settings);
-    trackConnections(server, lifecycle);
-    const announce = (service: DemoService, prefix = '') => {
-      for (const [name, index] of service.indexes) {
-        console.error(`${prefix}index "${name}": ${index.manifest.corpus} ${index.manifest.splits.join('+')}, ${index.manifest.count} utterances, ${index.manifest.embedder.id}`);
-      }
-    };
-    server.once('error', (error) => {
-      console.error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);
-      process.exit(1);
-    });
-    server.once('listening', () => {
-      const address = server.address();
-      const actualPort = typeof address === 'object' && address ? address.port : o.port;
-      announce(served.service);
-      console.error(`listening on http://${o.host}:${actualPort}  (open it in a browser for the page, or try: curl "http://${o.host}:${actualPort}/demonstrations?utterance=I%20can%27t%20believe%20you%20did%20that!&k=5")`);
-    });
-    server.listen(o.port, o.host);
-    const stop = (signal: NodeJS.Signals) => {
-      if (lifecycle.draining) {
-        console.error(`${signal} again: exiting now`);
-        process.exit(1);
-      }
-      console.error(`${signal}: draining (new connections refused, /healthz 503, up to ${settings.shutdownTimeoutMs} ms for requests in flight)`);
-      void drain(server, lifecycle, settings.shutdownTimeoutMs).then(async ({ forced }) => {
-        console.error(forced ? 'closed the connections left at the deadline; exiting' : 'drained; exiting');
-        // Work of cut requests leaves the queue; the embedder call in flight (tens of ms) ends before the exit.
-        await served.close();
-        process.exit(0);
-      });
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    // SIGHUP reopens the indexes, each checked as at start; requests under way finish on the ones they started on.
-    process.on('SIGHUP', () => {
-      if (lifecycle.draining) return;
-      console.error(`SIGHUP: reopening ${indexArgs.join(', ')}`);
-      served.reload(open).then(
-        (service) => announce(service, 'SIGHUP: reopened: '),
-        (error: unknown) => console.error(`SIGHUP: reopening failed, still serving the indexes opened before: ${(error as Error).message}`),
-      );
-    });
-  });
+  .action((o: ServeCommandOptions) => runServe(o));
 
 program
   .command('query')

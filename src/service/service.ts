@@ -1,5 +1,7 @@
 import { createEmbedder, type EmbedRole } from '../embed/create.js';
 import { ScheduledEmbedder } from '../embed/scheduler.js';
+import type { EmbedderFingerprint } from '../embed/fingerprint.js';
+import type { SharedEmbedders } from '../embed/shared-embedders.js';
 import type { Embedder } from '../embed/types.js';
 import { IndexLoadError, IndexSetError, InputError } from '../errors.js';
 import { DemoIndex, readManifest } from '../index/open.js';
@@ -57,15 +59,19 @@ export class DemoService {
     /** One embedder per embedder id the indexes need. */
     readonly embedders: ReadonlyMap<string, Embedder>,
     readonly limits: RequestLimits,
+    /** Whether the embedders are this service's to close (false: shared across openings, closed by their owner). */
+    private readonly ownsEmbedders: boolean,
   ) {}
 
   /**
    * Opens index directories; `embedder` (a spec) forces one embedder and refuses indexes built with another.
    * `settings` sets the limits on a request's work and the embedder's scheduling (default: from the environment).
+   * `shared` lends the embedders (serve's reloads reuse one pool per model instead of starting threads each time);
+   * without it the service makes its own and closes them with itself.
    */
   static async load(
     dirs: readonly string[],
-    options: { embedder?: string; names?: readonly (string | undefined)[]; role?: EmbedRole; settings?: Settings } = {},
+    options: { embedder?: string; names?: readonly (string | undefined)[]; role?: EmbedRole; settings?: Settings; shared?: SharedEmbedders } = {},
   ): Promise<DemoService> {
     if (dirs.length === 0) throw new IndexSetError('NO_INDEX', 'no index to serve');
     const settings = options.settings ?? DEFAULT_SETTINGS;
@@ -79,11 +85,13 @@ export class DemoService {
           `${options.embedder}; rebuild the index with this embedder or query it with the one it was built with`);
       }
     }
-    const forced = options.embedder ? await createEmbedder(options.embedder, options.role, settings) : undefined;
+    const { shared } = options;
+    const acquire = (spec: string, wanted?: EmbedderFingerprint | null) => (shared ? shared.get(spec, wanted ?? undefined) : createEmbedder(spec, options.role, settings));
+    const forced = options.embedder ? await acquire(options.embedder, manifests[0]?.embedder.fingerprint) : undefined;
     if (forced) embedders.set(forced.id, forced);
     for (const [i, dir] of dirs.entries()) {
       const id = forced?.id ?? manifests[i].embedder.id;
-      if (!embedders.has(id)) embedders.set(id, await createEmbedder(id, options.role, settings));
+      if (!embedders.has(id)) embedders.set(id, await acquire(id, manifests[i].embedder.fingerprint));
       const index = await DemoIndex.open(dir, { embedder: embedders.get(id)!, crossFitEf: settings.crossFitEf });
       const name = options.names?.[i] ?? index.name;
       if (indexes.has(name)) throw new IndexSetError('INDEX_NAME_TAKEN', `two indexes are named "${name}"; name them with --index name=<dir>`);
@@ -91,7 +99,7 @@ export class DemoService {
     }
     // A model's first call allocates and plans (tens of ms): pay it at start, not on a request.
     for (const embedder of embedders.values()) await embedder.embed(['warm up']);
-    return new DemoService(indexes, embedders, settings);
+    return new DemoService(indexes, embedders, settings, !shared);
   }
 
   /**
@@ -99,6 +107,7 @@ export class DemoService {
    * is inside an onnxruntime call (the teardown crashes it).
    */
   async close(): Promise<void> {
+    if (!this.ownsEmbedders) return;
     await Promise.all([...this.embedders.values()].map((e) => e.close?.()));
   }
 

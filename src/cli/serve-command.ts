@@ -1,0 +1,98 @@
+import { createEmbedder } from '../embed/create.js';
+import { SharedEmbedders } from '../embed/shared-embedders.js';
+import { createApp } from '../server/app.js';
+import { createHttpServer } from '../server/http-server.js';
+import { createLogger } from '../server/logging.js';
+import { ReloadableService } from '../server/reloadable.js';
+import { allowedHosts } from '../server/request-guards.js';
+import { drain, newLifecycle, trackConnections } from '../server/shutdown.js';
+import type { DemoService } from '../service/service.js';
+import { settingsFromEnv } from '../settings.js';
+import { openDefaultIndex } from './default-index.js';
+import { loadService } from './load-service.js';
+
+export interface ServeCommandOptions {
+  index?: string[];
+  port: number;
+  host: string;
+  embedder?: string;
+}
+
+function announce(service: DemoService, prefix = ''): void {
+  for (const [name, index] of service.indexes) {
+    console.error(`${prefix}index "${name}": ${index.manifest.corpus} ${index.manifest.splits.join('+')}, ${index.manifest.count} utterances, ${index.manifest.embedder.id}`);
+  }
+}
+
+/**
+ * SIGHUP from the first moment: before the service is up (the default index's first build can take minutes) it
+ * must not kill the process (Node's default), so it is noted and answered by a reopening once the service serves.
+ * Returns the function that installs the real handler and runs the reopening asked for meanwhile, if any.
+ */
+function holdSighupUntilStarted(): (reopen: () => void) => void {
+  let asked = false;
+  const early = () => {
+    asked = true;
+    console.error('SIGHUP: still starting; the indexes will be reopened once they are served');
+  };
+  process.on('SIGHUP', early);
+  return (reopen) => {
+    process.off('SIGHUP', early);
+    process.on('SIGHUP', reopen);
+    if (asked) reopen();
+  };
+}
+
+/** erc-demos serve: opens the indexes (or the built-in default), serves them, reopens them on SIGHUP, drains on SIGTERM/SIGINT. */
+export async function runServe(o: ServeCommandOptions): Promise<void> {
+  const startReloads = holdSighupUntilStarted();
+  const settings = settingsFromEnv();
+  const logger = createLogger(settings.logLevel);
+  // One embedder pool per model for the life of the process: every reopening reuses it (shared-embedders.ts).
+  const embedders = new SharedEmbedders((spec) => createEmbedder(spec, 'serve', settings));
+  // What SIGHUP reopens: the --index arguments, or the default index's directory once found or built.
+  let indexArgs = o.index ?? [];
+  const open = () => loadService(indexArgs, o.embedder, 'serve', settings, embedders);
+  const first = o.index ? await open() : await openDefaultIndex((dir) => ((indexArgs = [dir]), open()), settings);
+  const lifecycle = newLifecycle();
+  const appOptions = { lifecycle, maxBodyBytes: settings.maxBodyBytes, logger, allowedHosts: allowedHosts(settings.allowedHosts, o.host) };
+  const served = new ReloadableService(first, (service) => createApp(service, appOptions));
+  const server = createHttpServer(served.listener, settings);
+  trackConnections(server, lifecycle);
+  server.once('error', (error) => {
+    console.error(`cannot listen on ${o.host}:${o.port}: ${error.message}`);
+    process.exit(1);
+  });
+  server.once('listening', () => {
+    const address = server.address();
+    const actualPort = typeof address === 'object' && address ? address.port : o.port;
+    announce(served.service);
+    console.error(`listening on http://${o.host}:${actualPort}  (open it in a browser for the page, or try: curl "http://${o.host}:${actualPort}/demonstrations?utterance=I%20can%27t%20believe%20you%20did%20that!&k=5")`);
+  });
+  server.listen(o.port, o.host);
+  const stop = (signal: NodeJS.Signals) => {
+    if (lifecycle.draining) {
+      console.error(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    console.error(`${signal}: draining (new connections refused, /healthz 503, up to ${settings.shutdownTimeoutMs} ms for requests in flight)`);
+    void drain(server, lifecycle, settings.shutdownTimeoutMs).then(async ({ forced }) => {
+      console.error(forced ? 'closed the connections left at the deadline; exiting' : 'drained; exiting');
+      // Work of cut requests leaves the queue; the embedder call in flight (tens of ms) ends before the exit.
+      await served.close();
+      await embedders.close();
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  // SIGHUP reopens the indexes, each checked as at start; requests under way finish on the ones they started on.
+  startReloads(() => {
+    if (lifecycle.draining) return;
+    console.error(`SIGHUP: reopening ${indexArgs.join(', ')}`);
+    served.reload(open).then(
+      (service) => announce(service, 'SIGHUP: reopened: '),
+      (error: unknown) => console.error(`SIGHUP: reopening failed, still serving the indexes opened before: ${(error as Error).message}`),
+    );
+  });
+}
