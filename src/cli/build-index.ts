@@ -39,6 +39,8 @@ export interface BuildCommandOptions {
   labelSpace?: LabelSpace;
   /** A `--label-map` JSON file: {corpus: {label: unified label}}. */
   labelMapFile?: string;
+  /** Load a `--data` file whose name says another split as `--split`, on purpose (`--relabel-split`; else refused). */
+  relabelSplit?: boolean;
   /** Index only a sample of whole dialogues (data scaling), recorded in the manifest. */
   sample?: SampleSpec;
   /** Default: from the environment (this is a door). */
@@ -115,7 +117,7 @@ function reportTruncated(dialogues: readonly Dialogue[], maxChars: number | unde
 export async function runBuild(options: BuildCommandOptions): Promise<Manifest> {
   assertBuildableOut(resolve(options.out)); // before loading and embedding; buildIndex checks again
   const specs = sourceSpecs(options);
-  const pool = loadSources(specs, { splits: options.splits, labelSpace: options.labelSpace, labelMap: options.labelMapFile ? readLabelMapFile(options.labelMapFile) : undefined });
+  const pool = loadSources(specs, { splits: options.splits, labelSpace: options.labelSpace, labelMap: options.labelMapFile ? readLabelMapFile(options.labelMapFile) : undefined, relabelSplit: options.relabelSplit });
   for (const s of pool.sources) console.error(`loaded ${s.corpus} ${options.splits.join('+')}: ${s.dialogues} dialogues, ${s.utterances} utterances`);
   if (pool.labelSpace === 'unified') console.error(`label space: unified (${UNIFIED_LABELS.join(', ')})`);
   const sampled = options.sample ? sampleDialogues(pool.dialogues, options.sample) : undefined;

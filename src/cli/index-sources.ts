@@ -4,7 +4,7 @@ import { prefixesDialogues, type Manifest } from '../index/manifest.js';
 import { sourceSpecs, type BuildCommandOptions } from './build-index.js';
 
 /** What prompts and eval take to name the corpora they run over an index. */
-export type SourceFlags = Pick<BuildCommandOptions, 'sources' | 'format' | 'data' | 'corpusName' | 'labelMapFile'>;
+export type SourceFlags = Pick<BuildCommandOptions, 'sources' | 'format' | 'data' | 'corpusName' | 'labelMapFile' | 'relabelSplit'>;
 
 /**
  * Loads the split of the sources a command runs over an index, as the index saw its own: in its label space, through
@@ -19,5 +19,6 @@ export function loadSourcesForIndex(manifest: Manifest, flags: SourceFlags, spli
     labelSpace: manifest.label_space,
     ...(manifest.label_space === 'unified' ? { labelMap } : {}),
     prefixIds: prefixesDialogues(manifest),
+    relabelSplit: flags.relabelSplit,
   });
 }

@@ -1,10 +1,15 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CorpusFormatError } from '../errors.js';
 import { intField, loadTurnCsv, type TurnCsvFormat } from './csv.js';
 import type { Dialogue, SkippedRow } from './types.js';
 
 export function emorynlpFile(dataDir: string, split: string): string {
   return join(dataDir, `emorynlp_${split}_final.csv`);
+}
+
+/** The split a file's name says it holds, as emorynlpFile names it (`emorynlp_dev_final.csv`: dev), or undefined. */
+export function emorynlpFileSplit(file: string): string | undefined {
+  return /^emorynlp_(train|dev|test|valid|validation|val)_final\.csv$/i.exec(basename(file))?.[1].toLowerCase();
 }
 
 /** Speaker is a Python list literal such as ['Monica Geller'] or ['Ross Geller', 'Rachel Green']. */

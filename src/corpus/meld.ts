@@ -1,9 +1,14 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { intField, loadTurnCsv, type TurnCsvFormat } from './csv.js';
 import type { Dialogue, SkippedRow } from './types.js';
 
 export function meldFile(dataDir: string, split: string): string {
   return join(dataDir, `${split}_sent_emo.csv`);
+}
+
+/** The split a file's name says it holds, as meldFile names it (`dev_sent_emo.csv`: dev), or undefined. */
+export function meldFileSplit(file: string): string | undefined {
+  return /^(train|dev|test|valid|validation|val)_sent_emo\.csv$/i.exec(basename(file))?.[1].toLowerCase();
 }
 
 /** MELD: a dialogue is (split, Dialogue_ID), turns ordered by Utterance_ID. */

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readCsv } from './csv.js';
 import { labelScheme } from './labels.js';
 import { CorpusFormatError } from '../errors.js';
@@ -6,6 +6,11 @@ import type { Dialogue, SkippedRow } from './types.js';
 
 export function semevalFile(dataDir: string, split: string): string {
   return join(dataDir, `2018-E-c-En-${split}.txt`);
+}
+
+/** The split a file's name says it holds, as semevalFile names it (`2018-E-c-En-dev.txt`: dev; `-test-gold` too), or undefined. */
+export function semevalFileSplit(file: string): string | undefined {
+  return /^2018-E-c-En-(train|dev|test|valid|validation|val)(?:-gold)?\.txt$/i.exec(basename(file))?.[1].toLowerCase();
 }
 
 /** SemEval-2018 E-c: one tweet per row, 11 binary label columns; each tweet is a one-turn dialogue. */

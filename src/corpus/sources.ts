@@ -45,6 +45,8 @@ export interface LoadSourcesOptions {
   labelMap?: LabelMap;
   /** Dialogue ids as `<corpus>/<id>`, unique across sources (default: when there are several sources). */
   prefixIds?: boolean;
+  /** Load a file whose name says another split as the split asked for, on purpose (LoadOptions.relabelSplit). */
+  relabelSplit?: boolean;
 }
 
 /**
@@ -87,7 +89,7 @@ export function loadSources(specs: readonly SourceSpec[], options: LoadSourcesOp
     throw new InputError('label-space', `native cannot pool ${names.join(', ')}: each corpus names its labels its own way; use --label-space unified (with a --label-map for corpora the paper does not map)`);
   }
   const prefix = options.prefixIds ?? specs.length > 1;
-  const loaded = specs.map((spec) => loadCorpus({ format: spec.format, data: spec.data, splits: options.splits, name: spec.name }));
+  const loaded = specs.map((spec) => loadCorpus({ format: spec.format, data: spec.data, splits: options.splits, name: spec.name, relabelSplit: options.relabelSplit }));
   const labelMap: LabelMap | null = labelSpace === 'unified' ? Object.fromEntries(loaded.map((c) => [c.corpus, corpusLabelMap(c.corpus, options.labelMap)])) : null;
   if (labelMap) for (const c of loaded) checkMapped(c.corpus, c.dialogues, labelMap[c.corpus]);
   const dialogues = loaded.flatMap((c) => c.dialogues.map((d): Dialogue => ({

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { InputError } from '../errors.js';
 import { holdsCorpus, type CorpusFacts } from '../index/manifest.js';
+import type { IndexedRow } from '../index/rows.js';
 import type { SelectionOptions, Strategy } from './select.js';
 
 /** Splits held out for evaluation: demonstrations never come from them unless the caller asks. */
@@ -56,4 +58,38 @@ export function leakageSafeSelection(index: IndexFacts, target: TargetFacts, opt
     ...(options.dedup ? { dedup: true } : {}),
     ...(options.lambda !== undefined ? { lambda: options.lambda } : {}),
   };
+}
+
+/** A dialogue's content: its turns' speakers and texts, in order (a digest, so an index's map of them stays small). */
+function contentKey(turns: readonly { speaker: string; text: string }[]): string {
+  return createHash('sha256').update(JSON.stringify(turns.map((t) => [t.speaker, t.text]))).digest('base64');
+}
+
+/** Per index (its rows), the dialogues it holds by content; built on first use. */
+const byContent = new WeakMap<readonly IndexedRow[], Map<string, string[]>>();
+
+/**
+ * The index's dialogues whose turns (speaker and text, in order) are exactly these: the same dialogue under another
+ * id, as when a dev file was indexed as train (`--relabel-split`) and the dev split is then evaluated or exported.
+ * Callers treat the first as the target's own dialogue (left out, its fold's space), so the target never finds itself.
+ */
+export function indexedCopies(index: { readonly rows: readonly IndexedRow[] }, turns: readonly { speaker: string; text: string }[]): readonly string[] {
+  let map = byContent.get(index.rows);
+  if (!map) {
+    const dialogues = new Map<string, IndexedRow[]>();
+    for (const row of index.rows) {
+      const list = dialogues.get(row.dialogue);
+      if (list) list.push(row);
+      else dialogues.set(row.dialogue, [row]);
+    }
+    map = new Map();
+    for (const [dialogue, rows] of dialogues) {
+      const key = contentKey(rows.sort((a, b) => a.turn - b.turn));
+      const same = map.get(key);
+      if (same) same.push(dialogue);
+      else map.set(key, [dialogue]);
+    }
+    byContent.set(index.rows, map);
+  }
+  return map.get(contentKey(turns)) ?? [];
 }

@@ -5,7 +5,7 @@ import type { DemoIndex } from '../index/open.js';
 import type { SearchSpace } from '../index/search-space.js';
 import type { PromptFormat } from '../prompt/formats.js';
 import { renderPrompt, type PromptTurn } from '../prompt/render.js';
-import { leakageSafeSelection } from '../retrieve/leakage.js';
+import { indexedCopies, leakageSafeSelection } from '../retrieve/leakage.js';
 import { retrieve } from '../retrieve/retrieve.js';
 import type { Demonstration, Strategy } from '../retrieve/select.js';
 
@@ -61,11 +61,27 @@ function ownRow(index: DemoIndex, job: PromptJob, turn: number): number | undefi
 }
 
 /**
+ * The jobs as the index knows their dialogues: a dialogue it does not hold under the job's id but holds a copy of
+ * (the same turns under another id: a dev file indexed as train) is named by the copy's id, so the copy is left out
+ * of its demonstrations and its own row's vector and fold space are used, as for the dialogue itself.
+ */
+function asIndexed(index: DemoIndex, jobs: readonly PromptJob[]): PromptJob[] {
+  const copyOf = new Map<readonly PromptTurn[], string | undefined>();
+  return jobs.map((job) => {
+    if (!job.dialogueId || !holdsCorpus(index.manifest, job.corpus) || index.dialogueRows(job.dialogueId).length > 0) return job;
+    if (!copyOf.has(job.turns)) copyOf.set(job.turns, indexedCopies(index, job.turns)[0]);
+    const copy = copyOf.get(job.turns);
+    return copy === undefined ? job : { ...job, dialogueId: copy };
+  });
+}
+
+/**
  * Builds prompts for a batch of jobs: one embedder call for every query text the index does not already hold
  * (a training utterance's vector is reused from the index), then leakage-safe retrieval and rendering, each in
  * the job's space (spaceOf).
  */
-export async function buildPrompts(index: DemoIndex, embedder: Embedder, format: PromptFormat, jobs: readonly PromptJob[], options: PromptOptions): Promise<BuiltPrompt[]> {
+export async function buildPrompts(index: DemoIndex, embedder: Embedder, format: PromptFormat, given: readonly PromptJob[], options: PromptOptions): Promise<BuiltPrompt[]> {
+  const jobs = asIndexed(index, given);
   const queryTurn = (job: PromptJob) => (format.query === 'previous' ? job.target - 1 : job.target);
   const wantsDemos = format.query !== 'none' && format.template.includes('{demonstrations}') && options.k > 0;
   const vectors: (Float32Array | undefined)[] = new Array(jobs.length);
