@@ -17,10 +17,18 @@ export class FairTicket<T> {
   readonly items: QueuedItem<T>[] = [];
   /** Position of the next item (items are consumed from the front without shifting the array). */
   head = 0;
+  /** The next of `calls` to serve. */
+  nextCall = 0;
 
   constructor(
     /** Arrival order: breaks ties between equal clocks, first come first served. */
     readonly seq: number,
+    /**
+     * Where the ticket's items are cut into calls of their own, fixed when it was added (sizes, in order): each call is
+     * served whole and alone, so what shares a call depends only on the items, never on timing or other tickets.
+     * Absent: items are served one by one, in calls shared with other tickets.
+     */
+    readonly calls?: readonly number[],
   ) {}
 
   get pending(): number {
@@ -35,6 +43,27 @@ export interface TakeLimits<T> {
   maxCost: number;
   /** Tickets that may not contribute to this call (e.g. already at their share of the workers). */
   eligible?: (ticket: FairTicket<T>) => boolean;
+}
+
+/**
+ * Cuts items into calls at fixed positions: in order, each call as many items as fit `maxItems` and `maxCost` (an
+ * item costlier than `maxCost` alone). The sizes depend only on the items' costs and the limits.
+ */
+export function fixedCalls(costs: readonly number[], maxItems: number, maxCost: number): number[] {
+  const sizes: number[] = [];
+  let size = 0;
+  let cost = 0;
+  for (const c of costs) {
+    if (size > 0 && (size >= maxItems || cost + c > maxCost)) {
+      sizes.push(size);
+      size = 0;
+      cost = 0;
+    }
+    size += 1;
+    cost += c;
+  }
+  if (size > 0) sizes.push(size);
+  return sizes;
 }
 
 export class FairQueue<T> {
@@ -55,9 +84,13 @@ export class FairQueue<T> {
     return this.backlogged.size;
   }
 
-  /** Opens a ticket holding these items (one request's sentences). */
-  add(items: readonly QueuedItem<T>[]): FairTicket<T> {
-    const ticket = new FairTicket<T>(this.seq++);
+  /**
+   * Opens a ticket holding these items (one request's sentences). With `calls` (sizes summing to the items' count,
+   * e.g. from fixedCalls), the items go in those calls, each whole and alone; the ticket still takes its fair turn.
+   */
+  add(items: readonly QueuedItem<T>[], calls?: readonly number[]): FairTicket<T> {
+    if (calls && calls.reduce((n, c) => n + c, 0) !== items.length) throw new Error('fixed calls must cover the items exactly');
+    const ticket = new FairTicket<T>(this.seq++, calls);
     ticket.clock = this.lowestClock() ?? this.now;
     ticket.items.push(...items);
     if (ticket.pending > 0) this.backlogged.add(ticket);
@@ -79,7 +112,9 @@ export class FairQueue<T> {
 
   /**
    * The items of the next call: repeatedly the head item of the eligible ticket with the lowest clock, until the
-   * call is full by count, or no ticket's next item fits its remaining cost. Items come back with their ticket.
+   * call is full by count, or no ticket's next item fits its remaining cost. Items come back with their ticket. A
+   * ticket with fixed calls gives its next call whole (whatever the limits) when it is chosen first, and sits out a
+   * call that others started.
    */
   take(limits: TakeLimits<T>): { ticket: FairTicket<T>; value: T }[] {
     const call: { ticket: FairTicket<T>; value: T }[] = [];
@@ -90,23 +125,37 @@ export class FairQueue<T> {
     while (call.length < limits.maxItems) {
       const ticket = this.nextTicket(eligible);
       if (!ticket) break;
+      if (ticket.calls) {
+        if (call.length > 0) {
+          full.add(ticket);
+          continue;
+        }
+        for (let n = ticket.calls[ticket.nextCall++]; n > 0; n--) this.serve(ticket, call);
+        break;
+      }
       const item = ticket.items[ticket.head];
       if (call.length > 0 && cost + item.cost > limits.maxCost) {
         full.add(ticket);
         continue;
       }
-      ticket.head += 1;
-      ticket.clock += item.cost;
       cost += item.cost;
-      call.push({ ticket, value: item.value });
-      if (ticket.pending === 0) {
-        this.backlogged.delete(ticket);
-        this.now = Math.max(this.now, ticket.clock);
-      }
+      this.serve(ticket, call);
     }
     const lowest = this.lowestClock();
     if (lowest !== undefined) this.now = lowest;
     return call;
+  }
+
+  /** Moves the ticket's head item into the call. */
+  private serve(ticket: FairTicket<T>, call: { ticket: FairTicket<T>; value: T }[]): void {
+    const item = ticket.items[ticket.head];
+    ticket.head += 1;
+    ticket.clock += item.cost;
+    call.push({ ticket, value: item.value });
+    if (ticket.pending === 0) {
+      this.backlogged.delete(ticket);
+      this.now = Math.max(this.now, ticket.clock);
+    }
   }
 
   private nextTicket(eligible?: (ticket: FairTicket<T>) => boolean): FairTicket<T> | undefined {

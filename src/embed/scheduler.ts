@@ -1,5 +1,5 @@
 import { CancelledError } from '../errors.js';
-import { FairQueue, type FairTicket, type QueuedItem } from './fair-queue.js';
+import { FairQueue, fixedCalls, type FairTicket, type QueuedItem } from './fair-queue.js';
 import type { EmbedderFingerprint } from './fingerprint.js';
 import type { EmbedOptions, Embedder } from './types.js';
 
@@ -43,6 +43,11 @@ interface Pending {
  * the calls in flight however big the batches around it. Sentences of different requests share a call (the native
  * model packs them without padding), which is how concurrent single queries are micro-batched without a timer.
  * An aborted signal drops the ticket's waiting sentences; calls already running finish and are discarded.
+ *
+ * Which sentences share a call depends on timing, and a model that packs (USE-lite) or pads a call gives a sentence a
+ * vector that differs by ~1e-6 with its company. A request that asks for `fixedCalls` (a build) is cut into calls of
+ * its own at fixed positions, `callItems` sentences and `callChars` characters at most from its start, each served
+ * whole: its vectors depend only on its texts (and the schedule's limits), so two builds write the same bytes.
  */
 export class ScheduledEmbedder implements Embedder {
   private readonly queue = new FairQueue<Pending>();
@@ -116,7 +121,7 @@ export class ScheduledEmbedder implements Embedder {
       items.push({ value: { text, resolve, reject }, cost: Math.max(1, text.length) });
     }));
     for (const vector of vectors) vector.catch(() => {});
-    const ticket = this.queue.add(items);
+    const ticket = this.queue.add(items, options.fixedCalls ? fixedCalls(items.map((i) => i.cost), this.options.callItems, this.options.callChars) : undefined);
     const cancel = () => {
       for (const pending of this.queue.cancel(ticket)) pending.reject(new CancelledError());
     };

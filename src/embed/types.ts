@@ -3,6 +3,13 @@ import type { EmbedderFingerprint } from './fingerprint.js';
 export interface EmbedOptions {
   /** Aborting drops the call's sentences not yet embedded (the request's client went away); the call rejects. */
   signal?: AbortSignal;
+  /**
+   * Reproducible vectors: the sentences go in calls of their own, cut at fixed positions of `texts` (scheduler.ts),
+   * so a vector depends only on the texts of this request, never on timing or on other requests sharing a call (a
+   * model that packs or pads a call gives a sentence's vector differently, by ~1e-6, in different company). A build
+   * asks for it; single queries do not, and share calls.
+   */
+  fixedCalls?: boolean;
 }
 
 /** Turns a batch of strings into unit-length vectors; the only thing the rest of the code knows of a model. */

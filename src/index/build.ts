@@ -157,7 +157,8 @@ async function embedAll(job: EmbedJob, ids: readonly number[], take: (v: Float32
   let submitted = 0;
   const submit = () => {
     while (pending.length < window && submitted < chunks.length) {
-      const promise = embedder.embed(chunks[submitted++].map((id) => texts[id]));
+      // Fixed calls: which utterances share an embedder call depends only on the chunk, so two builds write the same vectors.
+      const promise = embedder.embed(chunks[submitted++].map((id) => texts[id]), { fixedCalls: true });
       promise.catch(() => {}); // awaited below; this only stops an early failure counting as unhandled
       pending.push(promise);
     }
@@ -254,7 +255,8 @@ async function embedAndFit(options: BuildOptions, job: EmbedJob, folds: Readonly
   report(0, first.length, 'embedding');
   await embedAll(job, first, (v, id) => (raw[id] = v), (done) => report(done, first.length, 'embedding'));
 
-  // The rest embeds while the space is chosen; its rows wait, then go straight into the graph once it exists.
+  // The rest embeds while the space is chosen; its rows wait, then go straight into the graph once it exists, in the
+  // order they were embedded (chunk by chunk), whatever the timing: the graph depends on its insertion order.
   let intoGraph: ((v: Float32Array, id: number) => void) | undefined;
   const waiting: number[] = [];
   const inSample = sampled ? new Set(first) : undefined;
@@ -284,12 +286,14 @@ async function embedAndFit(options: BuildOptions, job: EmbedJob, folds: Readonly
     if (++added % GRAPH_CHUNK === 0 || added === texts.length) report(added, texts.length, 'graph');
   };
   report(0, texts.length, 'graph');
-  const ready = [...first, ...waiting];
-  intoGraph = add; // from here on, rows embedded go in as they come (set in the same turn as `ready` is taken)
-  for (let n = 0; n < ready.length; n++) {
-    add(raw[ready[n]], ready[n]);
+  // The sample first, then the rest in the order embedded: rows that arrive while this loop yields join `waiting`
+  // behind those already there, and only once it is drained do new rows go straight in (in the same turn).
+  for (let n = 0; n < first.length + waiting.length; n++) {
+    const id = n < first.length ? first[n] : waiting[n - first.length];
+    add(raw[id], id);
     if ((n + 1) % GRAPH_CHUNK === 0) await new Promise((r) => setImmediate(r));
   }
+  intoGraph = add;
   await rest;
 
   if (projection) writeFileSync(join(tmp, FILES.projection), Buffer.concat([f32Bytes(projection.mean), f32Bytes(projection.weights)]));
