@@ -13,7 +13,11 @@ COPY src ./src
 RUN npm ci --no-audit --no-fund
 RUN npm prune --omit=dev --no-audit --no-fund
 
-# Runtime stage: the compiled service, its production dependencies, the sample corpus.
+# Runtime stage: the compiled service, its production dependencies, the sample corpus. They stay root's (read-only
+# to the service); the service runs as the base image's unprivileged `node` user (uid/gid 1000, numeric so that
+# runAsNonRoot-style checks can verify it), and the one place it writes is /app/indexes (DEFAULT_INDEX_DIR: the
+# default index is built there, and `build --out indexes/...`), a volume it owns. A fresh named volume mounted there
+# takes that ownership; a host directory bind-mounted there must be writable by uid 1000 (chown 1000:1000 it).
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
@@ -21,6 +25,9 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY data ./data
+RUN mkdir -p /app/indexes && chown 1000:1000 /app/indexes
+VOLUME ["/app/indexes"]
+USER 1000:1000
 ENV HOST=0.0.0.0 \
     PORT=8080
 EXPOSE 8080
