@@ -7,11 +7,18 @@
     for result in client.batch(["Oh my God!", {"utterance": "Fine.", "k": 2}]):
         print(len(result["demonstrations"]))
 
-Standard library only. Errors: ApiError (status, param, message); StreamError when a streamed batch breaks off.
+Standard library only. Errors: ApiError (status, param, message) for an error answer, ResponseTooLarge for one past
+max_response_bytes; StreamError when a streamed batch breaks off (StreamTimeout, StreamTooLarge when the client gave
+up on it); OSError when no usable answer came: TimeoutError past the call's `timeout` deadline, ProtocolError for
+bytes that are not HTTP, a connection error once the retries are spent.
 """
 
+from ._client import MAX_RESPONSE_BYTES
 from ._client import VERSION as __version__
-from ._client import ApiError, BatchStream, Client, StreamError
+from ._client import ApiError, BatchStream, Client, ProtocolError, ResponseTooLarge, StreamError, StreamTimeout, StreamTooLarge
 from ._types import Answer, Demonstration, FormatInfo, IndexInfo, PromptAnswer
 
-__all__ = ["Answer", "ApiError", "BatchStream", "Client", "Demonstration", "FormatInfo", "IndexInfo", "PromptAnswer", "StreamError", "__version__"]
+__all__ = [
+    "Answer", "ApiError", "BatchStream", "Client", "Demonstration", "FormatInfo", "IndexInfo", "MAX_RESPONSE_BYTES", "PromptAnswer",
+    "ProtocolError", "ResponseTooLarge", "StreamError", "StreamTimeout", "StreamTooLarge", "__version__",
+]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
+import math
 import random
+import socket
 import time
 import urllib.parse
 from typing import Any, Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -12,15 +15,25 @@ from typing import Any, Collection, Dict, Iterable, Iterator, List, Mapping, Opt
 from ._stream import StreamedObject, TruncatedStream
 from ._types import Answer, FormatInfo, IndexInfo, PromptAnswer
 
-__all__ = ["ApiError", "BatchStream", "Client", "StreamError"]
+__all__ = ["ApiError", "BatchStream", "Client", "ProtocolError", "ResponseTooLarge", "StreamError", "StreamTimeout", "StreamTooLarge"]
 
 VERSION = "0.1.0"
 
 #: Query options that are lists: comma-joined on GET, JSON arrays on POST.
 LIST_OPTIONS = ("labels", "exclude_dialogue", "split", "corpus")
 
-#: A retried failure: the connection refused, reset or broken (a replica restarting or draining).
-_RETRIED_ERRORS = (ConnectionError,)
+#: Client(max_response_bytes=...)'s default, 64 MiB. At the server's default limits the largest answer is a batch of
+#: 10,000 demonstrations (ERC_DEMOS_MAX_DEMONSTRATIONS), about 3 MB with utterances of ordinary length: this leaves
+#: room for 20 times that (long texts, raised limits) while an answer read whole (json.loads) stays below about
+#: 1 GB of the client's memory. None: no limit.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+#: Bytes asked of the socket at once; a read returns as soon as any have arrived.
+_READ_SIZE = 64 * 1024
+
+#: What the batch() timeout defaults to: the client's.
+_CLIENT_TIMEOUT: Any = object()
+
 
 class ApiError(Exception):
     """An error answer of the service: `status` (HTTP), `param` (the input at fault, e.g. "k" or "queries.2.labels",
@@ -36,37 +49,217 @@ class ApiError(Exception):
 
     @classmethod
     def from_body(cls, status: int, reason: str, body: bytes) -> ApiError:
-        text = body.decode("utf-8", "replace")
+        text = bytes(body).decode("utf-8", "replace")
         try:
             error = json.loads(text)["error"]
             message = error["message"]
             param = error.get("param")
             if isinstance(message, str) and (param is None or isinstance(param, str)):
                 return cls(status, param, message, text)
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             pass
         snippet = " ".join(text.split())[:200]
         return cls(status, None, f"{reason or 'error'}" + (f": {snippet}" if snippet else ""), text)
 
 
 class StreamError(ApiError):
-    """A streamed batch answer that broke off after its 200 status line (the server failed or went away mid-answer);
-    `received` results had arrived. Not retried: they were already handed out."""
+    """A streamed batch answer that broke off after its 200 status line (the server failed or went away mid-answer,
+    or sent what is not the expected JSON); `received` results had arrived. Not retried: they were already handed
+    out. Its subclasses StreamTimeout and StreamTooLarge say when the client itself gave up."""
 
     def __init__(self, message: str, received: int) -> None:
         super().__init__(200, None, message)
         self.received = received
 
 
+class ProtocolError(OSError):
+    """What came back is not an HTTP answer, or not a well-formed one (a status line or header that is not HTTP's):
+    the wrong port or scheme, or something in between that misbehaves. Not retried."""
+
+
+class ResponseTooLarge(ApiError):
+    """An answer longer than the client's `max_response_bytes` (`limit`): given up, its connection closed, as soon
+    as its Content-Length said so or that many bytes of it had arrived; never read whole. Not retried."""
+
+    limit: Optional[int] = None
+
+
+class StreamTimeout(StreamError, TimeoutError):
+    """A streamed batch answer that had not ended by the call's deadline (`timeout`); `received` results had
+    arrived. Both a StreamError and a TimeoutError."""
+
+
+class StreamTooLarge(StreamError, ResponseTooLarge):
+    """A streamed batch answer that passed `max_response_bytes` (`limit`); `received` results had arrived."""
+
+
+class _Deadline:
+    """The end of one call, `seconds` after it began (None: no end), which every step of it must meet."""
+
+    def __init__(self, seconds: Optional[float], what: str) -> None:
+        self.seconds = seconds
+        self.what = what
+        self.at = math.inf if seconds is None else time.monotonic() + seconds
+
+    def left(self) -> Optional[float]:
+        """The seconds left (None: no deadline); raises TimeoutError once there are none."""
+        if self.seconds is None:
+            return None
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise self.expired()
+        return left
+
+    def expired(self) -> TimeoutError:
+        return TimeoutError(f"{self.what}: timed out: the call did not end within timeout={self.seconds:g} s")
+
+
+class _TimedSocket:
+    """A connected socket (plain or TLS) on which every send and receive ends by the call's deadline. A socket
+    timeout alone bounds each read, so a server sending a byte now and then could hold a call for ever."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._readers = 0  # as socket.makefile: the socket closes once it and every reader made of it have
+        self._closed = False
+
+    def sendall(self, data: Any) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            self._sock.settimeout(self._deadline.left())
+            try:
+                sent = self._sock.send(view)
+            except socket.timeout:
+                raise self._deadline.expired() from None
+            view = view[sent:]
+
+    def recv_into(self, buffer: Any) -> int:
+        self._sock.settimeout(self._deadline.left())
+        try:
+            return self._sock.recv_into(buffer)
+        except socket.timeout:
+            raise self._deadline.expired() from None
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        if mode != "rb":
+            raise ValueError(f"only makefile('rb'), not {mode!r}")
+        self._readers += 1
+        return io.BufferedReader(_SocketReader(self))
+
+    def reader_closed(self) -> None:
+        self._readers -= 1
+        if self._closed and self._readers <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._readers <= 0:
+            self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _SocketReader(io.RawIOBase):
+    """What http.client reads an answer from: the socket's bytes, each read within the call's deadline."""
+
+    def __init__(self, sock: _TimedSocket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock.reader_closed()
+        super().close()
+
+
+class _TimedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection whose connecting, sending and reading all end by one deadline."""
+
+    def __init__(self, host: str, port: Optional[int], deadline: _Deadline) -> None:
+        super().__init__(host, port, timeout=deadline.left())
+        self._deadline = deadline
+        self._create_connection = self._connect_by_deadline
+
+    def _connect_by_deadline(self, address: Tuple[str, int], timeout: Any = None, source_address: Any = None) -> socket.socket:
+        sock = socket.create_connection(address, self._deadline.left(), source_address)
+        try:
+            sock.settimeout(self._deadline.left())  # a TLS handshake, if one follows, gets what is left
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def connect(self) -> None:
+        try:
+            super().connect()
+        except socket.timeout:
+            raise self._deadline.expired() from None
+        self.sock = _TimedSocket(self.sock, self._deadline)  # type: ignore[assignment]
+
+
+class _TimedHTTPSConnection(_TimedHTTPConnection, http.client.HTTPSConnection):
+    pass
+
+
+class _Body:
+    """One answer's body, read as it arrives: each read returns once any bytes have (by the call's deadline, which
+    the socket keeps), and no more than `limit` bytes are read in all; a body that breaks off raises."""
+
+    def __init__(self, response: http.client.HTTPResponse, limit: Optional[int], what: str) -> None:
+        self._response = response
+        self._limit = limit
+        self._what = what
+        self.size = 0
+        if limit is not None and response.length is not None and response.length > limit:
+            raise self._too_large(f"its Content-Length is {response.length}")
+
+    def read(self) -> bytes:
+        """The next bytes; b"" at the end."""
+        response = self._response
+        try:
+            piece = response.read1(_READ_SIZE)
+        except http.client.IncompleteRead:
+            raise ConnectionResetError(f"{self._what}: the answer broke off after {self.size} bytes (the connection closed mid-answer, or its chunked framing is broken)") from None
+        except http.client.HTTPException as error:
+            raise ProtocolError(f"{self._what}: the answer is not well-formed HTTP ({_describe(error)})") from None
+        if not piece and response.length:
+            raise ConnectionResetError(f"{self._what}: the answer broke off after {self.size} of its {self.size + response.length} bytes")
+        self.size += len(piece)
+        if self._limit is not None and self.size > self._limit:
+            raise self._too_large(f"{self.size} bytes had arrived")
+        return piece
+
+    def read_all(self) -> bytearray:
+        data = bytearray()
+        while True:
+            piece = self.read()
+            if not piece:
+                return data
+            data += piece
+
+    def _too_large(self, detail: str) -> ResponseTooLarge:
+        error = ResponseTooLarge(self._response.status, None, f"{self._what}: the answer is larger than max_response_bytes={self._limit} ({detail}); given up")
+        error.limit = self._limit
+        return error
+
+
 class BatchStream(Iterator[Answer]):
     """The results of a batch, in the order of its queries, each one as it arrives. Iterate once; `took_ms` is set
     when the last result has been read. Closing it (or leaving a `with` block) before the end drops the connection,
-    which stops the server's remaining work for it."""
+    which stops the server's remaining work for it. Reading it is bound by the batch call's deadline (`timeout`) and
+    the client's `max_response_bytes`: past either it raises StreamTimeout or StreamTooLarge (both StreamErrors)."""
 
-    def __init__(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
+    def __init__(self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse, body: _Body) -> None:
         self._connection = connection
         self._response = response
-        self._object = StreamedObject(lambda: response.read1(65536), "results")
+        self._object = StreamedObject(body.read, "results")
         self._items = iter(self._object)
         self.took_ms: Optional[float] = None
 
@@ -82,12 +275,22 @@ class BatchStream(Iterator[Answer]):
             self.took_ms = float(took) if isinstance(took, (int, float)) else None
             self.close()
             raise
-        except (TruncatedStream, OSError, http.client.HTTPException) as error:
+        except BaseException as error:
             self.close()
-            raise StreamError(f"the streamed answer broke off after {self._object.count} results: {error}", self._object.count) from error
+            count = self._object.count
+            after = f"after {count} result{'' if count == 1 else 's'}"
+            if isinstance(error, TimeoutError):
+                raise StreamTimeout(f"{error} ({after})", count) from None
+            if isinstance(error, ResponseTooLarge):
+                too_large = StreamTooLarge(f"{error.message} ({after})", count)
+                too_large.limit = error.limit
+                raise too_large from None
+            if isinstance(error, (TruncatedStream, OSError, http.client.HTTPException)):
+                raise StreamError(f"the streamed answer broke off {after}: {error}", count) from error
+            raise
 
     def close(self) -> None:
-        self._connection.close()
+        _close(self._connection, self._response)
 
     def __enter__(self) -> BatchStream:
         return self
@@ -103,28 +306,45 @@ Query = Union[str, Mapping[str, Any]]
 class Client:
     """A client of one erc-demos service.
 
-    `timeout` bounds connecting and each read, in seconds. A 503 (a replica draining, or a proxy without a ready
-    one) and a connection refused, reset or broken are retried up to `retries` times, after `backoff`, twice that,
-    and so on (a numeric Retry-After is followed, up to 10 s); a 4xx never is. Other failures raise `ApiError` (an
-    answer) or `OSError` (no answer: the last connection error, a timeout)."""
+    `timeout` (seconds; None: none) is a deadline for each whole call: connecting, sending, any retries and the
+    waits between them, and reading the whole answer (for batch(), until its last result has been read; batch()
+    takes its own `timeout=`). Past it the call raises TimeoutError (StreamTimeout from a batch's results),
+    however slowly or steadily the bytes were arriving. A 503 (a replica draining, or a proxy without a ready one)
+    and a connection refused, reset or broken before the whole answer has arrived are retried up to `retries`
+    times, after `backoff`, twice that, and so on (a numeric Retry-After is followed, up to 10 s), while the
+    deadline leaves time for the wait; a 4xx never is. An answer longer than `max_response_bytes` (default
+    MAX_RESPONSE_BYTES, 64 MiB; None: no limit) is given up as soon as it is known to be: ResponseTooLarge.
+    Other failures raise `ApiError` (an answer) or `OSError` (no usable answer: the last connection error,
+    ProtocolError for bytes that are not HTTP); never an http.client exception."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8080", timeout: float = 30.0, retries: int = 3, backoff: float = 0.2) -> None:
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8080",
+        timeout: Optional[float] = 30.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+        max_response_bytes: Optional[int] = MAX_RESPONSE_BYTES,
+    ) -> None:
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base_url must be an http:// or https:// URL, not {base_url!r}")
         if retries < 0:
             raise ValueError("retries must be 0 or more")
+        _check_timeout(timeout)
+        if max_response_bytes is not None and (isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1):
+            raise ValueError(f"max_response_bytes must be a whole number of bytes, 1 or more, or None, not {max_response_bytes!r}")
         self.base_url = base_url
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.max_response_bytes = max_response_bytes
         self._https = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port
         self._prefix = parts.path.rstrip("/")
 
     def __repr__(self) -> str:
-        return f"Client({self.base_url!r}, timeout={self.timeout!r}, retries={self.retries!r})"
+        return f"Client({self.base_url!r}, timeout={self.timeout!r}, retries={self.retries!r}, max_response_bytes={self.max_response_bytes!r})"
 
     # --- the routes ---------------------------------------------------------------------------------------------
 
@@ -157,13 +377,23 @@ class Client:
         result: Answer = self._json("GET", f"/demonstrations?{query}")
         return result
 
-    def batch(self, queries: Iterable[Query]) -> BatchStream:
+    def batch(self, queries: Iterable[Query], *, timeout: Optional[float] = _CLIENT_TIMEOUT) -> BatchStream:
         """POST /demonstrations: one result per query, in order, read as the server streams them. Each query is an
         utterance or a dict of GET's options (lists as lists; a comma-separated string is split). The request is
-        sent now: a bad query raises ApiError here, naming it by position (`queries.2.k`)."""
+        sent now: a bad query raises ApiError here, naming it by position (`queries.2.k`). `timeout` (default: the
+        client's; None: none) is this call's deadline, from now until the last result has been read, the time your
+        code spends between results included: give a long batch more."""
+        if timeout is not _CLIENT_TIMEOUT:
+            _check_timeout(timeout)
         body = {"queries": [_batch_query(query) for query in queries]}
-        connection, response = self._send("POST", "/demonstrations", body)
-        return BatchStream(connection, response)
+        deadline = _Deadline(self.timeout if timeout is _CLIENT_TIMEOUT else timeout, "POST /demonstrations")
+        connection, response, _ = self._exchange("POST", "/demonstrations", body, deadline, stream=True)
+        try:
+            reader = _Body(response, self.max_response_bytes, deadline.what)
+        except BaseException:
+            _close(connection, response)
+            raise
+        return BatchStream(connection, response, reader)
 
     def prompt(
         self,
@@ -201,35 +431,39 @@ class Client:
     def health(self) -> Dict[str, Any]:
         """GET /healthz, tried once: `{status: "ok", indexes}`, or `{status: "draining"}` (a 503, not raised) once the
         server has begun to shut down. A connection error is raised as it is."""
-        connection, response = self._send("GET", "/healthz", retry=False, keep=(503,))
-        try:
-            data = response.read()
-        finally:
-            connection.close()
+        response, data = self._call("GET", "/healthz", retry=False, keep=(503,))
         if response.status in (200, 503):
             try:
                 result: Dict[str, Any] = json.loads(data)
                 return result
-            except ValueError:
+            except (ValueError, RecursionError):
                 pass
         raise ApiError.from_body(response.status, response.reason, data)
 
     # --- HTTP ---------------------------------------------------------------------------------------------------
 
     def _json(self, method: str, path: str, body: Any = None) -> Any:
-        connection, response = self._send(method, path, body)
-        try:
-            data = response.read()
-        finally:
-            connection.close()
+        response, data = self._call(method, path, body)
         try:
             return json.loads(data)
-        except ValueError:
-            raise ApiError(response.status, None, f"the answer is not JSON: {data[:200]!r}", data.decode("utf-8", "replace")) from None
+        except (ValueError, RecursionError):
+            raise ApiError(response.status, None, f"the answer is not JSON: {bytes(data[:200])!r}", bytes(data).decode("utf-8", "replace")) from None
 
-    def _send(self, method: str, path: str, body: Any = None, *, retry: bool = True, keep: Collection[int] = ()) -> Tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        """Sends until an answer other than 503 (or the retries are spent). A 2xx, or a status in `keep`, comes back
-        with its connection open for reading; any other status raises ApiError."""
+    def _call(self, method: str, path: str, body: Any = None, *, retry: bool = True, keep: Collection[int] = ()) -> Tuple[http.client.HTTPResponse, bytearray]:
+        """One whole call within the client's timeout: the answer and its body."""
+        deadline = _Deadline(self.timeout, f"{method} {path.split('?', 1)[0]}")
+        connection, response, data = self._exchange(method, path, body, deadline, retry=retry, keep=keep)
+        assert data is not None
+        return response, data
+
+    def _exchange(
+        self, method: str, path: str, body: Any, deadline: _Deadline, *, stream: bool = False, retry: bool = True, keep: Collection[int] = (),
+    ) -> Tuple[http.client.HTTPConnection, http.client.HTTPResponse, Optional[bytearray]]:
+        """Sends until an answer other than 503, or until the retries or the deadline are spent. A 2xx, or a status
+        in `keep`, comes back with its body read and its connection closed, or (`stream`) with its connection open
+        for reading; any other status raises ApiError. A refused or reset connection, or a body cut off, is tried
+        again while retries and time are left."""
+        what = deadline.what
         payload = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Accept": "application/json", "User-Agent": f"erc-demos-client-python/{VERSION}"}
         if payload is not None:
@@ -237,43 +471,87 @@ class Client:
         attempts = 1 + (self.retries if retry else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
-            connection = self._connection()
+            connection = self._connection(deadline)
+            response: Optional[http.client.HTTPResponse] = None
             try:
-                connection.request(method, self._prefix + path, body=payload, headers=headers)
-                response = connection.getresponse()
-            except _RETRIED_ERRORS:
-                connection.close()
-                if last:
+                try:
+                    connection.request(method, self._prefix + path, body=payload, headers=headers)
+                    response = connection.getresponse()
+                    if 200 <= response.status < 300 or response.status in keep:
+                        if stream:
+                            return connection, response, None
+                        data = _Body(response, self.max_response_bytes, what).read_all()
+                        _close(connection, response)
+                        return connection, response, data
+                except http.client.RemoteDisconnected:
+                    raise ConnectionResetError(f"{what}: the server closed the connection without answering") from None
+                except http.client.HTTPException as error:
+                    raise ProtocolError(f"{what}: the answer is not HTTP ({_describe(error)})") from None
+            except ConnectionError:
+                _close(connection, response)
+                if last or not self._wait(attempt, None, deadline):
                     raise
-                self._sleep(attempt, None)
                 continue
             except BaseException:
-                connection.close()
+                _close(connection, response)
                 raise
-            if 200 <= response.status < 300 or response.status in keep:
-                return connection, response
-            try:
-                data = response.read()
-            except (OSError, http.client.HTTPException):
-                data = b""
-            finally:
-                connection.close()
-            if response.status == 503 and not last:
-                self._sleep(attempt, response.getheader("Retry-After"))
+            data = self._error_body(response, what)
+            _close(connection, response)
+            if response.status == 503 and not last and self._wait(attempt, response.getheader("Retry-After"), deadline):
                 continue
             raise ApiError.from_body(response.status, response.reason, data)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._https:
-            return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout)
-        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+    def _error_body(self, response: http.client.HTTPResponse, what: str) -> bytes:
+        """As much of an error answer's body as arrives whole, within the deadline and max_response_bytes: the error
+        is its status either way."""
+        data = bytearray()
+        try:
+            reader = _Body(response, self.max_response_bytes, what)
+            while True:
+                piece = reader.read()
+                if not piece:
+                    break
+                data += piece
+        except (OSError, ApiError):
+            pass
+        return bytes(data)
 
-    def _sleep(self, attempt: int, retry_after: Optional[str]) -> None:
+    def _connection(self, deadline: _Deadline) -> http.client.HTTPConnection:
+        if self._https:
+            return _TimedHTTPSConnection(self._host, self._port, deadline)
+        return _TimedHTTPConnection(self._host, self._port, deadline)
+
+    def _wait(self, attempt: int, retry_after: Optional[str], deadline: _Deadline) -> bool:
+        """Waits before the next try; False (not waiting) when the deadline would pass first."""
         delay = self.backoff * (2 ** attempt) * (1 + 0.25 * random.random())
         if retry_after is not None and retry_after.strip().isdigit():
             delay = max(delay, min(float(retry_after), 10.0))
+        if time.monotonic() + delay >= deadline.at:
+            return False
         time.sleep(delay)
+        return True
+
+
+def _close(connection: http.client.HTTPConnection, response: Optional[http.client.HTTPResponse]) -> None:
+    """Closes a connection and its answer: an answer marked Connection: close holds the socket once the connection
+    has let go of it, so closing the connection alone would leave it open."""
+    try:
+        connection.close()
+    finally:
+        if response is not None:
+            response.close()
+
+
+def _check_timeout(timeout: Optional[float]) -> None:
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0 or timeout == math.inf):
+        raise ValueError(f"timeout must be a number of seconds above 0, or None, not {timeout!r}")
+
+
+def _describe(error: http.client.HTTPException) -> str:
+    """An http.client exception in words: its class and what it holds (a bad status line's first bytes)."""
+    text = str(error) or repr(error)
+    return f"{type(error).__name__}: {text[:200]}"
 
 
 def _query_value(value: Any) -> str:
