@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   TEMPLATE_INVALID: 'a prompt format template is malformed or uses an unknown placeholder',
   CANCELLED: 'the request was cancelled (its client went away); nobody is waiting for an answer',
   OUT_NOT_AN_INDEX: "a build's --out names something that is not an index of ours to replace",
+  OUT_REFUSED: "an export's --out names something it must not replace (a device, a directory, a link to nothing, one of its own inputs) or cannot write",
   INDEX_LOAD_FAILED: 'an index directory cannot be opened: missing, damaged, or built with another embedder or model',
   INDEX_NAME_TAKEN: 'two served indexes have one name',
   NO_INDEX: 'nothing to serve: no index directory given',
@@ -98,6 +99,21 @@ export class OutputRefusedError extends ErcDemosError {
   ) {
     super('OUT_NOT_AN_INDEX', `refusing to write --out ${path}: it ${reason}`);
     this.name = 'OutputRefusedError';
+  }
+}
+
+/**
+ * An export's `--out` that is not a regular file to replace, or one of the export's own inputs, or that could not be
+ * written (a full disk): the message names the path, and nothing was replaced.
+ */
+export class ExportRefusedError extends ErcDemosError {
+  declare readonly code: 'OUT_REFUSED';
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super('OUT_REFUSED', message);
+    this.name = 'ExportRefusedError';
   }
 }
 

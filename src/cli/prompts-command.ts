@@ -1,6 +1,5 @@
 import { settingsFromEnv } from '../settings.js';
-import { writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import type { CorpusFormat } from '../corpus/load.js';
 import { sampleDialogues, sampleMismatch, type SampleSpec } from '../corpus/sample.js';
 import type { SourceSpec } from '../corpus/sources.js';
@@ -10,6 +9,8 @@ import { loadSourcesForIndex } from './index-sources.js';
 import { InputError } from '../errors.js';
 import { resolveFormat, formatFromFile } from '../service/prompt-request.js';
 import { exportPrompts } from '../service/export.js';
+import { writeFileAtomic } from '../service/export-sink.js';
+import { besideTarget, exportTarget } from '../service/export-target.js';
 import { checkShapeOptions, datasetInfoEntry, type JsonlShape } from '../service/jsonl-shapes.js';
 import { DemoService } from '../service/service.js';
 import { STRATEGIES, type Strategy } from '../retrieve/select.js';
@@ -65,6 +66,11 @@ function sampledForIndex(dialogues: readonly Dialogue[], spec: SampleSpec, manif
   return sampled.dialogues;
 }
 
+/** The dataset's name in LLaMA-Factory's dataset_info: the export's file name without .jsonl (`prompts` on standard output). */
+function datasetName(out: string): string {
+  return out === '-' ? 'prompts' : basename(out).replace(/\.jsonl?$/, '');
+}
+
 /** erc-demos prompts: loads a split, builds leakage-safe prompts in batches and writes them atomically. */
 export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   const k = intOption('k', o.k, 0, 100);
@@ -74,6 +80,13 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   if (!(STRATEGIES as readonly string[]).includes(o.strategy)) throw new InputError('strategy', `must be one of ${STRATEGIES.join(', ')}`);
   const lambda = o.lambda === undefined ? undefined : Number(o.lambda);
   if (lambda !== undefined && !(lambda >= 0 && lambda <= 1)) throw new InputError('lambda', `must be a number between 0 and 1, got "${o.lambda}"`);
+  // Where the prompts go, checked before any work: standard output (`-`), or a file replaced atomically that is not one
+  // of what the export reads (export-target.ts), nor is the dataset_info entry written beside it.
+  const inputs = [o.index, ...(o.source ?? []).map((s) => s.data), ...[o.data, o.labelMap, o.formatFile].filter((p): p is string => p !== undefined)];
+  const toStdout = o.out === '-';
+  const out = toStdout ? process.stdout : exportTarget(o.out, inputs);
+  const entry = datasetInfoEntry(o.jsonlShape, datasetName(o.out), basename(o.out));
+  const infoFile = entry && !toStdout ? besideTarget(o.out, `${datasetName(o.out)}.dataset_info.json`, inputs) : undefined;
   const base = o.formatFile ? formatFromFile(o.formatFile) : resolveFormat(o.format);
   const format: PromptFormat = {
     ...base,
@@ -92,20 +105,17 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   const bar = progressBar(`prompts (${format.name})`);
   try {
     const summary = await exportPrompts({
-      index, embedder: service.embedderFor(index), format, dialogues, out: o.out, shape: o.jsonlShape, shapeOptions,
+      index, embedder: service.embedderFor(index), format, dialogues, out, inputs, shape: o.jsonlShape, shapeOptions,
       options: { k, strategy: o.strategy as Strategy, window, unified: o.unified, allowEvalSplits: o.allowEvalDemos, dedup: o.dedup, lambda, crossFit: o.crossFit !== false },
       onProgress: bar.update,
     });
     bar.stop();
-    console.error(`wrote ${o.out}: ${summary.prompts} prompts (${summary.withTarget} with a target) in ${summary.seconds.toFixed(1)}s`);
-    const name = basename(o.out).replace(/\.jsonl?$/, '');
-    const entry = datasetInfoEntry(o.jsonlShape, name, basename(o.out));
-    if (entry) {
+    console.error(`wrote ${toStdout ? 'standard output' : o.out}: ${summary.prompts} prompts (${summary.withTarget} with a target) in ${summary.seconds.toFixed(1)}s`);
+    if (infoFile && entry) {
       // Beside the export, for LLaMA-Factory: merge it into data/dataset_info.json and copy the export to data/.
-      const infoFile = join(dirname(o.out), `${name}.dataset_info.json`);
-      writeFileSync(infoFile, `${JSON.stringify(entry, null, 2)}\n`);
+      writeFileAtomic(infoFile, `${JSON.stringify(entry, null, 2)}\n`);
       console.error(`wrote ${infoFile} (the dataset_info.json entry LLaMA-Factory needs):\n${JSON.stringify(entry)}`);
-    }
+    } else if (entry) console.error(`the dataset_info.json entry LLaMA-Factory needs:\n${JSON.stringify(entry)}`);
   } finally {
     bar.stop();
   }

@@ -53,6 +53,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number | null>> = {
   TEMPLATE_INVALID: 400,
   CANCELLED: null,
   OUT_NOT_AN_INDEX: 500,
+  OUT_REFUSED: 500,
   INDEX_LOAD_FAILED: 500,
   INDEX_NAME_TAKEN: 500,
   NO_INDEX: 500,

@@ -1,10 +1,10 @@
-import { createWriteStream, renameSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import type { Dialogue } from '../corpus/types.js';
 import type { Embedder } from '../embed/types.js';
 import type { DemoIndex } from '../index/open.js';
-import { removeDeadTemporaries } from '../index/recover.js';
 import type { PromptFormat } from '../prompt/formats.js';
+import { atomicFileSink, streamSink } from './export-sink.js';
+import { exportTarget } from './export-target.js';
 import { checkShapeOptions, shapeRecord, type JsonlShape, type ShapeOptions } from './jsonl-shapes.js';
 import { buildPrompts, jobsOf, type PromptOptions } from './prompts.js';
 
@@ -14,7 +14,10 @@ export interface ExportOptions {
   format: PromptFormat;
   dialogues: readonly Dialogue[];
   options: PromptOptions;
-  out: string;
+  /** A file path (replaced atomically, checked first) or a stream the caller owns (e.g. standard output). */
+  out: string | Writable;
+  /** What the export reads (corpus files or folders, the index, a format file): `out` must be none of them. */
+  inputs?: readonly string[];
   /** The shape of each line (jsonl-shapes.ts); default instructerc. */
   shape?: JsonlShape;
   shapeOptions?: ShapeOptions;
@@ -35,21 +38,16 @@ function exportId(corpus: string, dialogue: string | undefined, target: number):
 
 /**
  * Writes one JSON line per target turn, in the requested shape (default {id, input, target, demonstrations: [row
- * ids]}: the keys InstructERC's trainer reads; or alpaca, sharegpt). Lines stream to a temporary file renamed into place at the end, so a failed or interrupted
- * export never leaves a truncated file under the requested name; the temporary files of killed exports to the same path
- * are removed first.
+ * ids]}: the keys InstructERC's trainer reads; or alpaca, sharegpt). `out` is a file path, replaced atomically once
+ * every line is written (export-sink.ts), and checked before any work (export-target.ts: a regular file or nothing,
+ * never one of `inputs`); or a stream the caller owns (standard output), written as lines are ready.
  */
 export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
   const started = performance.now();
   checkShapeOptions(o.shape ?? 'instructerc', o.shapeOptions ?? {});
+  const sink = typeof o.out === 'string' ? await atomicFileSink(exportTarget(o.out, o.inputs)) : streamSink(o.out, o.out === process.stdout ? 'standard output' : undefined);
   const jobs = jobsOf(o.dialogues, o.format);
   const batchSize = o.batchSize ?? 256;
-  const tmp = `${o.out}.tmp-${process.pid}`;
-  removeDeadTemporaries(o.out);
-  const stream = createWriteStream(tmp, { encoding: 'utf8' });
-  let streamError: Error | undefined;
-  stream.on('error', (error) => (streamError = error));
-  await once(stream, 'open');
   let withTarget = 0;
   try {
     for (let start = 0; start < jobs.length; start += batchSize) {
@@ -62,21 +60,12 @@ export async function exportPrompts(o: ExportOptions): Promise<ExportSummary> {
           id: exportId(job.corpus, job.dialogueId, job.target), input: p.prompt, target: p.target, demonstrations: p.demonstrations.map((d) => d.id),
         }, o.shapeOptions));
       });
-      if (streamError) throw streamError;
-      if (!stream.write(`${lines.join('\n')}\n`)) await once(stream, 'drain');
+      await sink.write(`${lines.join('\n')}\n`);
       o.onProgress?.(Math.min(start + batchSize, jobs.length), jobs.length);
     }
-    stream.end();
-    await once(stream, 'finish');
-    renameSync(tmp, o.out);
+    await sink.commit();
   } catch (error) {
-    if (!stream.destroyed) {
-      // Not events.once: it rejects on the 'error' a destroyed stream may still emit, hiding the real failure.
-      const closed = new Promise<void>((resolveClose) => stream.once('close', () => resolveClose()));
-      stream.destroy();
-      await closed;
-    }
-    rmSync(tmp, { force: true });
+    await sink.abort();
     throw error;
   }
   return { prompts: jobs.length, withTarget, seconds: (performance.now() - started) / 1000 };

@@ -24,8 +24,9 @@ LIST_OPTIONS = ("labels", "exclude_dialogue", "split", "corpus")
 
 #: Client(max_response_bytes=...)'s default, 64 MiB. At the server's default limits the largest answer is a batch of
 #: 10,000 demonstrations (ERC_DEMOS_MAX_DEMONSTRATIONS), about 3 MB with utterances of ordinary length: this leaves
-#: room for 20 times that (long texts, raised limits) while an answer read whole (json.loads) stays below about
-#: 1 GB of the client's memory. None: no limit.
+#: room for 20 times that (long texts, raised limits), while an answer read whole costs about 5 times its size in
+#: memory (60 MB of JSON: 303 MB peak; 250 MB: 1.2 GB), so a client never holds much more than 300 MB for one.
+#: None: no limit.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 #: Bytes asked of the socket at once; a read returns as soon as any have arrived.
@@ -523,14 +524,15 @@ class Client:
         return _TimedHTTPConnection(self._host, self._port, deadline)
 
     def _wait(self, attempt: int, retry_after: Optional[str], deadline: _Deadline) -> bool:
-        """Waits before the next try; False (not waiting) when the deadline would pass first."""
+        """Waits before the next try; False (no next try: the caller raises the last failure) when the deadline
+        would pass first, or did while waiting."""
         delay = self.backoff * (2 ** attempt) * (1 + 0.25 * random.random())
         if retry_after is not None and retry_after.strip().isdigit():
             delay = max(delay, min(float(retry_after), 10.0))
         if time.monotonic() + delay >= deadline.at:
             return False
         time.sleep(delay)
-        return True
+        return time.monotonic() < deadline.at
 
 
 def _close(connection: http.client.HTTPConnection, response: Optional[http.client.HTTPResponse]) -> None:
