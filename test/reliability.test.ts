@@ -213,25 +213,6 @@ describe('draining, in process', () => {
   });
 });
 
-describe('connection cap', () => {
-  it('connections past ERC_DEMOS_MAX_CONNECTIONS are closed at once; those within it are served', async () => {
-    const service = await DemoService.load([indexDir]);
-    const server = createHttpServer(createApp(service), { ...DEFAULT_SETTINGS, maxConnections: 2 }).listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const port = (server.address() as AddressInfo).port;
-    const open = () => new Promise<Socket>((r) => { const s = connect(port, '127.0.0.1', () => r(s)); s.on('error', () => {}); });
-    const held = [await open(), await open()];
-    await new Promise((r) => setTimeout(r, 100));
-    const third = await open();
-    const closed = await new Promise<boolean>((r) => { third.once('close', () => r(true)); setTimeout(() => r(false), 2000); });
-    expect(closed).toBe(true);
-    const answer = await new Promise<string>((r) => { held[0].once('data', (c) => r(c.toString())); held[0].write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'); });
-    expect(answer).toMatch(/^HTTP\/1\.1 200/);
-    for (const s of held) s.destroy();
-    await new Promise((r) => server.close(r));
-  });
-});
-
 describe('settings', () => {
   it('come from the environment, and a bad value names its variable', () => {
     expect(settingsFromEnv({ ERC_DEMOS_MAX_BATCH_QUERIES: '50' }).maxBatchQueries).toBe(50);

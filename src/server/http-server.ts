@@ -2,6 +2,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener,
 import type { Socket } from 'node:net';
 import { SettingError } from '../errors.js';
 import type { Settings } from '../settings.js';
+import { capConnections } from './connection-cap.js';
 
 type HttpSettings = Pick<Settings, 'maxHeaderBytes' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'socketTimeoutMs' | 'maxConnections'>;
 
@@ -101,7 +102,7 @@ function timeOnlyTheClient(server: Server, idleMs: number): void {
  * a 2000-character utterance percent-encodes to at most 24 KB), time to receive headers and whole requests,
  * keep-alive and idle-socket timeouts (a connection that sends nothing at all is closed after the header timeout; the
  * idle-socket timeout counts only while the server waits on the client, never while it works), and
- * a connection cap. Errors the HTTP parser raises before any route runs
+ * a connection cap that idle connections make room under (connection-cap.ts). Errors the HTTP parser raises before any route runs
  * (headers too large, a timeout, a malformed request) are answered in JSON like every other error; so are a missing
  * Host and an unsupported Expect, left to the app (request-guards.ts), which logs them.
  */
@@ -142,7 +143,8 @@ export function createHttpServer(app: RequestListener, settings: HttpSettings): 
   // Any other expectation is the app's to answer too: a JSON 417 (request-guards.ts), not Node's empty one.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;
-  server.maxConnections = settings.maxConnections;
+  // Not server.maxConnections: at the cap, the oldest connection with nothing under way makes room (connection-cap.ts).
+  capConnections(server, settings.maxConnections);
   // Node's header timeout starts with the first byte: a connection that never sends one would stay until the
   // socket timeout. It gets the same time to start a request as to finish its headers.
   server.on('connection', (socket: Socket) => {
