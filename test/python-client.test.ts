@@ -48,6 +48,6 @@ describe('Python client (clients/python)', () => {
     expect(code, output).toBe(0);
     expect(Number(ran?.[1]), output).toBe(expected);
     expect(output, 'no test may be skipped').toMatch(/^OK$/m);
-    console.log(`[erc-demos tests] Python client: ${ran?.[0].trim()} ${expected} tests, OK`);
+    console.log(`[erc-demos tests] Python client: ran ${ran?.[1]} of ${expected} tests, OK`);
   }, 420_000);
 });

@@ -403,6 +403,11 @@ class HostileTest(unittest.TestCase):
         self.assertEqual((error.received, error.limit), (1, 2 << 20))
         self.assertIn("max_response_bytes=2097152", str(error))
 
+    def test_a_base_url_http_client_would_refuse_is_refused_at_once(self) -> None:
+        for bad in ("http://127.0.0.1:1/a b", "http://127.0.0.1:1/a\r\nX-Injected: 1", "http://127.0.0.1:1/\x7f"):
+            with self.assertRaises(ValueError, msg=repr(bad)):
+                Client(bad)
+
     def test_max_response_bytes_is_checked(self) -> None:
         for bad in (0, -5, 1.5, "10", True):
             with self.assertRaises(ValueError, msg=repr(bad)):

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import random
+import re
 import socket
 import time
 import urllib.parse
@@ -310,7 +311,8 @@ class Client:
     `timeout` (seconds; None: none) is a deadline for each whole call: connecting, sending, any retries and the
     waits between them, and reading the whole answer (for batch(), until its last result has been read; batch()
     takes its own `timeout=`). Past it the call raises TimeoutError (StreamTimeout from a batch's results),
-    however slowly or steadily the bytes were arriving. A 503 (a replica draining, or a proxy without a ready one)
+    however slowly or steadily the bytes were arriving (only resolving the host name, the system's, is not bound
+    by it). A 503 (a replica draining, or a proxy without a ready one)
     and a connection refused, reset or broken before the whole answer has arrived are retried up to `retries`
     times, after `backoff`, twice that, and so on (a numeric Retry-After is followed, up to 10 s), while the
     deadline leaves time for the wait; a 4xx never is. An answer longer than `max_response_bytes` (default
@@ -327,8 +329,8 @@ class Client:
         max_response_bytes: Optional[int] = MAX_RESPONSE_BYTES,
     ) -> None:
         parts = urllib.parse.urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url must be an http:// or https:// URL, not {base_url!r}")
+        if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"[\x00-\x20\x7f]", base_url):
+            raise ValueError(f"base_url must be an http:// or https:// URL (without spaces or control characters), not {base_url!r}")
         if retries < 0:
             raise ValueError("retries must be 0 or more")
         _check_timeout(timeout)
@@ -475,19 +477,19 @@ class Client:
             connection = self._connection(deadline)
             response: Optional[http.client.HTTPResponse] = None
             try:
+                connection.request(method, self._prefix + path, body=payload, headers=headers)
                 try:
-                    connection.request(method, self._prefix + path, body=payload, headers=headers)
                     response = connection.getresponse()
-                    if 200 <= response.status < 300 or response.status in keep:
-                        if stream:
-                            return connection, response, None
-                        data = _Body(response, self.max_response_bytes, what).read_all()
-                        _close(connection, response)
-                        return connection, response, data
                 except http.client.RemoteDisconnected:
                     raise ConnectionResetError(f"{what}: the server closed the connection without answering") from None
                 except http.client.HTTPException as error:
                     raise ProtocolError(f"{what}: the answer is not HTTP ({_describe(error)})") from None
+                if 200 <= response.status < 300 or response.status in keep:
+                    if stream:
+                        return connection, response, None
+                    data = _Body(response, self.max_response_bytes, what).read_all()
+                    _close(connection, response)
+                    return connection, response, data
             except ConnectionError:
                 _close(connection, response)
                 if last or not self._wait(attempt, None, deadline):
