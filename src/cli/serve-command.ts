@@ -46,6 +46,7 @@ function holdSighupUntilStarted(): (reopen: () => void) => void {
 /** erc-demos serve: opens the indexes (or the built-in default), serves them, reopens them on SIGHUP, drains on SIGTERM/SIGINT. */
 export async function runServe(o: ServeCommandOptions): Promise<void> {
   const startReloads = holdSighupUntilStarted();
+  console.error(`starting: opening ${o.index ? o.index.join(', ') : 'the default index'}`);
   const settings = settingsFromEnv();
   const logger = createLogger(settings.logLevel);
   // One embedder pool per model for the life of the process: every reopening reuses it (shared-embedders.ts).
