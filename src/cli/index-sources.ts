@@ -1,4 +1,4 @@
-import { readLabelMapFile, type LabelMap } from '../corpus/label-map.js';
+import { mergeLabelMaps, readLabelMapFile } from '../corpus/label-map.js';
 import { loadSources, type LoadedSources } from '../corpus/sources.js';
 import { prefixesDialogues, type Manifest } from '../index/manifest.js';
 import { sourceSpecs, type BuildCommandOptions } from './build-index.js';
@@ -12,8 +12,7 @@ export type SourceFlags = Pick<BuildCommandOptions, 'sources' | 'format' | 'data
  */
 export function loadSourcesForIndex(manifest: Manifest, flags: SourceFlags, split: string): LoadedSources {
   const user = flags.labelMapFile ? readLabelMapFile(flags.labelMapFile) : {};
-  const labelMap: LabelMap = { ...(manifest.label_map ?? {}) };
-  for (const [corpus, map] of Object.entries(user)) labelMap[corpus] = { ...(labelMap[corpus] ?? {}), ...map };
+  const labelMap = mergeLabelMaps(manifest.label_map, user);
   return loadSources(sourceSpecs(flags), {
     splits: [split],
     labelSpace: manifest.label_space,

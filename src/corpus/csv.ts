@@ -41,7 +41,7 @@ export function readCsv(file: string, options: CsvOptions): CsvRow[] {
   }
   const header = text.slice(0, text.indexOf('\n'));
   for (const column of options.required) {
-    if (records.length > 0 && !(column in records[0].record)) {
+    if (records.length > 0 && !Object.hasOwn(records[0].record, column)) {
       throw new CorpusFormatError(file, 1, `missing column "${column}" (header: ${header.trim()})`);
     }
   }

@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { ownValue } from './own-keys.js';
 
 /**
  * Label sets: each corpus' own names, the names and order InstructERC writes into its prompts, and the 9-label
@@ -80,27 +81,30 @@ const SEMEVAL_EC: LabelScheme = {
   multiLabel: true,
 };
 
-const SCHEMES: Record<string, LabelScheme> = {
-  meld: MELD, emorynlp: EMORYNLP, iemocap: IEMOCAP, 'semeval-ec': SEMEVAL_EC,
+const SCHEMES: ReadonlyMap<string, LabelScheme> = new Map([
+  ['meld', MELD], ['emorynlp', EMORYNLP], ['iemocap', IEMOCAP], ['semeval-ec', SEMEVAL_EC],
   // The built-in sample corpus (data/sample) is labelled with MELD's emotions.
-  sample: MELD,
-};
+  ['sample', MELD],
+]);
 
-/** The label scheme of a known corpus, or undefined for a user corpus whose labels are its own. */
+/**
+ * The label scheme of a known corpus, or undefined for a user corpus whose labels are its own (any name, including
+ * `constructor` or `__proto__`, which are names like any other here).
+ */
 export function labelScheme(corpus: string): LabelScheme | undefined {
-  return SCHEMES[corpus.toLowerCase()];
+  return SCHEMES.get(corpus.toLowerCase());
 }
 
 /** A label in InstructERC's spelling where the corpus has one, else unchanged. */
 export function toInstructercLabel(corpus: string, label: string): string {
-  return labelScheme(corpus)?.toInstructerc[label] ?? label;
+  return ownValue(labelScheme(corpus)?.toInstructerc, label) ?? label;
 }
 
 /** A label in the unified 9-label space; throws where the corpus has no mapping for it. */
 export function toUnifiedLabel(corpus: string, label: string): string {
   const scheme = labelScheme(corpus);
   if ((UNIFIED_LABELS as readonly string[]).includes(label)) return label;
-  const unified = scheme?.toUnified[label];
+  const unified = ownValue(scheme?.toUnified, label);
   if (!unified) throw new InputError('unified', `no unified (Feeling-Wheel) label for ${corpus} label "${label}"`);
   return unified;
 }

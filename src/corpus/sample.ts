@@ -1,5 +1,6 @@
 import { InputError } from '../errors.js';
 import { seededShuffle } from '../random.js';
+import { ownRecord } from './own-keys.js';
 import type { Dialogue } from './types.js';
 
 /** InstructERC's data-scaling mixes: `total` samples the pooled dialogues, `ratio` each corpus by the same fraction. */
@@ -64,8 +65,7 @@ export function sampleDialogues(dialogues: readonly Dialogue[], spec: SampleSpec
     for (const id of seededShuffle(all, spec.seed).slice(0, sampledCount(spec.fraction.value, all.length))) chosen.add(id);
   }
   const sampled = dialogues.filter((d) => chosen.has(d.id));
-  const perCorpus: SampleRecord['per_corpus'] = {};
-  for (const [corpus, ids] of byCorpus) perCorpus[corpus] = { sampled: ids.filter((id) => chosen.has(id)).length, of: ids.length };
+  const perCorpus: SampleRecord['per_corpus'] = ownRecord([...byCorpus].map(([corpus, ids]) => [corpus, { sampled: ids.filter((id) => chosen.has(id)).length, of: ids.length }] as const));
   return {
     dialogues: sampled,
     record: { fraction: spec.fraction.text, value: spec.fraction.value, mix: spec.mix, seed: spec.seed, per_corpus: perCorpus, dialogues: [...chosen].sort() },

@@ -9,6 +9,7 @@ import type { Embedder } from '../embed/types.js';
 import { overCap } from '../embed/text-cap.js';
 import { lengthSortedCalls } from '../embed/calls.js';
 import { labelScheme } from '../corpus/labels.js';
+import { ownRecord } from '../corpus/own-keys.js';
 import { seededShuffle } from '../random.js';
 import { assignFolds, DEFAULT_FOLD_SEED, DEFAULT_FOLDS } from './folds.js';
 import { assertBuildableOut } from './out-guard.js';
@@ -320,17 +321,18 @@ async function checksumsOf(tmp: string, files: readonly string[], report: Report
  * The index's label set: a known corpus whose files use its own names lists them in its order (kept even where
  * these splits lack one); otherwise (a user corpus, or IEMOCAP's 3-letter codes) the labels seen, sorted.
  */
-function indexLabels(options: BuildOptions, labelCounts: Record<string, number>): string[] {
+function indexLabels(options: BuildOptions, labelCounts: ReadonlyMap<string, number>): string[] {
   if (options.labels) return [...options.labels];
   const scheme = labelScheme(options.corpus);
-  const seen = Object.keys(labelCounts).sort();
+  const seen = [...labelCounts.keys()].sort();
   return scheme && seen.every((l) => scheme.own.includes(l)) ? [...scheme.own] : seen;
 }
 
 function manifestOf(options: BuildOptions, texts: readonly string[], hnsw: HnswParams, space: FittedSpace, sample: SpaceSample | null, foldCount: number, checksums: Record<string, string>, seconds: number): Manifest {
   const { dialogues, embedder } = options;
-  const labelCounts: Record<string, number> = {};
-  for (const d of dialogues) for (const t of d.turns) for (const l of t.labels) labelCounts[l] = (labelCounts[l] ?? 0) + 1;
+  // Counted in a Map: labels are the corpus' own names, and `constructor` or `__proto__` is a label like any other.
+  const labelCounts = new Map<string, number>();
+  for (const d of dialogues) for (const t of d.turns) for (const l of t.labels) labelCounts.set(l, (labelCounts.get(l) ?? 0) + 1);
   const { projection, foldProjections, decision } = space;
   return {
     format_version: INDEX_FORMAT_VERSION,
@@ -340,7 +342,7 @@ function manifestOf(options: BuildOptions, texts: readonly string[], hnsw: HnswP
     splits: [...options.splits],
     count: texts.length,
     labels: indexLabels(options, labelCounts),
-    label_counts: labelCounts,
+    label_counts: ownRecord(labelCounts),
     multi_label: labelScheme(options.corpus)?.multiLabel ?? dialogues.some((d) => d.turns.some((t) => t.labels.length !== 1)),
     context_window: 0,
     projection: projection ? { kind: 'lda', dim_in: projection.dimIn, dim_out: projection.dimOut, shrinkage: projection.shrinkage, blend: projection.blend } : null,

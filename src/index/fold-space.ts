@@ -106,6 +106,16 @@ export class FoldSpace implements SearchSpace {
     return this.exactOver(query, k, order.slice(0, k + RESCORED_SLACK).map((h) => h.id));
   }
 
+  /** Every search is an exact scan without a graph to walk, or where the space is small or pure LDA (search()). */
+  get exactMaxRows(): number {
+    const graph = this.graph;
+    return !graph || this.rawDim === 0 || this.rows.length <= graph.exactMaxRows ? Number.POSITIVE_INFINITY : graph.exactMaxRows;
+  }
+
+  scoreRows(query: Float32Array, ids: readonly number[]): Hit[] {
+    return this.exactOver(query, ids.length, ids);
+  }
+
   exactSearch(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
     if (k <= 0) return [];
     const { rawDim, storedDim, stored, lda } = this;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { LabelMapSchema } from '../corpus/label-map.js';
+import { ownRecordSchema } from '../corpus/own-keys.js';
 import { FingerprintSchema } from '../embed/fingerprint.js';
 import { CORPUS_FORMATS } from '../corpus/load.js';
 import { MIXES } from '../corpus/sample.js';
@@ -68,7 +69,8 @@ export const ManifestSchema = z.object({
   splits: z.array(z.string()),
   count: z.number().int().nonnegative(),
   labels: z.array(z.string()),
-  label_counts: z.record(z.string(), z.number().int()),
+  /** Rows per label (prototype-less, as every record keyed by a corpus' names: own-keys.ts). */
+  label_counts: ownRecordSchema(z.string(), z.number().int()),
   multi_label: z.boolean(),
   /** Preceding turns embedded with each utterance (0: the utterance alone). */
   context_window: z.number().int().nonnegative(),
@@ -93,7 +95,7 @@ export const ManifestSchema = z.object({
   /** A data-scaling index: the fraction, mix and seed it was sampled by and the dialogues it holds (null: all). */
   sample: z.object({
     fraction: z.string(), value: z.number(), mix: z.enum(MIXES), seed: z.number().int(),
-    per_corpus: z.record(z.string(), z.object({ sampled: z.number().int(), of: z.number().int() })),
+    per_corpus: ownRecordSchema(z.string(), z.object({ sampled: z.number().int(), of: z.number().int() })),
     dialogues: z.array(z.string()),
   }).nullable().default(null),
   /**

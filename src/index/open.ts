@@ -336,6 +336,14 @@ export class DemoIndex implements SearchSpace {
     return this.exactOver(query, k, this.allowedIds(filter));
   }
 
+  get exactMaxRows(): number {
+    return this.exactSearchMaxRows;
+  }
+
+  scoreRows(query: Float32Array, ids: readonly number[]): Hit[] {
+    return this.exactOver(query, ids.length, ids);
+  }
+
   private allowedIds(filter: RowFilter): number[] {
     return this.rows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
   }

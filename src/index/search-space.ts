@@ -16,4 +16,8 @@ export interface SearchSpace {
   search(query: Float32Array, k: number, filter?: RowFilter): Hit[];
   /** The same by brute force. */
   exactSearch(query: Float32Array, k: number, filter?: RowFilter): Hit[];
+  /** Filtered searches over at most this many rows are exact scans (search() gives what exactSearch() would). */
+  readonly exactMaxRows: number;
+  /** These rows scored against the query as exactSearch scores them, best first (ties to the lower id). */
+  scoreRows(query: Float32Array, ids: readonly number[]): Hit[];
 }

@@ -1,4 +1,4 @@
-import { corpusLabelMap, mapLabel } from '../corpus/label-map.js';
+import { corpusLabelMap, labelMapOf, mapLabel } from '../corpus/label-map.js';
 import { InputError } from '../errors.js';
 import { indexCorpora, type Manifest } from '../index/manifest.js';
 
@@ -20,6 +20,6 @@ export function resolveCorpora(manifest: Pick<Manifest, 'corpus' | 'sources'>, r
  */
 export function inIndexSpace(manifest: Pick<Manifest, 'label_map' | 'label_space'>, corpus: string, label: string): string {
   // A corpus the pool does not hold is still mapped by the paper's table where it is one of its corpora (IEMOCAP).
-  const map = manifest.label_map?.[corpus] ?? (manifest.label_space === 'unified' ? corpusLabelMap(corpus) : undefined);
+  const map = labelMapOf(manifest.label_map, corpus) ?? (manifest.label_space === 'unified' ? corpusLabelMap(corpus) : undefined);
   return (map && mapLabel(map, label)) ?? label;
 }
