@@ -1,6 +1,21 @@
-/** mulberry32: a small seeded generator, so folds and samples depend only on their seed and the ids they deal. */
+/**
+ * The largest seed: mulberry32's state is 32 bits, so seeds are whole numbers from 0 to 2^32 - 1. A larger one would
+ * wrap (2^32 gives the sequence of 0) and two different recorded seeds would give the same sample.
+ */
+export const MAX_SEED = 0xffffffff;
+
+/** Whether `seed` is one the generator takes as it is (a whole number in [0, MAX_SEED]). */
+export function isSupportedSeed(seed: number): boolean {
+  return Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED;
+}
+
+/**
+ * mulberry32: a small seeded generator, so folds and samples depend only on their seed and the ids they deal. A seed
+ * outside [0, MAX_SEED] is a RangeError, never wrapped onto another (a user's seed is checked before, naming it).
+ */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
+  if (!isSupportedSeed(seed)) throw new RangeError(`seed ${seed} is not a whole number from 0 to ${MAX_SEED}`);
+  let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { labelScheme } from './labels.js';
-import { readCorpusText } from './text.js';
+import { notWellFormed, readCorpusText } from './text.js';
 import { CorpusFormatError } from '../errors.js';
 import type { Dialogue, SkippedRow } from './types.js';
 
@@ -12,17 +12,25 @@ import type { Dialogue, SkippedRow } from './types.js';
  * A turn has `label` (single-label) or `labels` (multi-label, possibly empty), or neither (unlabelled).
  * `split` defaults to "train". See docs/CORPUS-FORMAT.md.
  */
+/** A string that is text: a lone surrogate (a JSON escape such as "\ud800" not in a pair) is an error at its field. */
+function text<T extends z.ZodType<string>>(schema: T) {
+  return schema.superRefine((value, ctx) => {
+    const wrong = notWellFormed(value);
+    if (wrong) ctx.addIssue({ code: 'custom', message: wrong });
+  });
+}
+
 const TurnSchema = z.object({
-  speaker: z.string().trim().min(1),
-  text: z.string(),
-  label: z.string().trim().min(1).optional(),
-  labels: z.array(z.string().trim().min(1)).optional(),
-  id: z.union([z.string(), z.number()]).optional(),
+  speaker: text(z.string().trim().min(1)),
+  text: text(z.string()),
+  label: text(z.string().trim().min(1)).optional(),
+  labels: z.array(text(z.string().trim().min(1))).optional(),
+  id: z.union([text(z.string()), z.number()]).optional(),
 }).refine((t) => !(t.label !== undefined && t.labels !== undefined), { message: 'give label or labels, not both' });
 
 const DialogueSchema = z.object({
-  id: z.union([z.string().min(1), z.number()]),
-  split: z.string().trim().min(1).default('train'),
+  id: z.union([text(z.string().min(1)), z.number()]),
+  split: text(z.string().trim().min(1)).default('train'),
   turns: z.array(TurnSchema).min(1),
 });
 

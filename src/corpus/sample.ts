@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { seededShuffle } from '../random.js';
+import { isSupportedSeed, MAX_SEED, seededShuffle } from '../random.js';
 import { ownRecord } from './own-keys.js';
 import type { Dialogue } from './types.js';
 
@@ -42,6 +42,16 @@ export function parseFraction(text: string): Fraction {
   return { text: trimmed, value };
 }
 
+/**
+ * A sample's seed is a whole number from 0 to MAX_SEED (2^32 - 1), the generator's whole state; anything else is an
+ * InputError naming `seed`, at every door (CLI, library), rather than a seed that gives another seed's sample while the
+ * manifest records it as its own.
+ */
+export function checkSampleSeed(seed: number): void {
+  if (isSupportedSeed(seed)) return;
+  throw new InputError('seed', `${seed} is not a seed: give a whole number from 0 to ${MAX_SEED} (2^32 - 1); the sampler's state is 32 bits, so a larger seed would only repeat the sample of a smaller one`);
+}
+
 /** How many dialogues of `of` a fraction takes: the nearest whole number, at least one. */
 function sampledCount(value: number, of: number): number {
   return Math.min(of, Math.max(1, Math.round(value * of)));
@@ -52,6 +62,7 @@ function sampledCount(value: number, of: number): number {
  * dialogues always gives the same sample, kept in corpus order.
  */
 export function sampleDialogues(dialogues: readonly Dialogue[], spec: SampleSpec): { dialogues: Dialogue[]; record: SampleRecord } {
+  checkSampleSeed(spec.seed);
   const byCorpus = new Map<string, string[]>();
   for (const d of dialogues) {
     if (!byCorpus.has(d.corpus)) byCorpus.set(d.corpus, []);

@@ -61,3 +61,28 @@ export function readCorpusText(file: string): string {
   const text = bytes.toString('utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
+
+/**
+ * Where the first lone surrogate of `text` is (a UTF-16 unit D800-DFFF not in a high-low pair), or -1 when there is
+ * none. A JSON escape such as `"\ud800"` decodes to one: it is no character, valid UTF-8 cannot hold it, and SQLite
+ * (like any UTF-8 writer) would store U+FFFD in its place.
+ */
+export function loneSurrogateAt(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0xd800 || unit > 0xdfff) continue;
+    const next = text.charCodeAt(i + 1);
+    if (unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+    else return i;
+  }
+  return -1;
+}
+
+/** Why `text` is not text (a lone surrogate: which and where), or undefined when it is well formed. */
+export function notWellFormed(text: string): string | undefined {
+  const at = loneSurrogateAt(text);
+  if (at < 0) return undefined;
+  const unit = text.charCodeAt(at).toString(16).padStart(4, '0');
+  return `holds a lone surrogate \\u${unit} at character ${at + 1} (a JSON escape not in a high-low pair, so no character); ` +
+    'it is not repaired (it would be stored as U+FFFD): fix the escape, or write the character itself';
+}
