@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   MODEL_CHANGED: "the model's files changed while they were being loaded",
   SETTING_INVALID: 'a setting (environment variable) has a bad value; the message names the variable',
   NOT_SUPPORTED: 'an operation erc-demos does not offer (an index is built, not appended)',
+  SERVICE_CLOSED: 'a DemoService was called after its close(): open a new one',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -182,6 +183,14 @@ export class NotSupportedError extends ErcDemosError {
   constructor(message: string) {
     super('NOT_SUPPORTED', message);
     this.name = 'NotSupportedError';
+  }
+}
+
+/** A DemoService called after its close() (a program's mistake: its embedders may be gone). */
+export class ServiceClosedError extends ErcDemosError {
+  constructor(method: string) {
+    super('SERVICE_CLOSED', `DemoService.${method}: the service is closed; open a new one with DemoService.load`);
+    this.name = 'ServiceClosedError';
   }
 }
 

@@ -2,9 +2,7 @@ import { BaseExampleSelector } from '@langchain/core/example_selectors';
 import type { Example } from '@langchain/core/prompts';
 import { InputError, NotSupportedError } from './errors.js';
 import type { Strategy } from './retrieve/select.js';
-import { DemoQuerySchema } from './service/query.js';
-import type { DemoService } from './service/service.js';
-import { parseInput } from './service/validate.js';
+import type { DemoQueryOptions, DemoService } from './service/service.js';
 
 /** What the selector asks the service for: a DemoService and the query options every selection uses. */
 export interface ErcDemosExampleSelectorOptions {
@@ -46,17 +44,19 @@ export class ErcDemosExampleSelector extends BaseExampleSelector {
     const key = o.inputKey ?? 'utterance';
     const utterance = inputVariables[key];
     if (typeof utterance !== 'string') throw new InputError(key, `the input variable "${key}" holding the utterance is missing (inputs: ${Object.keys(inputVariables).join(', ') || 'none'})`);
-    // The same validation as the HTTP and CLI doors: every option's rule names it.
-    const query = parseInput(DemoQuerySchema, {
-      utterance,
-      ...(o.k !== undefined ? { k: String(o.k) } : {}),
-      ...(o.strategy ? { strategy: o.strategy } : {}),
-      ...(o.labels?.length ? { labels: o.labels.join(',') } : {}),
-      ...(o.lambda !== undefined ? { lambda: String(o.lambda) } : {}),
-      ...(o.index ? { index: o.index } : {}),
-      ...(o.corpus?.length ? { corpus: o.corpus.join(',') } : {}),
-      ...(o.dedup ? { dedup: 'true' } : {}),
-    }, 'options');
+    // The values as given: DemoService checks them by the HTTP door's rules (query.ts), each error naming its option.
+    // An empty list means no restriction, as an absent one.
+    const list = (value: readonly string[] | undefined) => (Array.isArray(value) && value.length === 0 ? undefined : (value as string[] | undefined));
+    const query: DemoQueryOptions = { utterance };
+    if (o.k !== undefined) query.k = o.k;
+    if (o.strategy !== undefined) query.strategy = o.strategy;
+    const labels = list(o.labels);
+    if (labels !== undefined) query.labels = labels;
+    if (o.lambda !== undefined) query.lambda = o.lambda;
+    if (o.index !== undefined) query.index = o.index;
+    const corpus = list(o.corpus);
+    if (corpus !== undefined) query.corpus = corpus;
+    if (o.dedup !== undefined) query.dedup = o.dedup;
     const { demonstrations } = await o.service.demonstrations(query);
     return demonstrations.map((d) => ({
       text: d.text, label: d.label ?? '', speaker: d.speaker, score: d.score.toFixed(6), corpus: d.corpus, source_label: d.source_label ?? '', dialogue: d.dialogue,

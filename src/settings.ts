@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import { SettingError } from './errors.js';
+import { numberFromText, readNumber } from './numbers.js';
 
 /**
  * Every limit and timeout of the service, each a setting with a documented default (README, docs/RELIABILITY.md),
- * read from the environment once at start. A bad value stops the start with a message naming the variable.
+ * read from the environment once at start. A bad value stops the start with a message naming the variable. A number
+ * is read by the one rule of src/numbers.ts: plain digits, so a variable set to nothing, to blanks, to `0x10` or `1e3`
+ * is refused rather than read as 0 or guessed.
  */
 const SETTINGS = {
   // Embedder scheduling (src/embed/scheduler.ts).
@@ -36,7 +39,7 @@ const SETTINGS = {
 const TEXT_SETTINGS = {
   // Embedders (src/embed/create.ts, hub.ts).
   embedThreads: {
-    env: 'ERC_DEMOS_EMBED_THREADS', default: 'auto', pattern: /^(auto|\d+)$/, patternDoc: 'must be auto or a whole number',
+    env: 'ERC_DEMOS_EMBED_THREADS', default: 'auto', pattern: /^(auto|\d+)$/, patternDoc: 'must be auto or a whole number', numeric: true,
     doc: 'worker threads that embed: `auto`: one per core for build, prompts and eval, all but one core for serve (at most 4); 0 embeds in the main thread',
   },
   allowRemoteModels: {
@@ -83,22 +86,56 @@ export const SETTINGS_TABLE = Object.entries(ALL_SETTINGS).map(([name, s]) => ({
 
 export const DEFAULT_SETTINGS: Settings = Object.fromEntries(Object.entries(ALL_SETTINGS).map(([name, s]) => [name, s.default])) as Settings;
 
+/** A text setting that is a number in part (`auto` or a thread count): read as it is written, never trimmed or left empty. */
+const isNumeric = (s: (typeof TEXT_SETTINGS)[keyof typeof TEXT_SETTINGS]): boolean => 'numeric' in s && s.numeric;
+
 const SettingsSchema = z.object({
-  ...Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [
-    name,
-    z.coerce.number({ error: 'must be an integer' }).int('must be an integer').min(s.min, `must be at least ${s.min}`).default(s.default),
-  ])),
-  ...Object.fromEntries(Object.entries(TEXT_SETTINGS).map(([name, s]) => [name, z.string().trim().regex(s.pattern, s.patternDoc).default(s.default)])),
+  ...Object.fromEntries(Object.entries(SETTINGS).map(([name, s]) => [name, numberFromText('integer', { min: s.min }).default(s.default)])),
+  ...Object.fromEntries(Object.entries(TEXT_SETTINGS).map(([name, s]) => [name, (isNumeric(s) ? z.string() : z.string().trim()).regex(s.pattern, s.patternDoc).default(s.default)])),
 });
 
-/** Settings from environment variables (unset or empty: the default). */
+/** Whether a variable set to the empty string means its default: the text settings' (a directory, a URL, a name), never a number's. */
+function emptyIsDefault(name: string): boolean {
+  const text = (TEXT_SETTINGS as Record<string, (typeof TEXT_SETTINGS)[keyof typeof TEXT_SETTINGS]>)[name];
+  return text !== undefined && !isNumeric(text);
+}
+
+/** `NAME=value` as an error shows it, the value quoted where its blanks would not show (`PORT=""`, `HOST=" x"`). */
+function assignment(name: string, value: string): string {
+  return `${name}=${value === '' || value !== value.trim() ? JSON.stringify(value) : value}`;
+}
+
+/** Settings from environment variables (unset: the default; a text setting set empty: its default too). */
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
-  const input = Object.fromEntries(Object.entries(ALL_SETTINGS).flatMap(([name, s]) => (env[s.env] ? [[name, env[s.env]]] : [])));
+  const input = Object.fromEntries(Object.entries(ALL_SETTINGS).flatMap(([name, s]) => {
+    const value = env[s.env];
+    return value === undefined || (value === '' && emptyIsDefault(name)) ? [] : [[name, value]];
+  }));
   const parsed = SettingsSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = issue.path[0] as SettingName;
-    throw new SettingError(`${ALL_SETTINGS[name].env}=${env[ALL_SETTINGS[name].env]}: ${issue.message}`);
+    throw new SettingError(`${assignment(ALL_SETTINGS[name].env, env[ALL_SETTINGS[name].env] ?? '')}: ${issue.message}`);
   }
   return parsed.data as Settings;
+}
+
+/**
+ * The port `serve` listens on without --port: PORT (as container platforms set it), by the rule of src/numbers.ts,
+ * else 8080. `PORT=` or `PORT=abc` is refused naming PORT, not read as 0 (a random port).
+ */
+export function portFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.PORT;
+  if (value === undefined) return 8080;
+  const read = readNumber('integer', value, { min: 0, max: 65535 });
+  if ('problem' in read) throw new SettingError(`${assignment('PORT', value)}: ${read.problem}`);
+  return read.value;
+}
+
+/** The address `serve` listens on without --host: HOST, else 127.0.0.1. `HOST=` is refused (Node would listen on every interface). */
+export function hostFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  const value = env.HOST;
+  if (value === undefined) return '127.0.0.1';
+  if (value.trim() === '' || value !== value.trim()) throw new SettingError(`${assignment('HOST', value)}: must be an address or host name, without spaces (unset it for 127.0.0.1)`);
+  return value;
 }

@@ -1,11 +1,12 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { CORPUS_FORMATS, type CorpusFormat } from '../corpus/load.js';
 import { DEFAULT_MIX, DEFAULT_SAMPLE_SEED, MIXES, parseFraction, type Fraction, type Mix, type SampleSpec } from '../corpus/sample.js';
 import { LABEL_SPACES, parseSourceSpec, type LabelSpace, type SourceSpec } from '../corpus/sources.js';
 import { DEFAULT_EMBEDDER, withDtype, withPrompt } from '../embed/create.js';
 import { DTYPES } from '../embed/transformers.js';
 import { errorCode, InputError, type ErrorCode } from '../errors.js';
-import { settingsFromEnv } from '../settings.js';
+import { parseDecimal, parseInteger, type NumberRange } from '../numbers.js';
+import { hostFromEnv, portFromEnv, settingsFromEnv } from '../settings.js';
 import { DemoQuerySchema } from '../service/query.js';
 import { parseInput } from '../service/validate.js';
 import { runBuild } from './build-index.js';
@@ -16,27 +17,66 @@ import { runEval } from './eval-command.js';
 import { FORMATS } from '../prompt/formats.js';
 import { JSONL_SHAPES, type JsonlShape } from '../service/jsonl-shapes.js';
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
-  return n;
+/**
+ * A numeric option's parser, by the one rule of src/numbers.ts (`--k 0x5`, `--window ''`, `--m 1e1` are refused, not
+ * guessed): a bad value is an InputError naming the flag (exit 2).
+ */
+function integerOption(flag: string, range: NumberRange = {}): (value: string) => number {
+  return (value) => parseInteger(flag, value, range);
 }
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0..65535');
-  return n;
+function decimalOption(flag: string, range: NumberRange = {}): (value: string) => number {
+  return (value) => parseDecimal(flag, value, range);
+}
+
+const positiveInt = (flag: string) => integerOption(flag, { min: 1 });
+
+/** The parsers of options meant to be given several times (each adds to a list); every other option is given once. */
+const REPEATABLE = new WeakSet<object>();
+
+function repeatable<T>(parse: (value: string, previous: T[] | undefined) => T[]): (value: string, previous: T[] | undefined) => T[] {
+  REPEATABLE.add(parse);
+  return parse;
 }
 
 /** Repeatable, comma-separated list option. */
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const collect = repeatable((value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)]);
+
+/** Repeatable `--source <format:path[:name]>`. */
+const sources = repeatable((value: string, previous: SourceSpec[] = []): SourceSpec[] => [...previous, parseSourceSpec(value)]);
+
+/**
+ * An index's name (build --name, the name of `--index name=dir`): the HTTP `index` parameter must be able to name
+ * it, so not empty and without surrounding spaces (the parameter is trimmed).
+ */
+function checkIndexName(flag: string, name: string): string {
+  if (name.trim() === '') throw new InputError(flag, `an index name must not be empty (got ${JSON.stringify(name)})`);
+  if (name !== name.trim()) throw new InputError(flag, `an index name must not begin or end with spaces (got ${JSON.stringify(name)})`);
+  return name;
 }
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a whole number, 0 or more');
-  return n;
+/** `--index [name=]dir` (serve, query): a directory, and the name before `=` when one is given. */
+function indexArgument(value: string): string {
+  if (value === '') throw new InputError('index', 'must name an index directory, [name=]dir');
+  const eq = value.indexOf('=');
+  if (eq === 0) throw new InputError('index', `"${value}": the name before "=" is empty; give --index <name>=<dir>, or the directory alone to serve it under its own name`);
+  if (eq > 0) {
+    checkIndexName('index', value.slice(0, eq));
+    if (value.slice(eq + 1) === '') throw new InputError('index', `"${value}": the directory after "=" is empty`);
+  }
+  return value;
+}
+
+/** `--index <dir>` of prompts and eval: a directory. */
+function indexDir(value: string): string {
+  if (value === '') throw new InputError('index', 'must name an index directory');
+  return value;
+}
+
+/** --host: an address or host name (an empty one would have Node listen on every interface). */
+function host(value: string): string {
+  if (value.trim() === '' || value !== value.trim()) throw new InputError('host', `must be an address or host name, without spaces (got ${JSON.stringify(value)})`);
+  return value;
 }
 
 /** `--fraction`, `--mix`, `--seed`, as build and prompts take them. */
@@ -56,12 +96,22 @@ function sampleSpec(o: SampleFlags): SampleSpec | undefined {
 }
 
 const program = new Command();
-program.name('erc-demos').description('Demonstration retrieval for emotion recognition in conversation').showHelpAfterError();
+program.name('erc-demos').description('Demonstration retrieval for emotion recognition in conversation').showHelpAfterError()
+  // Commander's own usage errors (unknown option, bad choice, conflicting options) are thrown to the catch below,
+  // which exits 2 for them as for every other caller's mistake. Set before the commands, which inherit it.
+  .exitOverride();
+
+/** `--lda-blend` and `--lda-shrinkage` force LDA: with `--projection none` or `auto` they contradict it. */
+function checkProjection(o: { projection?: string; ldaBlend?: number; ldaShrinkage?: number }): void {
+  if (o.projection === undefined || o.projection === 'lda') return;
+  const forcing = o.ldaBlend !== undefined ? 'lda-blend' : o.ldaShrinkage !== undefined ? 'lda-shrinkage' : undefined;
+  if (forcing) throw new InputError(forcing, `--${forcing} forces LDA, which contradicts --projection ${o.projection}: give one of them (or --projection lda)`);
+}
 
 program
   .command('build')
   .description('embed a corpus split and write an index directory (HNSW + SQLite + manifest)')
-  .option('--source <format:path[:name]>', `a corpus to index, repeatable to pool several: <format>:<path>[:<corpus-name>], format among ${CORPUS_FORMATS.join(', ')}`, (v: string, p: SourceSpec[] = []) => [...p, parseSourceSpec(v)])
+  .option('--source <format:path[:name]>', `a corpus to index, repeatable to pool several: <format>:<path>[:<corpus-name>], format among ${CORPUS_FORMATS.join(', ')}`, sources)
   .addOption(new Option('--corpus <format>', 'corpus format (one source; or use --source)').choices(CORPUS_FORMATS))
   .option('--data <path>', 'corpus directory (or one file), with --corpus')
   .option('--split <name>', 'split(s) to index, repeatable or comma-separated', collect)
@@ -69,29 +119,26 @@ program
   .addOption(new Option('--dtype <dtype>', "transformers only: the graph file by dtype (fp32: onnx/model.onnx, as sentence-transformers loads; q8: onnx/model_quantized.onnx; fp16, int8, uint8, q4, q4f16, bnb4); default fp32").choices(DTYPES))
   .option('--query-prompt <prompt>', "transformers only: the prompt put before every utterance, queried and indexed alike: a name from the folder's prompts (e.g. query) or the text itself; default the folder's default prompt; '' for none")
   .requiredOption('--out <dir>', 'index directory to write (replaced atomically)')
-  .option('--name <name>', 'index name served over HTTP (default: the directory name)')
+  .option('--name <name>', 'index name served over HTTP (default: the directory name)', (v: string) => checkIndexName('name', v))
   .addOption(new Option('--label-space <space>', 'native (each corpus\' own labels; one source) or unified (the 9 Feeling-Wheel labels; default for several sources)').choices(LABEL_SPACES))
   .option('--label-map <file.json>', 'unified space: {corpus: {label: unified label}}, adding to or overriding the paper\'s Table 3')
   .option('--fraction <f>', 'index only this fraction of the dialogues (data scaling), e.g. 1/8', parseFraction)
   .addOption(new Option('--mix <mix>', 'with --fraction: total (of the pool) or ratio (of each corpus)').choices(MIXES))
-  .option('--seed <n>', `with --fraction: the sample's seed (default ${DEFAULT_SAMPLE_SEED})`, nonNegativeInt)
-  .option('--corpus-name <name>', 'jsonl only: corpus name, which picks a label scheme (e.g. iemocap)')
-  .option('--batch-size <n>', 'utterances per embedder call (the embedder sorts each by length)', positiveInt, 1024)
-  .option('--m <n>', 'HNSW M', positiveInt)
-  .option('--ef-construction <n>', 'HNSW efConstruction', positiveInt)
-  .option('--ef-search <n>', 'HNSW ef at query time', positiveInt)
-  .addOption(new Option('--projection <kind>', 'the space searched: auto (chosen by cross-validation on the training labels), none (raw embedding) or lda').choices(['auto', 'none', 'lda']).default('auto'))
+  .option('--seed <n>', `with --fraction: the sample's seed (default ${DEFAULT_SAMPLE_SEED})`, integerOption('seed', { min: 0 }))
+  .addOption(new Option('--corpus-name <name>', 'jsonl only: corpus name, which picks a label scheme (e.g. iemocap); with --source, its third part').conflicts('source'))
+  .option('--batch-size <n>', 'utterances per embedder call (the embedder sorts each by length)', positiveInt('batch-size'), 1024)
+  .option('--m <n>', 'HNSW M', positiveInt('m'))
+  .option('--ef-construction <n>', 'HNSW efConstruction', positiveInt('ef-construction'))
+  .option('--ef-search <n>', 'HNSW ef at query time', positiveInt('ef-search'))
+  .addOption(new Option('--projection <kind>', 'the space searched: auto (chosen by cross-validation on the training labels; the default), none (raw embedding) or lda').choices(['auto', 'none', 'lda']))
   .option('--lda-blend <b>', 'force LDA with this share of the raw embedding kept beside the LDA part, in [0, 1) (default 0.4)', (v: string) => {
-    const n = Number(v);
-    if (!(n >= 0 && n < 1)) throw new InvalidArgumentError('must be a number in [0, 1)');
+    const n = parseDecimal('lda-blend', v, { min: 0, max: 1 });
+    if (n === 1) throw new InputError('lda-blend', 'must be at least 0 and below 1');
     return n;
   })
-  .option('--lda-shrinkage <s>', 'force LDA with this shrinkage, in [0, 1] (default 0.1)', (v: string) => {
-    const n = Number(v);
-    if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number between 0 and 1');
-    return n;
-  })
-  .action(async (o: SampleFlags & { source?: SourceSpec[]; labelSpace?: LabelSpace; labelMap?: string; corpus?: CorpusFormat; data?: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string; dtype?: string }) => {
+  .option('--lda-shrinkage <s>', 'force LDA with this shrinkage, in [0, 1] (default 0.1)', decimalOption('lda-shrinkage', { min: 0, max: 1 }))
+  .action(async (o: SampleFlags & { source?: SourceSpec[]; labelSpace?: LabelSpace; labelMap?: string; corpus?: CorpusFormat; data?: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection?: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string; dtype?: string }) => {
+    checkProjection(o);
     await runBuild({
       sources: o.source, format: o.corpus, data: o.data, labelSpace: o.labelSpace, labelMapFile: o.labelMap, sample: sampleSpec(o), splits: o.split ?? ['train'], embedder: withPrompt(withDtype(o.embedder, o.dtype), o.queryPrompt), out: o.out, name: o.name,
       corpusName: o.corpusName, batchSize: o.batchSize, M: o.m, efConstruction: o.efConstruction, efSearch: o.efSearch,
@@ -102,16 +149,17 @@ program
 program
   .command('serve')
   .description('serve GET /demonstrations over HTTP; with no --index, the built-in default (MELD train or the sample corpus)')
-  .option('--index <[name=]dir>', 'index directory, repeatable', (v: string, p: string[] = []) => [...p, v])
-  .option('--port <n>', 'port', port, Number(process.env.PORT ?? 8080))
-  .option('--host <host>', 'address to listen on', process.env.HOST ?? '127.0.0.1')
+  .option('--index <[name=]dir>', 'index directory, repeatable', repeatable((v: string, p: string[] = []) => [...p, indexArgument(v)]))
+  .option('--port <n>', 'port (default: $PORT, else 8080)', integerOption('port', { min: 0, max: 65535 }))
+  .option('--host <host>', 'address to listen on (default: $HOST, else 127.0.0.1)', host)
   .option('--embedder <spec>', 'refuse indexes not built with this embedder')
-  .action((o: ServeCommandOptions) => runServe(o));
+  // PORT and HOST are read only when the flag is absent, by the same rule (a bad one names the variable).
+  .action((o: Partial<ServeCommandOptions>) => runServe({ ...o, port: o.port ?? portFromEnv(), host: o.host ?? hostFromEnv() }));
 
 program
   .command('query')
   .description('print the demonstrations for one utterance as JSON')
-  .requiredOption('--index <dir>', 'index directory')
+  .requiredOption('--index <[name=]dir>', 'index directory', indexArgument)
   .option('-k, --k <n>', 'number of demonstrations (per label with --strategy per-label)')
   .option('--labels <list>', 'only these labels (comma-separated)')
   .option('--strategy <name>', 'topk, per-label or mmr', 'topk')
@@ -136,12 +184,12 @@ program
 /** The options of commands that run an index over one split of a corpus (prompts, eval). */
 function indexOverSplit(command: Command, indexHelp: string, splitHelp: string): Command {
   return command
-    .requiredOption('--index <dir>', indexHelp)
-    .option('--source <format:path[:name]>', 'a corpus to run over, repeatable: <format>:<path>[:<corpus-name>] (its labels through the index\'s label maps)', (v: string, p: SourceSpec[] = []) => [...p, parseSourceSpec(v)])
+    .requiredOption('--index <dir>', indexHelp, indexDir)
+    .option('--source <format:path[:name]>', 'a corpus to run over, repeatable: <format>:<path>[:<corpus-name>] (its labels through the index\'s label maps)', sources)
     .addOption(new Option('--corpus <format>', 'corpus format (one source; or use --source)').choices(CORPUS_FORMATS))
     .option('--data <path>', 'corpus directory (or one file), with --corpus')
     .option('--split <name>', splitHelp, 'test')
-    .option('--corpus-name <name>', 'jsonl only: corpus name (label scheme)')
+    .addOption(new Option('--corpus-name <name>', 'jsonl only: corpus name (label scheme); with --source, its third part').conflicts('source'))
     .option('--label-map <file.json>', 'unified index: {corpus: {label: unified label}} for corpora its own maps lack');
 }
 
@@ -151,7 +199,7 @@ indexOverSplit(
   'split to make prompts for',
 )
   .option('--format <name>', `built-in format: ${[...FORMATS.keys()].join(', ')}`, 'instructerc')
-  .option('--format-file <json>', 'a format of your own (see docs/PROMPTS.md); overrides --format')
+  .addOption(new Option('--format-file <json>', 'a format of your own (see docs/PROMPTS.md), instead of --format').conflicts('format'))
   .option('-k, --k <n>', 'demonstrations per prompt (per label with --strategy per-label); 0 for none', '4')
   .option('--strategy <name>', 'topk, per-label or mmr', 'topk')
   .option('--lambda <x>', 'mmr: relevance against diversity, 0..1 (default 0.5)')
@@ -167,7 +215,7 @@ indexOverSplit(
   .option('--system <text>', 'messages shape: a system message before each prompt')
   .option('--fraction <f>', 'export only this fraction of the split\'s dialogues (data scaling, e.g. 1/8); the index must hold the same sample', parseFraction)
   .addOption(new Option('--mix <mix>', 'with --fraction: total (of the pool) or ratio (of each corpus)').choices(MIXES))
-  .option('--seed <n>', `with --fraction: the sample's seed (default ${DEFAULT_SAMPLE_SEED})`, nonNegativeInt)
+  .option('--seed <n>', `with --fraction: the sample's seed (default ${DEFAULT_SAMPLE_SEED})`, integerOption('seed', { min: 0 }))
   .requiredOption('--out <file>', 'JSONL file to write (replaced atomically)')
   .action(async (o: SampleFlags & { index: string; source?: SourceSpec[]; corpus?: CorpusFormat; data?: string; labelMap?: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; crossFit: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; system?: string; lambda?: string; out: string }) => {
     await runPromptExport({ ...o, sample: sampleSpec(o) });
@@ -178,7 +226,7 @@ indexOverSplit(
   'index of the training split',
   'split to evaluate',
 )
-  .option('-k, --k <n>', 'neighbours', positiveInt, 10)
+  .option('-k, --k <n>', 'neighbours', positiveInt('k'), 10)
   .addOption(new Option('--search <kind>', 'search the metrics use').choices(['exact', 'hnsw']).default('exact'))
   .option('--dedup', 'drop neighbours whose text repeats a closer one (as demonstrations would be)')
   .option('--no-cross-fit', "the split's indexed utterances (--split train) searched in the index's full space, not their fold's")
@@ -197,9 +245,39 @@ const EXIT_CODE: Readonly<Record<ErrorCode, 1 | 2>> = {
   CORPUS_FORMAT: 1, CORPUS_EMPTY: 1, DATA_NOT_FOUND: 1, DATA_PATH_INVALID: 1, SPLIT_MISSING: 1,
   EMBEDDER_UNKNOWN: 1, EMBEDDER_OPTION_INVALID: 1, MODEL_FOLDER_INVALID: 1, MODEL_UNAVAILABLE: 1, MODEL_UNSUPPORTED: 1,
   MODEL_CHANGED: 1, SETTING_INVALID: 1, NOT_SUPPORTED: 1,
+  SERVICE_CLOSED: 1,
 };
 
+/**
+ * Every option that takes a value is given once, unless it is repeatable (REPEATABLE): a second `--out` is an error
+ * naming the option rather than silently the one used. Applied to every command's options here, after they are all
+ * defined, by wrapping each option's parser (commander calls it once per occurrence; the value's source is 'cli'
+ * from the first occurrence on).
+ */
+function refuseRepeatedOptions(command: Command): void {
+  for (const option of command.options) {
+    if (!(option.required || option.optional) || option.variadic || (option.parseArg && REPEATABLE.has(option.parseArg))) continue;
+    const parse = option.parseArg;
+    const key = option.attributeName();
+    const flag = (option.long ?? option.short ?? key).replace(/^-+/, '');
+    let first = '';
+    option.argParser((value: string, previous: unknown) => {
+      if (command.getOptionValueSource(key) === 'cli') {
+        throw new InputError(flag, `given twice (${JSON.stringify(first)}, then ${JSON.stringify(value)}): give it once`);
+      }
+      first = value;
+      return parse ? parse.call(option, value, previous) : value;
+    });
+  }
+  for (const sub of command.commands) refuseRepeatedOptions(sub);
+}
+refuseRepeatedOptions(program);
+
 program.parseAsync().catch((error: unknown) => {
+  if (error instanceof CommanderError) {
+    // Commander has printed it: help or the version (exit 0), or a usage error, the caller's mistake (exit 2).
+    process.exit(error.exitCode === 0 ? 0 : 2);
+  }
   const code = errorCode(error);
   const exit = code ? EXIT_CODE[code] : 1;
   console.error(`erc-demos: ${exit === 2 ? 'invalid ' : ''}${(error as Error).message}`);

@@ -7,6 +7,7 @@ import type { Dialogue } from '../corpus/types.js';
 import { holdsCorpus, type Manifest } from '../index/manifest.js';
 import { loadSourcesForIndex } from './index-sources.js';
 import { InputError } from '../errors.js';
+import { parseDecimal, parseInteger } from '../numbers.js';
 import { resolveFormat, formatFromFile } from '../service/prompt-request.js';
 import { exportPrompts } from '../service/export.js';
 import { writeFileAtomic } from '../service/export-sink.js';
@@ -47,10 +48,9 @@ export interface PromptsCommandOptions {
   out: string;
 }
 
+/** By the one rule for numbers given as text (src/numbers.ts): `--window ''` or `--k 0x5` is refused, not guessed. */
 function intOption(name: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(name, `must be an integer between ${min} and ${max}, got "${value}"`);
-  return n;
+  return parseInteger(name, value, { min, max });
 }
 
 /**
@@ -78,8 +78,7 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   checkShapeOptions(o.jsonlShape, shapeOptions);
   const window = o.window === undefined ? undefined : intOption('window', o.window, 0, 1000);
   if (!(STRATEGIES as readonly string[]).includes(o.strategy)) throw new InputError('strategy', `must be one of ${STRATEGIES.join(', ')}`);
-  const lambda = o.lambda === undefined ? undefined : Number(o.lambda);
-  if (lambda !== undefined && !(lambda >= 0 && lambda <= 1)) throw new InputError('lambda', `must be a number between 0 and 1, got "${o.lambda}"`);
+  const lambda = o.lambda === undefined ? undefined : parseDecimal('lambda', o.lambda, { min: 0, max: 1 });
   // Where the prompts go, checked before any work: standard output (`-`), or a file replaced atomically that is not one
   // of what the export reads (export-target.ts), nor is the dataset_info entry written beside it.
   const inputs = [o.index, ...(o.source ?? []).map((s) => s.data), ...[o.data, o.labelMap, o.formatFile].filter((p): p is string => p !== undefined)];

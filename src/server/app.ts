@@ -70,6 +70,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number | null>> = {
   MODEL_CHANGED: 500,
   SETTING_INVALID: 500,
   NOT_SUPPORTED: 500,
+  SERVICE_CLOSED: 500,
 };
 
 /** A caller's mistake as the answer's `error`: the parameter to fix (a template's is the format) and why. */

@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { charCount } from '../chars.js';
 import { InputError } from '../errors.js';
+import { numberSchema } from '../numbers.js';
 import { FORMATS, PromptFormatSchema, type PromptFormat } from '../prompt/formats.js';
 import { STRATEGIES } from '../retrieve/select.js';
-import { DemoQuerySchema, LambdaSchema, MAX_K, MAX_UTTERANCE_CHARS } from './query.js';
+import { DemoQueryValuesSchema, LambdaSchema, MAX_K, MAX_UTTERANCE_CHARS } from './query.js';
 import { parseInput } from './validate.js';
 
 /** A built-in format by name, or a user's format object (validated field by field). */
@@ -51,9 +52,9 @@ export const PromptRequestSchema = z.object({
   }, { error: 'is required: {turns: [{speaker, text}]}' }).strict(),
   target: z.number({ error: 'must be a turn index' }).int('must be an integer'),
   options: z.object({
-    k: z.number().int().min(0, `must be between 0 and ${MAX_K}`).max(MAX_K, `must be between 0 and ${MAX_K}`).default(4),
+    k: numberSchema('integer', { min: 0, max: MAX_K }).default(4),
     strategy: z.enum(STRATEGIES, { error: `must be one of ${STRATEGIES.join(', ')}` }).default('topk'),
-    window: z.number().int().min(0).max(1000).optional(),
+    window: numberSchema('integer', { min: 0, max: 1000 }).optional(),
     unified: z.boolean().default(false),
     labels: z.array(z.string()).optional(),
     exclude_dialogue: z.array(z.string()).optional(),
@@ -65,9 +66,11 @@ export const PromptRequestSchema = z.object({
   }).strict().prefault({}),
 }).strict();
 export type PromptRequest = z.output<typeof PromptRequestSchema>;
+/** A prompt request as a program may give it (DemoService.prompt): the options' defaults may be left out. */
+export type PromptRequestInput = z.input<typeof PromptRequestSchema>;
 
 export const DemoBatchSchema = z.object({
-  queries: z.array(DemoQuerySchema.extend({ k: z.number().int().min(1, `must be between 1 and ${MAX_K}`).max(MAX_K, `must be between 1 and ${MAX_K}`).optional(), labels: z.array(z.string()).optional(), exclude_dialogue: z.array(z.string()).optional(), split: z.array(z.string()).optional(), corpus: z.array(z.string()).optional(), dedup: z.boolean().optional(), lambda: LambdaSchema.optional(), cross_fit: z.boolean().optional() }), { error: 'must be a list of queries' })
+  queries: z.array(DemoQueryValuesSchema, { error: 'must be a list of queries' })
     // At most ERC_DEMOS_MAX_BATCH_QUERIES, checked before this schema runs (limits.ts: checkBatchLength).
     .min(1, 'must hold at least one query'),
 }).strict();

@@ -3,7 +3,7 @@ import { ScheduledEmbedder } from '../embed/scheduler.js';
 import type { EmbedderFingerprint } from '../embed/fingerprint.js';
 import type { SharedEmbedders } from '../embed/shared-embedders.js';
 import type { Embedder } from '../embed/types.js';
-import { IndexLoadError, IndexSetError, InputError } from '../errors.js';
+import { IndexLoadError, IndexSetError, InputError, ServiceClosedError } from '../errors.js';
 import { DemoIndex, readManifest } from '../index/open.js';
 import { inIndexSpace, resolveCorpora } from './corpora.js';
 import type { SearchSpace } from '../index/search-space.js';
@@ -11,14 +11,16 @@ import { retrieveInSteps } from '../retrieve/retrieve.js';
 import { resolveLabels, type Demonstration, type SelectionOptions, type Strategy } from '../retrieve/select.js';
 import { DEFAULT_SETTINGS, type Settings } from '../settings.js';
 import { checkDemonstrations, checkList, checkRequestChars, demonstrationsAsked, type RequestLimits } from './limits.js';
-import { resolveFormat, type PromptRequest } from './prompt-request.js';
+import { PromptRequestSchema, resolveFormat, type PromptRequestInput } from './prompt-request.js';
 import { buildPrompts, checkPromptSize } from './prompts.js';
-import { effectiveK, type DemoQuery } from './query.js';
+import { DemoQueryValuesSchema, effectiveK, type DemoQuery } from './query.js';
+import { parseInput } from './validate.js';
 import { MAIN_THREAD, type MainThreadShare } from './yield.js';
 
 /**
  * A query's values, from GET (comma lists), POST (arrays) or a program alike: only `utterance` is required (strategy
- * topk, k 5 or 1 per label by default).
+ * topk, k 5 or 1 per label by default). Checked by DemoQueryValuesSchema whoever calls: a wrong value is an
+ * InputError naming its field.
  */
 export type DemoQueryOptions = Omit<DemoQuery, 'labels' | 'split' | 'exclude_dialogue' | 'corpus' | 'strategy'> & {
   strategy?: Strategy; labels?: string[]; split?: string[]; exclude_dialogue?: string[]; corpus?: string[];
@@ -53,6 +55,11 @@ export interface DemoPlan {
 export class DemoService {
   /** Where the main-thread work of requests (search, selection, serialisation) is shared fairly (yield.ts). */
   share: MainThreadShare = MAIN_THREAD;
+
+  /** Set by close(): every later call is refused with SERVICE_CLOSED. */
+  private closed = false;
+  /** The plans this service made (plan()): run() takes no other, so nothing runs unvalidated. */
+  private readonly plans = new WeakSet<DemoPlan>();
 
   private constructor(
     readonly indexes: ReadonlyMap<string, DemoIndex>,
@@ -107,12 +114,20 @@ export class DemoService {
    * is inside an onnxruntime call (the teardown crashes it).
    */
   async close(): Promise<void> {
+    this.closed = true;
     if (!this.ownsEmbedders) return;
     await Promise.all([...this.embedders.values()].map((e) => e.close?.()));
   }
 
+  /** Refuses a call on a closed service with a coded error (its embedders may be closed). */
+  private checkOpen(method: string): void {
+    if (this.closed) throw new ServiceClosedError(method);
+  }
+
   /** The named index, or the only one when no name is given, with the name it is served under. */
   index(name?: string): { name: string; index: DemoIndex } {
+    this.checkOpen('index');
+    if (name !== undefined && typeof name !== 'string') throw new InputError('index', 'must be an index name (a string)');
     if (name === undefined) {
       if (this.indexes.size === 1) {
         const [[only, index]] = this.indexes;
@@ -153,20 +168,29 @@ export class DemoService {
    * refuses the batch, named by position (`queries.3.k`) when there are several.
    */
   plan(queries: readonly DemoQueryOptions[]): DemoPlan {
+    this.checkOpen('plan');
+    if (!Array.isArray(queries)) throw new InputError('queries', 'must be a list of queries');
     const several = queries.length > 1;
-    const planned = queries.map((query, i) => {
+    const planned = queries.map((given: unknown, i) => {
       try {
+        // The rules of the HTTP door (query.ts), for a program's call as for a request already checked by them.
+        const query = parseInput(DemoQueryValuesSchema, given, 'query');
         const { name, index } = this.index(query.index);
         return { name, index, space: index.space(query.dialogue, query.cross_fit ?? true), selection: this.selection(index, query), text: query.utterance };
       } catch (error) {
-        if (error instanceof InputError && several) throw new InputError(`queries.${i}.${error.param}`, error.message.slice(error.param.length + 2), error.code);
+        if (error instanceof InputError && several) {
+          const param = error.param === 'query' ? `queries.${i}` : `queries.${i}.${error.param}`;
+          throw new InputError(param, error.message.slice(error.param.length + 2), error.code);
+        }
         throw error;
       }
     });
     checkRequestChars(several ? 'queries' : 'utterance', planned.map((p) => p.text), this.limits);
     const asked = planned.reduce((n, p) => n + demonstrationsAsked(p.selection, p.index.manifest.labels.length), 0);
     checkDemonstrations(several ? 'queries' : 'k', asked, this.limits);
-    return { queries: planned };
+    const plan: DemoPlan = { queries: planned };
+    this.plans.add(plan);
+    return plan;
   }
 
   /**
@@ -188,6 +212,8 @@ export class DemoService {
   }
 
   private async *runEach<T>(plan: DemoPlan, signal: AbortSignal | undefined, finish: (result: DemoResponse) => T): AsyncGenerator<T> {
+    this.checkOpen('run');
+    if (!this.plans.has(plan)) throw new InputError('plan', 'must be a plan this service made (DemoService.plan)');
     const started = performance.now();
     const { queries } = plan;
     // Stops the embedding also when the caller stops iterating without aborting its own signal.
@@ -263,8 +289,11 @@ export class DemoService {
    * the dialogue's characters, the demonstrations asked for, and the prompt's size, rendered once without
    * demonstrations (a template that repeats the history is refused here, not after it has filled memory).
    */
-  async prompt(request: PromptRequest, signal?: AbortSignal): Promise<{ prompt: string; target: string | null; demonstrations: Demonstration[]; took_ms: number }> {
+  async prompt(given: PromptRequestInput, signal?: AbortSignal): Promise<{ prompt: string; target: string | null; demonstrations: Demonstration[]; took_ms: number }> {
     const started = performance.now();
+    this.checkOpen('prompt');
+    // The rules of POST /prompts (prompt-request.ts), for a program's call as for a body already checked by them.
+    const request = parseInput(PromptRequestSchema, given, 'request');
     const { index } = this.index(request.index);
     const format = resolveFormat(request.format);
     const corpus = request.dialogue.corpus ?? index.manifest.corpus;
