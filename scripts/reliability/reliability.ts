@@ -15,9 +15,10 @@
  *   corrupt   one flipped byte at seeded positions of every index file, the manifest and its checksum included
  *   modelswap an index built with a sentence-transformers folder whose onnx/model.onnx is then replaced by another
  *             graph of the same dimension: serve must refuse it, naming the file (model_swap_refused)
+ *   outguard, reloads, flood, sighupstart: issue 23's hostile round (scripts/reliability/hostile-phases.ts)
  * Prints a table (or one JSON object with --json) and the targets of docs/RELIABILITY.md; exits 1 if one is missed.
  * `--only batches,perlabel` runs only the phases named (fuzz, load, mixed, batches, perlabel, amplify, slow,
- * early413, shutdown, kill9, corrupt, modelswap, foreignout) and checks only the targets whose keys they produced.
+ * early413, shutdown, kill9, corrupt, modelswap, foreignout, outguard, reloads, flood, sighupstart) and checks only the targets whose keys they produced.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ import { DEFAULT_SETTINGS } from '../../src/settings.js';
 import { runLoad, writeUtterances } from '../bench/load-client.js';
 import { fuzzRequests, type FuzzRequest } from './reliability-fuzz.js';
 import { startServeProcess, type ServeProcess } from '../../test/support/serve-process.js';
+import { floodPhase, outGuardPhase, reloadsPhase, sighupAtStartPhase, type HostileContext } from './hostile-phases.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +43,8 @@ const { values } = parseArgs({
     'max-batches': { type: 'string', default: '8' }, only: { type: 'string' },
   },
 });
-const PHASES = ['fuzz', 'load', 'mixed', 'batches', 'perlabel', 'amplify', 'slow', 'early413', 'shutdown', 'kill9', 'corrupt', 'modelswap', 'foreignout'] as const;
+const PHASES = ['fuzz', 'load', 'mixed', 'batches', 'perlabel', 'amplify', 'slow', 'early413', 'shutdown', 'kill9', 'corrupt', 'modelswap', 'foreignout',
+  'outguard', 'reloads', 'flood', 'sighupstart'] as const;
 const only = values.only?.split(',').map((p) => p.trim()).filter(Boolean);
 for (const p of only ?? []) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase "${p}" (phases: ${PHASES.join(', ')})`);
 /** Whether this run includes the phase (all of them unless --only names some). */
@@ -579,6 +582,11 @@ function targets(r: Record<string, number>): [string, boolean][] {
     ['early_413_ms <= 1000, a 413 without "100 Continue"', r.early_413_ms <= 1000 && r.early_413_status === 413 && r.early_413_sent_100_continue === 0],
     ['model_swap_refused = true', (r as Record<string, unknown>).model_swap_refused === true],
     ['foreign_out_refused = true', (r as Record<string, unknown>).foreign_out_refused === true],
+    ['out_device_refused = true, and the links and the own-input export', ['out_device_refused', 'out_link_to_dev_null_refused', 'out_link_to_file_written_and_kept', 'out_own_input_refused'].every((k) => (r as Record<string, unknown>)[k] === true)],
+    ['reload_threads_after_last = reload_threads_after_first', r.reload_threads_after_last === r.reload_threads_after_first],
+    ['reload_rss_growth_mb <= 100', r.reload_rss_growth_mb <= 100],
+    ['flood_other_answered_share >= 0.9', r.flood_other_answered_share >= 0.9],
+    ['sighup_at_start_survived = true', (r as Record<string, unknown>).sighup_at_start_survived === true],
   ];
 }
 
@@ -605,6 +613,16 @@ try {
   if (runs('corrupt')) await corruptionPhase(indexDir);
   if (runs('modelswap')) await modelSwapPhase();
   if (runs('foreignout')) await foreignOutPhase();
+  const hostile: HostileContext = {
+    bin: BIN, work, indexDir, startService, runNode, log,
+    corpusArgs: haveMeld ? ['--corpus', 'meld', '--data', values.data!] : ['--corpus', 'jsonl', '--data', SAMPLE_CORPUS, '--corpus-name', 'sample'],
+    split: haveMeld ? 'dev' : 'train',
+    splitFile: haveMeld ? join(values.data!, 'dev_sent_emo.csv') : SAMPLE_CORPUS,
+  };
+  if (runs('outguard')) Object.assign(results, await outGuardPhase(hostile));
+  if (runs('reloads')) Object.assign(results, await reloadsPhase(hostile));
+  if (runs('flood')) Object.assign(results, await floodPhase(hostile, JSON.parse(readFileSync(utterances, 'utf8')) as string[]));
+  if (runs('sighupstart')) Object.assign(results, await sighupAtStartPhase(hostile));
   results.suite_seconds = Math.round((performance.now() - started) / 1000);
   const summary = { machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`, corpus: haveMeld ? 'MELD train' : 'sample', seed, ...results };
   // With --only, the targets whose first key the phases run did not produce are not checked.
