@@ -52,8 +52,54 @@ describe.skipIf(!HAVE_CHROMIUM)('the web page, in headless Chromium', () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 
+  /** A page that records every console error and Content-Security-Policy violation (none is expected). */
+  async function watchedPage(options?: Parameters<Browser['newPage']>[0]) {
+    const page = await browser.newPage(options);
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      // The browser's own /favicon.ico request (the page names no icon) is a 404, not the page's doing.
+      if (m.location().url.endsWith('/favicon.ico')) return;
+      if (m.type() === 'error' || /Content.Security.Policy/i.test(m.text())) problems.push(`console ${m.type()}: ${m.text()} (${m.location().url})`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => console.error(`Content-Security-Policy violation: ${e.violatedDirective} ${e.blockedURI}`));
+    });
+    return { page, problems };
+  }
+
+  it('the page is served under a Content-Security-Policy that allows only its own files, unframable, unsniffable (issue 23, item 16)', async () => {
+    const res = await fetch(base);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const csp = res.headers.get('content-security-policy')!;
+    for (const directive of ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"]) expect(csp).toContain(directive);
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    // Nothing inline for the policy to refuse: no <script> or <style> body, no style attribute, no on* handler.
+    const html = await res.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=/i);
+    for (const [path, type] of [['/page.js', /^text\/javascript/], ['/page.css', /^text\/css/]] as const) {
+      const file = await fetch(base + path);
+      expect(file.status).toBe(200);
+      expect(file.headers.get('content-type')).toMatch(type);
+      expect(file.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    // nosniff on every answer: JSON, an error, a 404, the metrics; the API's answers frame nothing and load nothing.
+    for (const [path, status] of [['/healthz', 200], ['/indexes', 200], ['/demonstrations?utterance=hi&k=0', 400], ['/nope', 404], ['/metrics', 200], ['/openapi.json', 200]] as const) {
+      const answer = await fetch(base + path);
+      expect(answer.status, path).toBe(status);
+      expect(answer.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(answer.headers.get('x-frame-options'), path).toBe('DENY');
+      expect(answer.headers.get('content-security-policy'), path).toBe("default-src 'none'; frame-ancestors 'none'");
+    }
+    const post = await fetch(`${base}/prompts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    expect(post.status).toBe(400);
+    expect(post.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
   it('an utterance typed in gives demonstrations with labels, a per-label bar and the whole prompt', async () => {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
+    const { page, problems } = await watchedPage({ viewport: { width: 1200, height: 1400 } });
     await page.goto(base);
     await page.locator('#index option').first().waitFor({ state: 'attached' });
     expect(await page.locator('#index').inputValue()).toBe('sample');
@@ -74,12 +120,16 @@ describe.skipIf(!HAVE_CHROMIUM)('the web page, in headless Chromium', () => {
     const prompt = await page.locator('#prompt').textContent();
     expect(prompt).toContain("There's a spider in the bathtub.");
     expect(prompt).toMatch(/^Now you are expert of sentiment and emotional analysis/);
+    // Styled by /page.css (the policy let it load): the bar has its width, the error box is hidden.
+    expect(await page.locator('#k').evaluate((e) => getComputedStyle(e).width)).toBe('64px');
+    expect(await page.locator('#bars .bar').first().evaluate((e) => getComputedStyle(e).backgroundColor)).toBe('rgb(47, 95, 208)');
     await page.screenshot({ path: join(process.env.ERC_DEMOS_SCREENSHOT_DIR ?? dir, 'page.png'), fullPage: true });
+    expect(problems).toEqual([]);
     await page.close();
   });
 
   it('a pasted dialogue makes a prompt over its turns; labels filter; API errors show as the API words them', async () => {
-    const page = await browser.newPage();
+    const { page, problems } = await watchedPage();
     await page.goto(base);
     await page.locator('#index option').first().waitFor({ state: 'attached' });
     await page.fill('#input', 'Anna: Guess what? I got the job!\nBen: No way! That is amazing!');
@@ -97,6 +147,8 @@ describe.skipIf(!HAVE_CHROMIUM)('the web page, in headless Chromium', () => {
     await page.click('#find');
     await page.locator('#error').waitFor({ state: 'visible' });
     expect(await page.locator('#error').textContent()).toBe('k: must be between 1 and 100');
+    // The API's 400 is an answer the page shows, not a console error of its own.
+    expect(problems.filter((p) => !/status of 400/.test(p))).toEqual([]);
     await page.close();
   });
 

@@ -15,6 +15,7 @@ import { createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { requestGuards, type HostAllowList } from './request-guards.js';
 import { requestSignal } from './request-signal.js';
+import { PAGE_CSP, securityHeaders } from './security-headers.js';
 import { newLifecycle, trackAnswers, type Lifecycle } from './shutdown.js';
 import { streamJsonObject } from './stream-json.js';
 
@@ -88,6 +89,7 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(securityHeaders);
   app.use(requestLogging(logger));
   app.use(metrics.middleware);
   app.use(trackAnswers(lifecycle));
@@ -99,10 +101,14 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
     else res.json({ status: 'ok', indexes: [...service.indexes.keys()] });
   });
 
-  const page = readFileSync(new URL('./page/index.html', import.meta.url), 'utf8');
-  app.get('/', (_req, res) => {
-    res.type('html').send(page);
-  });
+  // The page and its two files (no inline script or style: PAGE_CSP allows only these), revalidated on each load.
+  const pageFile = (name: string) => readFileSync(new URL(`./page/${name}`, import.meta.url), 'utf8');
+  for (const [path, file, type] of [['/', 'index.html', 'html'], ['/page.js', 'page.js', 'text/javascript'], ['/page.css', 'page.css', 'css']] as const) {
+    const body = pageFile(file);
+    app.get(path, (_req, res) => {
+      res.set({ 'Content-Security-Policy': PAGE_CSP, 'Cache-Control': 'no-cache' }).type(type).send(body);
+    });
+  }
 
   app.get('/formats', (_req, res) => {
     res.json({ formats: [...FORMATS.values()] });
