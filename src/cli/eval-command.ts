@@ -14,6 +14,8 @@ export interface EvalCommandOptions {
   split: string;
   corpusName?: string;
   labelMap?: string;
+  /** Load a `--data` file whose name says another split as `--split`, on purpose (`--relabel-split`). */
+  relabelSplit?: boolean;
   k: number;
   search: 'exact' | 'hnsw';
   dedup?: boolean;
@@ -25,7 +27,7 @@ export interface EvalCommandOptions {
 export async function runEval(o: EvalCommandOptions): Promise<void> {
   const service = await DemoService.load([o.index], { settings: settingsFromEnv() });
   const { index } = service.index();
-  const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap }, o.split);
+  const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap, relabelSplit: o.relabelSplit }, o.split);
   const bar = progressBar('eval');
   const result = await evaluateRetrieval(index, service.embedderFor(index), corpus.dialogues, { k: o.k, search: o.search, dedup: o.dedup, crossFit: o.crossFit !== false, onProgress: bar.update });
   bar.stop();
