@@ -188,6 +188,19 @@ describe('the doors over one index: HTTP, the library (DemoService), LangChain',
     expect(examples).toHaveLength(2);
   });
 
+  it('an index is served only under a name a request can give (issue 23, item 14, the library door)', async () => {
+    expect(await thrown(() => DemoService.load([join(dir, 'sample')], { names: [''] }))).toMatchObject({ code: 'INPUT_INVALID', param: 'names.0', message: expect.stringMatching(/must be a string, not empty, without surrounding spaces \(got ""\)/) });
+    expect(await thrown(() => DemoService.load([join(dir, 'sample')], { names: [' a'] }))).toMatchObject({ param: 'names.0' });
+    const embedder = await createEmbedder('use-lite');
+    const sample = loadCorpus({ format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], name: 'sample' });
+    await buildIndex({ dialogues: sample.dialogues.slice(0, 5), corpus: 'sample', splits: ['train'], embedder, out: join(dir, 'unnamed'), name: '', projection: { kind: 'none' } });
+    await embedder.close?.();
+    expect(await thrown(() => DemoService.load([join(dir, 'unnamed')]))).toMatchObject({ code: 'INDEX_LOAD_FAILED', message: expect.stringMatching(/its name "" cannot be asked for .*--index <name>=<dir>/) });
+    const renamed = await DemoService.load([join(dir, 'unnamed')], { names: ['small'] });
+    expect([...renamed.indexes.keys()]).toEqual(['small']);
+    await renamed.close();
+  });
+
   it('a closed service refuses every call with SERVICE_CLOSED', async () => {
     const closed = await DemoService.load([join(dir, 'sample')]);
     const plan = closed.plan([{ utterance: 'hi' }]);

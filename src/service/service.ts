@@ -48,6 +48,11 @@ export interface DemoPlan {
   readonly queries: readonly PlannedQuery[];
 }
 
+/** Whether an index name can be given as the `index` parameter, which is trimmed and must not be empty. */
+function addressable(name: string): boolean {
+  return name.trim() !== '' && name === name.trim();
+}
+
 /**
  * The library behind both doors: loaded indexes (by name) and one embedder per embedder id they need. Each index
  * is opened against the embedder it names, so a mismatch is refused at load, not discovered at query time.
@@ -85,6 +90,17 @@ export class DemoService {
     const embedders = new Map<string, Embedder>();
     const indexes = new Map<string, DemoIndex>();
     const manifests = dirs.map((dir) => readManifest(dir));
+    // Each index is served under a name a request can give (`index` is trimmed and must not be empty): refused here,
+    // before any model loads, rather than served out of reach.
+    for (const [i, dir] of dirs.entries()) {
+      const given = options.names?.[i];
+      if (given !== undefined && (typeof given !== 'string' || !addressable(given))) {
+        throw new InputError(`names.${i}`, `an index name must be a string, not empty, without surrounding spaces (got ${JSON.stringify(given)})`);
+      }
+      if (given === undefined && !addressable(manifests[i].name)) {
+        throw new IndexLoadError(dir, `its name ${JSON.stringify(manifests[i].name)} cannot be asked for (empty, or with surrounding spaces); serve it under another: --index <name>=<dir>`);
+      }
+    }
     // Refused before any model loads: an embedder spec is the id it stores, so a mismatch is known from the spec.
     for (const [i, manifest] of manifests.entries()) {
       if (options.embedder && options.embedder !== manifest.embedder.id) {
