@@ -9,6 +9,21 @@ export interface Metrics {
   middleware: (req: Request, res: Response, next: NextFunction) => void;
 }
 
+let processRegistry: Registry | undefined;
+
+/**
+ * Node's process metrics, collected once per process: prom-client's default collectors (event-loop delay, GC
+ * observers) are never stopped, so collectors made per app would keep every app made on a reload alive, and with it
+ * the service and its indexes (60 MB per MELD reload).
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'erc_demos_' });
+  }
+  return processRegistry;
+}
+
 /**
  * Prometheus metrics (prom-client) for GET /metrics: requests and their latency by route and status, the embedder
  * queue and the size of its calls, the indexes served (rows, build), and Node's process metrics. Routes are the
@@ -16,7 +31,6 @@ export interface Metrics {
  */
 export function createMetrics(service: DemoService): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'erc_demos_' });
   const labelNames = ['method', 'route', 'status'] as const;
   const requests = new Counter({ name: 'erc_demos_http_requests_total', help: 'HTTP requests answered, by method, route and status', labelNames, registers: [registry] });
   const duration = new Histogram({
@@ -57,7 +71,7 @@ export function createMetrics(service: DemoService): Metrics {
     info.set({ index: name, corpus: m.corpus, splits: m.splits.join(','), embedder: m.embedder.id, projection: m.projection?.kind ?? 'none', built_at: m.built_at }, 1);
   }
   return {
-    registry,
+    registry: Registry.merge([processMetrics(), registry]),
     middleware(req, res, next) {
       const end = duration.startTimer();
       res.once('finish', () => {
