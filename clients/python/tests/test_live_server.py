@@ -117,6 +117,11 @@ class LiveServerTest(unittest.TestCase):
         self.assertEqual(len(answer["demonstrations"]), 4)
         self.assertFalse({d["dialogue"] for d in answer["demonstrations"]} & {"train/s00", "train/s01"})
 
+    def test_small_floats_go_as_plain_digits(self) -> None:
+        # The server reads query numbers strictly (no exponent); Python's str(0.00001) is "1e-05".
+        answer = self.client.demonstrations("Guess what? I got the job!", k=3, strategy="mmr", lambda_=0.00001)
+        self.assertEqual(len(answer["demonstrations"]), 3)
+
     def test_k_zero_names_k(self) -> None:
         with self.assertRaises(ApiError) as caught:
             self.client.demonstrations("Hello there.", k=0)

@@ -563,7 +563,31 @@ def _query_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (list, tuple, set, frozenset)):
         return ",".join(str(item) for item in value)
+    if isinstance(value, float):
+        return _plain_decimal(value)
     return str(value)
+
+
+def _plain_decimal(value: float) -> str:
+    """A float as plain digits: the server reads numbers in a query strictly (no exponent: 1e-05 is refused), so
+    0.00001 goes as "0.00001". repr gives the shortest digits that read back as the same float; they are shifted by
+    the exponent rather than printed with a fixed number of places, which would round or pad them."""
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"not a finite number: {value!r}")
+    text = repr(value)
+    if "e" not in text and "E" not in text:
+        return text
+    sign = "-" if text.startswith("-") else ""
+    mantissa, exponent = text.lstrip("-").lower().split("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    point = len(whole) + int(exponent)
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}".rstrip("0").rstrip(".")
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
 
 
 def _list_option(name: str, value: Any) -> Any:
