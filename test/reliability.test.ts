@@ -154,9 +154,11 @@ describe('bounded work per request, over HTTP on loopback', () => {
     }
     const huge = await fetch(`${base}/demonstrations?utterance=${'a'.repeat(70_000)}`);
     expect(huge.status).toBe(431);
+    expect(huge.headers.get('x-content-type-options')).toBe('nosniff');
     expect(((await huge.json()) as ErrorBody).error.message).toMatch(/over 65536 bytes \(ERC_DEMOS_MAX_HEADER_BYTES\); send long input by POST/);
     const garbage = await rawExchange(port, 'NOT HTTP AT ALL\r\n\r\n');
     expect(garbage).toMatch(/^HTTP\/1\.1 400 Bad Request[\s\S]*"malformed HTTP request/);
+    expect(garbage).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/);
   });
 
   it('GET /indexes shows names and manifests, not where the server keeps its files', async () => {

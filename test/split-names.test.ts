@@ -1,4 +1,4 @@
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCorpus, splitOfFile } from '../src/corpus/load.js';
@@ -10,7 +10,7 @@ import { buildIndex } from '../src/index/build.js';
 import { DemoIndex } from '../src/index/open.js';
 import { FORMATS } from '../src/prompt/formats.js';
 import { buildPrompts, jobsOf } from '../src/service/prompts.js';
-import { tempDir } from './helpers.js';
+import { cliAsync, tempDir } from './helpers.js';
 
 /**
  * Issue 23, item 5: a corpus file given with another split was silently relabelled (`--data dev_sent_emo.csv --split
@@ -64,6 +64,16 @@ describe('a corpus file whose name says its split', () => {
     expect(() => loadCorpus({ format: 'semeval-ec', data: join(dir, '2018-E-c-En-test-gold.txt'), splits: ['dev'] })).toThrow(/is the test split .* --split dev/);
     // A JSONL line without "split" defaults to train: a file named dev.jsonl would have been indexed as train.
     expect(() => loadCorpus({ format: 'jsonl', data: join(dir, 'dev.jsonl'), splits: ['train'] })).toThrow(/dev\.jsonl is the dev split .* --split train/);
+  });
+
+  it('through the CLI: build refuses it, exit 2 and no index; --relabel-split builds it as train on purpose', async () => {
+    const refused = await cliAsync(['build', '--corpus', 'meld', '--data', dev, '--split', 'train', '--projection', 'none', '--out', join(dir, 'refused')]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/dev_sent_emo\.csv is the dev split .*--relabel-split/);
+    expect(existsSync(join(dir, 'refused'))).toBe(false);
+    const built = await cliAsync(['build', '--corpus', 'meld', '--data', dev, '--split', 'train', '--relabel-split', '--projection', 'none', '--out', join(dir, 'relabelled')]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'relabelled', 'manifest.json'), 'utf8'))).toMatchObject({ splits: ['train'], count: 12 });
   });
 
   it('loads it as the split it says, as another on purpose (relabelSplit), and any file whose name says none as asked', () => {

@@ -137,12 +137,13 @@ program
     return n;
   })
   .option('--lda-shrinkage <s>', 'force LDA with this shrinkage, in [0, 1] (default 0.1)', decimalOption('lda-shrinkage', { min: 0, max: 1 }))
-  .action(async (o: SampleFlags & { source?: SourceSpec[]; labelSpace?: LabelSpace; labelMap?: string; corpus?: CorpusFormat; data?: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection?: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string; dtype?: string }) => {
+  .option('--relabel-split', 'load a --data file whose name says another split as --split, on purpose (else refused)')
+  .action(async (o: SampleFlags & { relabelSplit?: boolean; source?: SourceSpec[]; labelSpace?: LabelSpace; labelMap?: string; corpus?: CorpusFormat; data?: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection?: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string; dtype?: string }) => {
     checkProjection(o);
     await runBuild({
       sources: o.source, format: o.corpus, data: o.data, labelSpace: o.labelSpace, labelMapFile: o.labelMap, sample: sampleSpec(o), splits: o.split ?? ['train'], embedder: withPrompt(withDtype(o.embedder, o.dtype), o.queryPrompt), out: o.out, name: o.name,
       corpusName: o.corpusName, batchSize: o.batchSize, M: o.m, efConstruction: o.efConstruction, efSearch: o.efSearch,
-      projection: o.projection, ldaShrinkage: o.ldaShrinkage, ldaBlend: o.ldaBlend,
+      projection: o.projection, ldaShrinkage: o.ldaShrinkage, ldaBlend: o.ldaBlend, relabelSplit: o.relabelSplit,
     });
   });
 
@@ -190,7 +191,8 @@ function indexOverSplit(command: Command, indexHelp: string, splitHelp: string):
     .option('--data <path>', 'corpus directory (or one file), with --corpus')
     .option('--split <name>', splitHelp, 'test')
     .addOption(new Option('--corpus-name <name>', 'jsonl only: corpus name (label scheme); with --source, its third part').conflicts('source'))
-    .option('--label-map <file.json>', 'unified index: {corpus: {label: unified label}} for corpora its own maps lack');
+    .option('--label-map <file.json>', 'unified index: {corpus: {label: unified label}} for corpora its own maps lack')
+    .option('--relabel-split', 'load a --data file whose name says another split as --split, on purpose (else refused)');
 }
 
 indexOverSplit(
@@ -217,7 +219,7 @@ indexOverSplit(
   .addOption(new Option('--mix <mix>', 'with --fraction: total (of the pool) or ratio (of each corpus)').choices(MIXES))
   .option('--seed <n>', `with --fraction: the sample's seed (default ${DEFAULT_SAMPLE_SEED})`, integerOption('seed', { min: 0 }))
   .requiredOption('--out <file>', 'JSONL file to write (replaced atomically)')
-  .action(async (o: SampleFlags & { index: string; source?: SourceSpec[]; corpus?: CorpusFormat; data?: string; labelMap?: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; crossFit: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; system?: string; lambda?: string; out: string }) => {
+  .action(async (o: SampleFlags & { index: string; source?: SourceSpec[]; corpus?: CorpusFormat; data?: string; labelMap?: string; split: string; corpusName?: string; format: string; formatFile?: string; k: string; strategy: string; window?: string; unified?: boolean; allowEvalDemos?: boolean; dedup?: boolean; crossFit: boolean; demoBlock?: string; demoItem?: string; demoSeparator?: string; jsonlShape: JsonlShape; system?: string; lambda?: string; out: string; relabelSplit?: boolean }) => {
     await runPromptExport({ ...o, sample: sampleSpec(o) });
   });
 
@@ -231,7 +233,7 @@ indexOverSplit(
   .option('--dedup', 'drop neighbours whose text repeats a closer one (as demonstrations would be)')
   .option('--no-cross-fit', "the split's indexed utterances (--split train) searched in the index's full space, not their fold's")
   .option('--json', 'print one JSON object')
-  .action(async (o: { index: string; source?: SourceSpec[]; corpus?: CorpusFormat; data?: string; labelMap?: string; split: string; corpusName?: string; k: number; search: 'exact' | 'hnsw'; dedup?: boolean; crossFit: boolean; json?: boolean }) => {
+  .action(async (o: { index: string; source?: SourceSpec[]; corpus?: CorpusFormat; data?: string; labelMap?: string; split: string; corpusName?: string; k: number; search: 'exact' | 'hnsw'; dedup?: boolean; crossFit: boolean; json?: boolean; relabelSplit?: boolean }) => {
     await runEval(o);
   });
 

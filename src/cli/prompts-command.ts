@@ -26,6 +26,8 @@ export interface PromptsCommandOptions {
   split: string;
   corpusName?: string;
   labelMap?: string;
+  /** Load a `--data` file whose name says another split as `--split`, on purpose (`--relabel-split`; else refused). */
+  relabelSplit?: boolean;
   /** Export a sample of the split's dialogues; the index must hold the same sample (its demonstration pool). */
   sample?: SampleSpec;
   format: string;
@@ -93,7 +95,7 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   };
   const service = await DemoService.load([o.index], { settings: settingsFromEnv() });
   const { index } = service.index();
-  const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap }, o.split);
+  const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap, relabelSplit: o.relabelSplit }, o.split);
   if (corpus.skipped.length) console.error(`skipped ${corpus.skipped.length} rows (first: ${corpus.skipped[0].file}:${corpus.skipped[0].line}: ${corpus.skipped[0].reason})`);
   const foreign = corpus.sources.filter((s) => !holdsCorpus(index.manifest, s.corpus)).map((s) => s.corpus);
   if (foreign.length) console.error(`note: prompts for ${foreign.join(', ')} with demonstrations from a ${index.manifest.corpus} index`);

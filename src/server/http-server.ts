@@ -162,7 +162,8 @@ export function createHttpServer(app: RequestListener, settings: HttpSettings): 
     }
     const { status, param, message } = clientErrorAnswer(error, settings);
     const body = JSON.stringify({ error: { param, message } });
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    // The headers every answer carries (security-headers.ts), this one written before any route runs.
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   return server;
