@@ -6,7 +6,11 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+# onnxruntime-node's install script downloads its CUDA provider on Linux x64 unless this says skip (it runs on the
+# CPU binaries its package ships). The image's npm (10, Node 20's) does not read package.json's allowScripts,
+# which denies that script to npm 11.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY scripts/build-dist.mjs ./scripts/
 COPY src ./src
 # npm ci runs the package build (prepare: scripts/build-dist.mjs) once the dependencies are in.

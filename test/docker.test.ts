@@ -34,6 +34,12 @@ describe('Dockerfile, docker-compose.yml and deploy/nginx.conf (parsed, not run)
     for (const path of copies) expect(existsSync(resolve(ROOT, path)), path).toBe(true);
     // The build stage installs everything (npm ci runs the package build), then prunes the dev dependencies.
     expect(dockerfile).toMatch(/^RUN npm ci --no-audit/m);
+    // onnxruntime-node's install script would download its CUDA provider (and fail where that host is unreachable):
+    // the image's npm 10 does not read package.json's allowScripts, so the variable the script reads says skip.
+    const build = instructions(dockerfile.slice(0, dockerfile.lastIndexOf('\nFROM ')));
+    const skip = build.findIndex(([op, arg]) => op === 'ENV' && /(^|\s)ONNXRUNTIME_NODE_INSTALL=skip(\s|$)/.test(arg));
+    expect(skip).toBeGreaterThanOrEqual(0);
+    expect(skip).toBeLessThan(build.findIndex(([op, arg]) => op === 'RUN' && arg.startsWith('npm ci')));
     expect(dockerfile).toMatch(/^RUN npm prune --omit=dev/m);
     const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.prepare).toBe('npm run build');
