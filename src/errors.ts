@@ -28,6 +28,9 @@ export const ERROR_CODES = {
   SETTING_INVALID: 'a setting (environment variable) has a bad value; the message names the variable',
   NOT_SUPPORTED: 'an operation erc-demos does not offer (an index is built, not appended)',
   SERVICE_CLOSED: 'a DemoService was called after its close(): open a new one',
+  AUTH_REQUIRED: 'a request without a key, or with a key that is not one of the service\'s (HTTP 401): send Authorization: Bearer <key>',
+  AUTH_FORBIDDEN: 'a key without the scope or the index a request needs (HTTP 403); `param` names what was refused',
+  KEYS_FILE_INVALID: 'the API keys file cannot be read or is malformed; the message names the file and the field',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -191,6 +194,36 @@ export class ServiceClosedError extends ErcDemosError {
   constructor(method: string) {
     super('SERVICE_CLOSED', `DemoService.${method}: the service is closed; open a new one with DemoService.load`);
     this.name = 'ServiceClosedError';
+  }
+}
+
+/**
+ * A request the API keys do not let through (src/server/keys/auth.ts): no key or a wrong one (AUTH_REQUIRED, 401, with
+ * the `WWW-Authenticate` challenge), or a key without the scope or index asked for (AUTH_FORBIDDEN, 403). `param` names
+ * what was refused (`authorization`, `index`, `queries.3.index`). The message never holds the key.
+ */
+export class AuthError extends ErcDemosError {
+  declare readonly code: 'AUTH_REQUIRED' | 'AUTH_FORBIDDEN';
+  constructor(
+    code: 'AUTH_REQUIRED' | 'AUTH_FORBIDDEN',
+    readonly param: string,
+    message: string,
+    /** The `WWW-Authenticate` header of the answer (RFC 6750). */
+    readonly challenge: string,
+  ) {
+    super(code, message);
+    this.name = 'AuthError';
+  }
+}
+
+/** An API keys file that cannot be read or is malformed: names the file and the field (never a key's value). */
+export class KeysFileError extends ErcDemosError {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super('KEYS_FILE_INVALID', `keys file ${file}: ${message}`);
+    this.name = 'KeysFileError';
   }
 }
 

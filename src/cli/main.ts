@@ -12,6 +12,7 @@ import { parseInput } from '../service/validate.js';
 import { runBuild } from './build-index.js';
 import { loadService } from './load-service.js';
 import { runServe, type ServeCommandOptions } from './serve-command.js';
+import { newKey, SCOPES, type Scope } from '../server/keys/file.js';
 import { runPromptExport } from './prompts-command.js';
 import { runEval } from './eval-command.js';
 import { FORMATS } from '../prompt/formats.js';
@@ -70,6 +71,12 @@ function indexArgument(value: string): string {
 /** `--index <dir>` of prompts and eval: a directory. */
 function indexDir(value: string): string {
   if (value === '') throw new InputError('index', 'must name an index directory');
+  return value;
+}
+
+/** --keys: a file name (an empty one would silently mean no keys). */
+function keysFile(value: string): string {
+  if (value.trim() === '') throw new InputError('keys', 'must name the API keys file');
   return value;
 }
 
@@ -154,8 +161,22 @@ program
   .option('--port <n>', 'port (default: $PORT, else 8080)', integerOption('port', { min: 0, max: 65535 }))
   .option('--host <host>', 'address to listen on (default: $HOST, else 127.0.0.1)', host)
   .option('--embedder <spec>', 'refuse indexes not built with this embedder')
+  .option('--keys <file>', 'API keys file (JSON; default: $ERC_DEMOS_API_KEYS_FILE): every route but /healthz then needs Authorization: Bearer <key>; reread on SIGHUP', keysFile)
+  .option('--allow-anonymous', 'requests without a key may read (needed to serve without keys on a non-loopback --host; default: $ERC_DEMOS_ALLOW_ANONYMOUS)')
   // PORT and HOST are read only when the flag is absent, by the same rule (a bad one names the variable).
   .action((o: Partial<ServeCommandOptions>) => runServe({ ...o, port: o.port ?? portFromEnv(), host: o.host ?? hostFromEnv() }));
+
+const keys = program.command('keys').description('API keys for serve (docs/RELIABILITY.md#api-keys)');
+keys
+  .command('new')
+  .description('print a new random key (256 bits) on its first line, then its entry for the keys file (with its SHA-256, not the key)')
+  .requiredOption('--name <name>', 'the key\'s name (it appears in the request log)')
+  .addOption(new Option('--scope <scope>', 'read, or write (which includes read)').choices(SCOPES).makeOptionMandatory())
+  .option('--index <name>', 'an index the key may use, repeatable (default: all)', repeatable((v: string, p: string[] = []) => [...p, v]))
+  .action((o: { name: string; scope: Scope; index?: string[] }) => {
+    const made = newKey(o.name, o.scope, o.index);
+    process.stdout.write(`${made.key}\n${JSON.stringify(made.entry)}\n`);
+  });
 
 program
   .command('query')
@@ -247,7 +268,7 @@ const EXIT_CODE: Readonly<Record<ErrorCode, 1 | 2>> = {
   CORPUS_FORMAT: 1, CORPUS_EMPTY: 1, DATA_NOT_FOUND: 1, DATA_PATH_INVALID: 1, SPLIT_MISSING: 1,
   EMBEDDER_UNKNOWN: 1, EMBEDDER_OPTION_INVALID: 1, MODEL_FOLDER_INVALID: 1, MODEL_UNAVAILABLE: 1, MODEL_UNSUPPORTED: 1,
   MODEL_CHANGED: 1, SETTING_INVALID: 1, NOT_SUPPORTED: 1,
-  SERVICE_CLOSED: 1,
+  SERVICE_CLOSED: 1, AUTH_REQUIRED: 2, AUTH_FORBIDDEN: 2, KEYS_FILE_INVALID: 1,
 };
 
 /**

@@ -4,10 +4,12 @@ import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
 import { createLogger } from '../server/logging.js';
 import { ReloadableService } from '../server/reloadable.js';
-import { allowedHosts } from '../server/request-guards.js';
+import { ApiKeys } from '../server/keys/ring.js';
+import { allowedHosts, isLoopbackHost } from '../server/request-guards.js';
 import { drain, newLifecycle, trackConnections } from '../server/shutdown.js';
 import type { DemoService } from '../service/service.js';
-import { settingsFromEnv } from '../settings.js';
+import { SettingError } from '../errors.js';
+import { settingsFromEnv, type Settings } from '../settings.js';
 import { openDefaultIndex } from './default-index.js';
 import { loadService } from './load-service.js';
 
@@ -16,6 +18,29 @@ export interface ServeCommandOptions {
   port: number;
   host: string;
   embedder?: string;
+  /** The API keys file (else ERC_DEMOS_API_KEYS_FILE). */
+  keys?: string;
+  /** Requests without a key may read (else ERC_DEMOS_ALLOW_ANONYMOUS). */
+  allowAnonymous?: boolean;
+}
+
+/**
+ * Who may use the service: the keys file of --keys or ERC_DEMOS_API_KEYS_FILE, read now (a broken one stops the
+ * start, naming the file and the field). Off loopback, a service without keys would let anyone who reaches the port
+ * read every served index: refused unless anonymous reads are asked for on purpose.
+ */
+function openAccess(o: ServeCommandOptions, settings: Settings): ApiKeys {
+  const file = o.keys ?? (settings.apiKeysFile === '' ? undefined : settings.apiKeysFile);
+  const allowAnonymous = o.allowAnonymous === true || settings.allowAnonymous === '1';
+  if (file === undefined && !allowAnonymous && !isLoopbackHost(o.host)) {
+    throw new SettingError(`refusing to serve on ${o.host} without API keys: anyone who reaches the port could read every served index. ` +
+      'Either give a keys file (--keys FILE or ERC_DEMOS_API_KEYS_FILE; make keys with `erc-demos keys new --name NAME --scope read`), ' +
+      'or serve reads to anyone on purpose with --allow-anonymous (ERC_DEMOS_ALLOW_ANONYMOUS=1; writes always need a key)');
+  }
+  const keys = new ApiKeys({ file, allowAnonymous, metricsPublic: settings.metricsPublic === '1' });
+  if (keys.ring) console.error(`keys: ${keys.ring.describe()}, from ${file}${allowAnonymous ? '; requests without a key may read (anonymous allowed)' : ''}`);
+  else if (allowAnonymous) console.error('keys: none; anonymous requests may read (--allow-anonymous / ERC_DEMOS_ALLOW_ANONYMOUS=1)');
+  return keys;
 }
 
 function announce(service: DemoService, prefix = ''): void {
@@ -48,6 +73,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   const startReloads = holdSighupUntilStarted();
   console.error(`starting: opening ${o.index ? o.index.join(', ') : 'the default index'}`);
   const settings = settingsFromEnv();
+  const keys = openAccess(o, settings);
   const logger = createLogger(settings.logLevel);
   // One embedder pool per model for the life of the process: every reopening reuses it (shared-embedders.ts).
   const embedders = new SharedEmbedders((spec) => createEmbedder(spec, 'serve', settings));
@@ -56,7 +82,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   const open = () => loadService(indexArgs, o.embedder, 'serve', settings, embedders);
   const first = o.index ? await open() : await openDefaultIndex((dir) => ((indexArgs = [dir]), open()), settings);
   const lifecycle = newLifecycle();
-  const appOptions = { lifecycle, maxBodyBytes: settings.maxBodyBytes, logger, allowedHosts: allowedHosts(settings.allowedHosts, o.host) };
+  const appOptions = { lifecycle, maxBodyBytes: settings.maxBodyBytes, logger, allowedHosts: allowedHosts(settings.allowedHosts, o.host), keys };
   const served = new ReloadableService(first, (service) => createApp(service, appOptions));
   const server = createHttpServer(served.listener, settings);
   trackConnections(server, lifecycle);
@@ -87,9 +113,17 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  // SIGHUP reopens the indexes, each checked as at start; requests under way finish on the ones they started on.
+  // SIGHUP rereads the keys file (a broken one keeps the keys read before) and reopens the indexes, each checked as
+  // at start; requests under way finish on the ones they started on.
   startReloads(() => {
     if (lifecycle.draining) return;
+    if (keys.file !== undefined) {
+      try {
+        console.error(`SIGHUP: keys reloaded: ${keys.reload()!.describe()}`);
+      } catch (error) {
+        console.error(`SIGHUP: keys file not reloaded, still using the keys read before: ${(error as Error).message}`);
+      }
+    }
     console.error(`SIGHUP: reopening ${indexArgs.join(', ')}`);
     served.reload(open).then(
       (service) => announce(service, 'SIGHUP: reopened: '),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { errorCode, InputError, TemplateError, type ErrorCode } from '../errors.js';
+import { AuthError, errorCode, InputError, TemplateError, type ErrorCode } from '../errors.js';
 import { FORMATS } from '../prompt/formats.js';
 import { checkBatchLength } from '../service/limits.js';
 import { DemoBatchSchema, parsePromptRequest } from '../service/prompt-request.js';
@@ -10,6 +10,8 @@ import { parseInput } from '../service/validate.js';
 import { PACKAGE_VERSION } from '../paths.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import type { Logger } from 'pino';
+import { allowIndexes, authenticate, batchIndexes, bodyIndex, mayUseIndex, queryIndex } from './keys/auth.js';
+import { ApiKeys } from './keys/ring.js';
 import { createLogger, requestLogging } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -40,6 +42,8 @@ export interface AppOptions {
   logger?: Logger;
   /** The Host names answered (request-guards.ts; default: the loopback names only). */
   allowedHosts?: HostAllowList;
+  /** Who may do what (keys/ring.ts, read on each request; default: no keys, every request anonymous). */
+  keys?: ApiKeys;
 }
 
 /**
@@ -72,13 +76,43 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number | null>> = {
   SETTING_INVALID: 500,
   NOT_SUPPORTED: 500,
   SERVICE_CLOSED: 500,
+  AUTH_REQUIRED: 401,
+  AUTH_FORBIDDEN: 403,
+  KEYS_FILE_INVALID: 500,
 };
 
 /** A caller's mistake as the answer's `error`: the parameter to fix (a template's is the format) and why. */
 function callerError(error: Error): { param: string | null; message: string } {
-  if (error instanceof InputError) return { param: error.param, message: error.message };
+  if (error instanceof InputError || error instanceof AuthError) return { param: error.param, message: error.message };
   if (error instanceof TemplateError) return { param: 'format', message: `format: ${error.message}` };
   return { param: null, message: error.message };
+}
+
+/**
+ * Every failure leaves as JSON, its status from its code (HTTP_STATUS): caller mistakes as 400 naming the parameter
+ * (401 and 403 with their WWW-Authenticate challenge), the rest as 500 without a stack. The app's last middleware;
+ * exported for routes mounted elsewhere (a write route under test).
+ */
+export function answerError(error: unknown, req: Request, res: Response, _next: NextFunction): void {
+  const code = errorCode(error);
+  if ((code && HTTP_STATUS[code] === null) || res.headersSent) {
+    // The client went away (nobody to answer), or an answer was already under way: end the connection.
+    res.destroy();
+    return;
+  }
+  if (code && HTTP_STATUS[code]! < 500) {
+    if (error instanceof AuthError) res.set('WWW-Authenticate', error.challenge);
+    res.status(HTTP_STATUS[code]!).json({ error: callerError(error as Error) });
+    return;
+  }
+  const status = (error as { status?: number; type?: string }).status;
+  if (status && status >= 400 && status < 500) {
+    // body-parser errors: malformed JSON, too large, wrong charset.
+    res.status(status).json({ error: { param: 'body', message: (error as Error).message } });
+    return;
+  }
+  req.log.error({ err: error }, 'unexpected error');
+  res.status(500).json({ error: { param: null, message: 'internal error' } });
 }
 
 /** The HTTP door: routing, validation and error mapping only; the work is DemoService's. */
@@ -86,6 +120,7 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   const lifecycle = options.lifecycle ?? newLifecycle();
   const logger = options.logger ?? createLogger('silent');
   const metrics = createMetrics(service);
+  const keys = options.keys ?? new ApiKeys();
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -94,8 +129,10 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   app.use(metrics.middleware);
   app.use(trackAnswers(lifecycle));
   app.use(requestGuards({ allowedHosts: options.allowedHosts, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_SETTINGS.maxBodyBytes }));
-  app.use(express.json({ limit: options.maxBodyBytes ?? DEFAULT_SETTINGS.maxBodyBytes }));
 
+  // Routes registered before `authenticate` answer without a key: health, the page's own files (no data; it asks
+  // for the key the API wants), /metrics when ERC_DEMOS_METRICS_PUBLIC=1. Every route after it needs one when the
+  // service has keys (keys/auth.ts), and no body is read before the key is checked.
   app.get('/healthz', (_req, res) => {
     if (lifecycle.draining) res.status(503).json({ status: 'draining' });
     else res.json({ status: 'ok', indexes: [...service.indexes.keys()] });
@@ -110,12 +147,18 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
     });
   }
 
+  const serveMetrics = async (_req: Request, res: Response) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  };
+  if (keys.metricsPublic) app.get('/metrics', serveMetrics);
+
+  app.use(authenticate(keys));
+  app.use(express.json({ limit: options.maxBodyBytes ?? DEFAULT_SETTINGS.maxBodyBytes }));
+
+  if (!keys.metricsPublic) app.get('/metrics', serveMetrics);
+
   app.get('/formats', (_req, res) => {
     res.json({ formats: [...FORMATS.values()] });
-  });
-
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   const openApi = openApiDocument(service.limits, PACKAGE_VERSION);
@@ -123,17 +166,19 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
     res.json(openApi);
   });
 
-  app.get('/indexes', (_req, res) => {
-    // Names and manifests only: where the server keeps its files is not the caller's business.
-    res.json({ indexes: [...service.indexes.entries()].map(([name, index]) => ({ name, manifest: index.manifest })) });
+  app.get('/indexes', (req, res) => {
+    // Names and manifests only: where the server keeps its files is not the caller's business. A key limited to
+    // some indexes sees only those.
+    res.json({ indexes: [...service.indexes.entries()].filter(([name]) => mayUseIndex(req, name)).map(([name, index]) => ({ name, manifest: index.manifest })) });
   });
 
-  app.get('/demonstrations', async (req, res) => {
+  const served = () => service.indexes;
+  app.get('/demonstrations', allowIndexes(served, queryIndex), async (req, res) => {
     const query = parseInput(DemoQuerySchema, singleValued(req.query), 'query');
     res.json(await service.demonstrations(query, requestSignal(res)));
   });
 
-  app.post('/demonstrations', async (req, res) => {
+  app.post('/demonstrations', allowIndexes(served, batchIndexes), async (req, res) => {
     const body = (req.body ?? {}) as { queries?: unknown };
     checkBatchLength(body.queries, service.limits);
     const batch = parseInput(DemoBatchSchema, body, 'body');
@@ -146,7 +191,7 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
     }));
   });
 
-  app.post('/prompts', async (req, res) => {
+  app.post('/prompts', allowIndexes(served, bodyIndex), async (req, res) => {
     res.json(await service.prompt(parsePromptRequest(req.body ?? {}), requestSignal(res)));
   });
 
@@ -154,27 +199,6 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
     res.status(404).json({ error: { param: null, message: `no route ${req.method} ${req.path}` } });
   });
 
-  // Every failure leaves as JSON, its status from its code (HTTP_STATUS): caller mistakes as 400 naming the
-  // parameter, the rest as 500 without a stack.
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const code = errorCode(error);
-    if ((code && HTTP_STATUS[code] === null) || res.headersSent) {
-      // The client went away (nobody to answer), or an answer was already under way: end the connection.
-      res.destroy();
-      return;
-    }
-    if (code && HTTP_STATUS[code]! < 500) {
-      res.status(HTTP_STATUS[code]!).json({ error: callerError(error as Error) });
-      return;
-    }
-    const status = (error as { status?: number; type?: string }).status;
-    if (status && status >= 400 && status < 500) {
-      // body-parser errors: malformed JSON, too large, wrong charset.
-      res.status(status).json({ error: { param: 'body', message: (error as Error).message } });
-      return;
-    }
-    req.log.error({ err: error }, 'unexpected error');
-    res.status(500).json({ error: { param: null, message: 'internal error' } });
-  });
+  app.use(answerError);
   return app;
 }
