@@ -12,7 +12,7 @@ const ROOT = resolve(__dirname, '..');
 interface Service {
   build?: string; image?: string; ports?: string[]; environment?: Record<string, string>; volumes?: string[];
   stop_grace_period?: string; healthcheck?: { test: string[] }; depends_on?: Record<string, { condition: string }>;
-  user?: string; read_only?: boolean; tmpfs?: string[]; cap_drop?: string[]; security_opt?: string[];
+  user?: string; read_only?: boolean; tmpfs?: string[]; cap_drop?: string[]; security_opt?: string[]; secrets?: string[];
 }
 
 /** The instructions of a Dockerfile stage, continuation lines joined: [instruction, arguments]. */
@@ -23,7 +23,7 @@ function instructions(stage: string): [string, string][] {
 
 describe('Dockerfile, docker-compose.yml and deploy/nginx.conf (parsed, not run)', () => {
   const dockerfile = readFileSync(resolve(ROOT, 'Dockerfile'), 'utf8');
-  const compose = parse(readFileSync(resolve(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+  const compose = parse(readFileSync(resolve(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown>; secrets?: Record<string, { file?: string }> };
   const nginx = readFileSync(resolve(ROOT, 'deploy', 'nginx.conf'), 'utf8');
   const replicas = Object.entries(compose.services).filter(([name]) => name.startsWith('erc-demos-'));
 
@@ -123,5 +123,22 @@ describe('Dockerfile, docker-compose.yml and deploy/nginx.conf (parsed, not run)
       // A hub model's downloads (~/.cache by default) would hit the read-only filesystem: they go to the volume.
       expect(service.environment!.ERC_DEMOS_MODEL_CACHE).toMatch(/^\/app\/indexes\//);
     }
+  });
+
+  it('replicas bound to every interface serve with API keys: a keys file mounted read-only as a secret, and nginx passes the key through', () => {
+    for (const [, service] of replicas) {
+      // Off loopback `serve` refuses to start without keys (issue 25): a keys file, not --allow-anonymous.
+      expect(service.environment!.HOST).toBe('0.0.0.0');
+      expect(service.environment!.ERC_DEMOS_ALLOW_ANONYMOUS ?? '0').toBe('0');
+      expect(service.secrets).toEqual(['erc-demos-keys']);
+      // Compose mounts a secret read-only at /run/secrets/<name>.
+      expect(service.environment!.ERC_DEMOS_API_KEYS_FILE).toBe('/run/secrets/erc-demos-keys');
+    }
+    expect(compose.secrets?.['erc-demos-keys']?.file).toBe('${ERC_DEMOS_KEYS:-./keys.json}');
+    // The keys file never enters the image or the repository.
+    for (const ignore of ['.dockerignore', '.gitignore']) expect(readFileSync(resolve(ROOT, ignore), 'utf8').split('\n')).toContain('keys.json');
+    // proxy_pass sends the client's headers on, Authorization among them, unless the config drops them.
+    expect(nginx).not.toMatch(/proxy_set_header\s+Authorization/i);
+    expect(nginx).not.toMatch(/proxy_pass_request_headers\s+off/);
   });
 });

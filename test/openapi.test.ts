@@ -8,7 +8,9 @@ import { loadCorpus } from '../src/corpus/load.js';
 import { createEmbedder } from '../src/embed/create.js';
 import { buildIndex } from '../src/index/build.js';
 import { SAMPLE_CORPUS } from '../src/paths.js';
+import { writeFileSync } from 'node:fs';
 import { createApp } from '../src/server/app.js';
+import { ApiKeys } from '../src/server/keys/ring.js';
 import { createHttpServer } from '../src/server/http-server.js';
 import { newLifecycle } from '../src/server/shutdown.js';
 import { DemoService } from '../src/service/service.js';
@@ -93,5 +95,38 @@ describe('OpenAPI 3.1 document, generated from the zod schemas', () => {
     const validate = ajv.compile({ $ref: 'openapi#/paths/~1demonstrations/get/responses/200/content/application~1json/schema' });
     expect(validate({ index: 'x', embedder: 'y', took_ms: 1, demonstrations: [], extra: 1 })).toBe(false);
     expect(validate({ index: 'x', embedder: 'y', demonstrations: [] })).toBe(false);
+  });
+
+  it('declares the bearer scheme, and the 401 and 403 of a service with keys validate against it', async () => {
+    const full = doc as unknown as Doc & { components: { securitySchemes: Record<string, { type: string; scheme: string }> }; security: unknown[] };
+    expect(full.components.securitySchemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(full.security).toEqual([{ apiKey: [] }]);
+    const ops = full.paths as Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>>;
+    expect(ops['/healthz'].get.security).toEqual([]);
+    expect(ops['/'].get.security).toEqual([]);
+    for (const [path, method] of [['/demonstrations', 'get'], ['/demonstrations', 'post'], ['/prompts', 'post'], ['/indexes', 'get'], ['/formats', 'get'], ['/metrics', 'get'], ['/openapi.json', 'get']]) {
+      expect(ops[path][method].security, `${method} ${path}`).toBeUndefined(); // the document's: a key
+      expect(ops[path][method].responses, `${method} ${path}`).toHaveProperty('401');
+    }
+    for (const [path, method] of [['/demonstrations', 'get'], ['/demonstrations', 'post'], ['/prompts', 'post']]) expect(ops[path][method].responses).toHaveProperty('403');
+    // Real answers of a service with keys.
+    const key = 'k'.repeat(40);
+    const file = join(dir, 'keys.json');
+    writeFileSync(file, JSON.stringify({ keys: [{ name: 'limited', scope: 'read', key, indexes: ['elsewhere'] }] }));
+    const service = await DemoService.load([join(dir, 'sample')]);
+    const keyed = createHttpServer(createApp(service, { keys: new ApiKeys({ file }) }), DEFAULT_SETTINGS).listen(0, '127.0.0.1');
+    await new Promise((r) => keyed.once('listening', r));
+    try {
+      const url = `http://127.0.0.1:${(keyed.address() as AddressInfo).port}`;
+      const none = await fetch(`${url}/demonstrations?utterance=hi`);
+      expect(none.headers.get('www-authenticate')).toBe('Bearer realm="erc-demos"');
+      await conforms('/demonstrations', 'get', none);
+      await conforms('/indexes', 'get', await fetch(`${url}/indexes`, { headers: { authorization: 'Bearer wrong' } }));
+      await conforms('/demonstrations', 'get', await fetch(`${url}/demonstrations?utterance=hi`, { headers: { authorization: `Bearer ${key}` } }));
+      await conforms('/demonstrations', 'post', await fetch(`${url}/demonstrations`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ queries: [{ utterance: 'hi', index: 'sample' }] }) }));
+    } finally {
+      await new Promise<void>((r) => keyed.close(() => r()));
+      await service.close();
+    }
   });
 });

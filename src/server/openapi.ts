@@ -15,6 +15,8 @@ function withErrors(ok: ZodOpenApiResponsesObject, statuses: readonly string[]):
     404: 'no such route',
     408: 'the request was not received within the header or request timeout',
     413: 'the body is over the body size limit (refused on its Content-Length, before it is read)',
+    401: 'with API keys (a keys file), a request without `Authorization: Bearer <key>`, or whose key is not one of the service\'s (mistyped, revoked): `param` is authorization; the answer carries `WWW-Authenticate: Bearer realm="erc-demos"`. The key is never echoed',
+    403: 'the key may not use the index the request names, or that the service would choose when it names none (`param` names it: index, queries.N.index), or lacks the scope the route needs (`param` authorization)',
     421: 'the Host header names a host this service does not answer to (ERC_DEMOS_ALLOWED_HOSTS): `param` is host',
     431: 'the request line and headers are over the header size limit (send long input by POST)',
     500: 'an internal error (never the caller\'s input)',
@@ -22,6 +24,9 @@ function withErrors(ok: ZodOpenApiResponsesObject, statuses: readonly string[]):
   // Any route may refuse a request's Host (request-guards.ts).
   return { ...ok, ...Object.fromEntries([...statuses, '421'].map((s) => [s, json(ErrorSchema, meaning[s])])) };
 }
+
+/** The routes behind the API keys: a bearer key (when the service has keys; without, they answer anyone). */
+const KEYED = [{ apiKey: [] }];
 
 /**
  * The OpenAPI 3.1 description of the HTTP API, generated from the zod schemas that validate requests
@@ -40,12 +45,24 @@ export function openApiDocument(limits: RequestLimits, version: string): ReturnT
         `| variable | default | what it bounds |\n|---|---|---|\n${settings}\n\nThe values this service runs with are in \`x-limits\`.`,
     },
     'x-limits': limits,
+    components: {
+      securitySchemes: {
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key of the service\'s keys file (ERC_DEMOS_API_KEYS_FILE or `serve --keys`), made by `erc-demos keys new`, ' +
+            'sent as `Authorization: Bearer <key>`. Scopes: read (every route here), write (writes, which include read); a key may be ' +
+            'limited to some indexes. A service without keys (on loopback, or with --allow-anonymous for reads) answers without one.',
+        },
+      },
+    },
+    security: KEYED,
     paths: {
       '/demonstrations': {
         get: {
           summary: 'Demonstrations for one utterance',
           requestParams: { query: DemoQuerySchema },
-          responses: withErrors({ 200: json(DemoResponseSchema, 'the demonstrations, best first') }, ['400', '408', '431', '500']),
+          responses: withErrors({ 200: json(DemoResponseSchema, 'the demonstrations, best first') }, ['400', '401', '403', '408', '431', '500']),
         },
         post: {
           summary: 'Demonstrations for a batch of utterances',
@@ -53,7 +70,7 @@ export function openApiDocument(limits: RequestLimits, version: string): ReturnT
             `${limits.maxDemonstrations} demonstrations in all (k, times the labels searched with per-label). Embedded fairly ` +
             'beside other requests; the answer is streamed; the work stops if the client goes away.',
           requestBody: { content: { 'application/json': { schema: DemoBatchSchema } } },
-          responses: withErrors({ 200: json(DemoBatchResponseSchema, 'one result per query, in order') }, ['400', '408', '413', '500']),
+          responses: withErrors({ 200: json(DemoBatchResponseSchema, 'one result per query, in order') }, ['400', '401', '403', '408', '413', '500']),
         },
       },
       '/prompts': {
@@ -61,29 +78,33 @@ export function openApiDocument(limits: RequestLimits, version: string): ReturnT
           summary: 'One whole prompt for a dialogue (docs/PROMPTS.md)',
           description: `The rendered prompt is at most ${limits.maxPromptChars} characters; the dialogue's turns at most ${limits.maxRequestChars}.`,
           requestBody: { content: { 'application/json': { schema: PromptRequestSchema } } },
-          responses: withErrors({ 200: json(PromptResponseSchema, 'the prompt, its expected answer and the demonstrations in it') }, ['400', '408', '413', '500']),
+          responses: withErrors({ 200: json(PromptResponseSchema, 'the prompt, its expected answer and the demonstrations in it') }, ['400', '401', '403', '408', '413', '500']),
         },
       },
       '/': {
-        get: { summary: 'The web page: demonstrations and prompts for an utterance or a pasted dialogue', responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } },
+        get: { summary: 'The web page: demonstrations and prompts for an utterance or a pasted dialogue (its files answer without a key)', security: [], responses: { 200: { description: 'HTML', content: { 'text/html': {} } } } },
       },
       '/formats': {
-        get: { summary: 'The built-in prompt formats', responses: withErrors({ 200: json(FormatsSchema, 'the formats') }, ['500']) },
+        get: { summary: 'The built-in prompt formats', responses: withErrors({ 200: json(FormatsSchema, 'the formats') }, ['401', '500']) },
       },
       '/indexes': {
-        get: { summary: 'The served indexes and their manifests', responses: withErrors({ 200: json(IndexesSchema, 'the indexes') }, ['500']) },
+        get: { summary: 'The served indexes and their manifests', responses: withErrors({ 200: json(IndexesSchema, 'the indexes (those the key may use)') }, ['401', '500']) },
       },
       '/healthz': {
         get: {
-          summary: 'Health; 503 once shutdown has begun (draining)',
+          summary: 'Health; 503 once shutdown has begun (draining). Answers without a key',
+          security: [],
           responses: { 200: json(HealthSchema, 'serving'), 503: json(HealthSchema, 'draining: route elsewhere') },
         },
       },
       '/metrics': {
-        get: { summary: 'Prometheus metrics: requests, latency, embedder queue and calls, indexes, process', responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': {} } } } },
+        get: {
+          summary: 'Prometheus metrics: requests, latency, embedder queue and calls, indexes, process (with keys, a key is needed unless ERC_DEMOS_METRICS_PUBLIC=1)',
+          responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': {} } }, 401: json(ErrorSchema, 'no key, or a wrong one') },
+        },
       },
       '/openapi.json': {
-        get: { summary: 'This document', responses: { 200: { description: 'the OpenAPI 3.1 document', content: { 'application/json': {} } } } },
+        get: { summary: 'This document', responses: { 200: { description: 'the OpenAPI 3.1 document', content: { 'application/json': {} } }, 401: json(ErrorSchema, 'no key, or a wrong one') } },
       },
     },
   });
