@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, loopbackConfig, NGINX, startNginx } from './support/replicas-lib.js';
@@ -79,5 +80,27 @@ describe.skipIf(!NGINX)('two replicas behind the shipped nginx config, on loopba
     // A client's request id goes through nginx to the replica and back.
     const traced = await fetch(`${base}/healthz`, { headers: { 'x-request-id': 'trace-through-nginx' } });
     expect(traced.headers.get('x-request-id')).toBe('trace-through-nginx');
+  });
+
+  it('passes the API key through to a replica with keys: 401 without it, 200 with it (issue 25)', async () => {
+    const key = 'replica-key-'.repeat(3);
+    const keys = join(dir, 'keys.json');
+    writeFileSync(keys, JSON.stringify({ keys: [{ name: 'through-nginx', scope: 'read', key }] }));
+    const [port, front] = [await freePort(), await freePort()];
+    const replica = await startServeProcess([BIN, 'serve', '--index', indexDir, '--port', String(port), '--keys', keys]);
+    replicas.push(replica);
+    const proxy = await startNginx(loopbackConfig([port], front, join(dir, 'nginx-keys')), join(dir, 'nginx-keys'), front);
+    try {
+      const url = `http://127.0.0.1:${front}/demonstrations?k=1&utterance=hello`;
+      const refused = await fetch(url);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="erc-demos"');
+      expect(((await refused.json()) as { error: { param: string } }).error.param).toBe('authorization');
+      const answered = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+      expect(answered.status).toBe(200);
+      expect(((await answered.json()) as { demonstrations: unknown[] }).demonstrations).toHaveLength(1);
+    } finally {
+      proxy.kill('SIGQUIT');
+    }
   });
 });
