@@ -6,6 +6,7 @@ import http.client
 import io
 import json
 import math
+import os
 import random
 import re
 import socket
@@ -318,7 +319,12 @@ class Client:
     deadline leaves time for the wait; a 4xx never is. An answer longer than `max_response_bytes` (default
     MAX_RESPONSE_BYTES, 64 MiB; None: no limit) is given up as soon as it is known to be: ResponseTooLarge.
     Other failures raise `ApiError` (an answer) or `OSError` (no usable answer: the last connection error,
-    ProtocolError for bytes that are not HTTP); never an http.client exception."""
+    ProtocolError for bytes that are not HTTP); never an http.client exception.
+
+    `api_key` (else the environment variable ERC_DEMOS_API_KEY, when set and not empty) is sent with every request
+    as `Authorization: Bearer <key>`, for a service with API keys (`erc-demos keys new` makes one); a 401 (no key,
+    or not one of the service's) or 403 (the key may not use that index) raises ApiError with `param`
+    "authorization" or the index parameter. The key is never shown (repr, errors)."""
 
     def __init__(
         self,
@@ -327,6 +333,7 @@ class Client:
         retries: int = 3,
         backoff: float = 0.2,
         max_response_bytes: Optional[int] = MAX_RESPONSE_BYTES,
+        api_key: Optional[str] = None,
     ) -> None:
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"[\x00-\x20\x7f]", base_url):
@@ -345,9 +352,16 @@ class Client:
         self._host = parts.hostname
         self._port = parts.port
         self._prefix = parts.path.rstrip("/")
+        if api_key is None:
+            api_key = os.environ.get("ERC_DEMOS_API_KEY") or None
+        if api_key is not None and (not isinstance(api_key, str) or not re.fullmatch(r"[A-Za-z0-9._~+/-]+=*", api_key)):
+            # Never quote it: an error message may end up in a log.
+            raise ValueError("api_key (or ERC_DEMOS_API_KEY) must be a key as `erc-demos keys new` prints it: letters, digits and - . _ ~ + /")
+        self._authorization = None if api_key is None else f"Bearer {api_key}"
 
     def __repr__(self) -> str:
-        return f"Client({self.base_url!r}, timeout={self.timeout!r}, retries={self.retries!r}, max_response_bytes={self.max_response_bytes!r})"
+        key = ", api_key=<set>" if self._authorization else ""
+        return f"Client({self.base_url!r}, timeout={self.timeout!r}, retries={self.retries!r}, max_response_bytes={self.max_response_bytes!r}{key})"
 
     # --- the routes ---------------------------------------------------------------------------------------------
 
@@ -471,6 +485,8 @@ class Client:
         headers = {"Accept": "application/json", "User-Agent": f"erc-demos-client-python/{VERSION}"}
         if payload is not None:
             headers["Content-Type"] = "application/json"
+        if self._authorization is not None:
+            headers["Authorization"] = self._authorization
         attempts = 1 + (self.retries if retry else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
