@@ -198,7 +198,7 @@ export class ServiceClosedError extends ErcDemosError {
 }
 
 /**
- * A request the API keys do not let through (src/server/keys/auth.ts): no key or a wrong one (AUTH_REQUIRED, 401, with
+ * A request the API keys do not let through (src/keys/auth.ts): no key or a wrong one (AUTH_REQUIRED, 401, with
  * the `WWW-Authenticate` challenge), or a key without the scope or index asked for (AUTH_FORBIDDEN, 403). `param` names
  * what was refused (`authorization`, `index`, `queries.3.index`). The message never holds the key.
  */

@@ -74,7 +74,7 @@ const TEXT_SETTINGS = {
     patternDoc: 'must be auto, * or a comma-separated list of host names',
     doc: 'Host names answered (DNS rebinding guard), any port: `auto`: the loopback names (localhost, 127.0.0.1, [::1]) when bound to a loopback address, any otherwise; `*`: any; or a comma list of names, loopback names included; other Hosts get a JSON 421',
   },
-  // API keys (src/server/keys/, src/cli/serve-command.ts).
+  // API keys (src/keys/, src/cli/serve-command.ts).
   apiKeysFile: {
     env: 'ERC_DEMOS_API_KEYS_FILE', default: '', pattern: /^.*$/, patternDoc: 'a file',
     doc: 'the API keys file `serve` reads (JSON, docs/RELIABILITY.md#api-keys; `serve --keys FILE` overrides it), reread on SIGHUP; with keys every route but /healthz and the page\'s files needs `Authorization: Bearer <key>`; empty: no keys, which `serve` allows only on a loopback address unless ERC_DEMOS_ALLOW_ANONYMOUS=1',

@@ -8,9 +8,9 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_CORPUS } from '../src/paths.js';
 import { answerError } from '../src/server/app.js';
-import { authenticate, requireScope } from '../src/server/keys/auth.js';
-import { MIN_KEY_CHARS, newKey, parseKeysFile, readKeysFile } from '../src/server/keys/file.js';
-import { ApiKeys, KeyRing } from '../src/server/keys/ring.js';
+import { authenticate, requireScope } from '../src/keys/auth.js';
+import { MIN_KEY_CHARS, newKey, parseKeysFile, readKeysFile } from '../src/keys/file.js';
+import { ApiKeys, KeyRing } from '../src/keys/ring.js';
 import { BIN, cli, cliAsync, tempDir } from './helpers.js';
 
 /**

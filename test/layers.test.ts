@@ -3,13 +3,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The house's one-way flow, held: corpus -> embed -> index -> retrieve/prompt -> eval -> service -> the doors (server,
+ * The house's one-way flow, held: corpus -> embed -> index -> retrieve/prompt -> eval -> service/keys -> the doors (server,
  * CLI) -> the package's entry points. A module imports its own folder, leaves (errors, settings, paths, random, chars,
  * metrics) and folders below it, never one above; and only settings.ts and the CLI read the environment.
  */
 const SRC = resolve(__dirname, '..', 'src');
 const LAYER: Record<string, number> = {
-  '.': 0, corpus: 1, embed: 2, index: 3, retrieve: 4, prompt: 4, eval: 5, service: 6, server: 7, cli: 8,
+  '.': 0, corpus: 1, embed: 2, index: 3, retrieve: 4, prompt: 4, eval: 5, service: 6, keys: 6, server: 7, cli: 8,
 };
 const ENTRY_POINTS = new Set(['index.ts', 'langchain.ts']);
 

@@ -10,7 +10,7 @@ import { buildIndex } from '../src/index/build.js';
 import { SAMPLE_CORPUS } from '../src/paths.js';
 import { writeFileSync } from 'node:fs';
 import { createApp } from '../src/server/app.js';
-import { ApiKeys } from '../src/server/keys/ring.js';
+import { ApiKeys } from '../src/keys/ring.js';
 import { createHttpServer } from '../src/server/http-server.js';
 import { newLifecycle } from '../src/server/shutdown.js';
 import { DemoService } from '../src/service/service.js';

@@ -12,7 +12,7 @@ import { parseInput } from '../service/validate.js';
 import { runBuild } from './build-index.js';
 import { loadService } from './load-service.js';
 import { runServe, type ServeCommandOptions } from './serve-command.js';
-import { newKey, SCOPES, type Scope } from '../server/keys/file.js';
+import { newKey, SCOPES, type Scope } from '../keys/file.js';
 import { runPromptExport } from './prompts-command.js';
 import { runEval } from './eval-command.js';
 import { FORMATS } from '../prompt/formats.js';

@@ -4,7 +4,7 @@ import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
 import { createLogger } from '../server/logging.js';
 import { ReloadableService } from '../server/reloadable.js';
-import { ApiKeys } from '../server/keys/ring.js';
+import { ApiKeys } from '../keys/ring.js';
 import { allowedHosts, isLoopbackHost } from '../server/request-guards.js';
 import { drain, newLifecycle, trackConnections } from '../server/shutdown.js';
 import type { DemoService } from '../service/service.js';

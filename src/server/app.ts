@@ -10,8 +10,8 @@ import { parseInput } from '../service/validate.js';
 import { PACKAGE_VERSION } from '../paths.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import type { Logger } from 'pino';
-import { allowIndexes, authenticate, batchIndexes, bodyIndex, mayUseIndex, queryIndex } from './keys/auth.js';
-import { ApiKeys } from './keys/ring.js';
+import { allowIndexes, authenticate, batchIndexes, bodyIndex, mayUseIndex, queryIndex } from '../keys/auth.js';
+import { ApiKeys } from '../keys/ring.js';
 import { createLogger, requestLogging } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -42,7 +42,7 @@ export interface AppOptions {
   logger?: Logger;
   /** The Host names answered (request-guards.ts; default: the loopback names only). */
   allowedHosts?: HostAllowList;
-  /** Who may do what (keys/ring.ts, read on each request; default: no keys, every request anonymous). */
+  /** Who may do what (src/keys/ring.ts, read on each request; default: no keys, every request anonymous). */
   keys?: ApiKeys;
 }
 
@@ -132,7 +132,7 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
 
   // Routes registered before `authenticate` answer without a key: health, the page's own files (no data; it asks
   // for the key the API wants), /metrics when ERC_DEMOS_METRICS_PUBLIC=1. Every route after it needs one when the
-  // service has keys (keys/auth.ts), and no body is read before the key is checked.
+  // service has keys (src/keys/auth.ts), and no body is read before the key is checked.
   app.get('/healthz', (_req, res) => {
     if (lifecycle.draining) res.status(503).json({ status: 'draining' });
     else res.json({ status: 'ok', indexes: [...service.indexes.keys()] });

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { pinoHttp, type HttpLogger } from 'pino-http';
 import { SettingError } from '../errors.js';
-import { keyNameOf } from './keys/auth.js';
+import { keyNameOf } from '../keys/auth.js';
 
 /** A client's own request id is kept (and echoed) when it looks like one; otherwise one is made. */
 const CLIENT_ID = /^[\w.:-]{1,128}$/;
@@ -40,7 +40,7 @@ export function requestLogging(logger: Logger): HttpLogger {
       res.setHeader('x-request-id', id);
       return id;
     },
-    // The name of the key the request came with (keys/auth.ts), never the key; absent for anonymous requests.
+    // The name of the key the request came with (src/keys/auth.ts), never the key; absent for anonymous requests.
     customProps(req: IncomingMessage) {
       const key = keyNameOf(req);
       return key === undefined ? {} : { key };

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { InputError, KeysFileError } from '../../errors.js';
+import { InputError, KeysFileError } from '../errors.js';
 
 /**
  * The API keys file (`ERC_DEMOS_API_KEYS_FILE`, `serve --keys FILE`; docs/RELIABILITY.md#api-keys):

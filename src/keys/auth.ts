@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AuthError, InputError } from '../../errors.js';
+import { AuthError, InputError } from '../errors.js';
 import type { Scope } from './file.js';
 import type { ApiKeys } from './ring.js';
 
