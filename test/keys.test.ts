@@ -232,7 +232,8 @@ describe('erc-demos serve with a keys file', () => {
     for (const path of ['/indexes', '/formats', '/openapi.json', '/metrics', '/nowhere']) expect((await call(path)).status, path).toBe(401);
     expect((await call('/demonstrations', undefined, { method: 'POST', body: JSON.stringify({ queries: [{ utterance: 'x' }] }) })).status).toBe(401);
     // Health and the page's own files answer without one.
-    expect((await call('/healthz')).status).toBe(200);
+    expect(await call('/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } }); // no index names without a key
+    expect((await call('/healthz')).body).not.toHaveProperty('indexes');
     expect((await call('/')).status).toBe(200);
     expect((await call('/page.js')).status).toBe(200);
   });

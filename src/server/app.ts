@@ -135,7 +135,8 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   // service has keys (src/keys/auth.ts), and no body is read before the key is checked.
   app.get('/healthz', (_req, res) => {
     if (lifecycle.draining) res.status(503).json({ status: 'draining' });
-    else res.json({ status: 'ok', indexes: [...service.indexes.keys()] });
+    // Without a key, nothing of what is served: with keys, the index names are for those who may see them (/indexes).
+    else res.json(keys.ring ? { status: 'ok' } : { status: 'ok', indexes: [...service.indexes.keys()] });
   });
 
   // The page and its two files (no inline script or style: PAGE_CSP allows only these), revalidated on each load.

@@ -50,7 +50,7 @@ export const ErrorSchema = z.object({
 }).strict().meta({ id: 'Error' });
 
 export const HealthSchema = z.union([
-  z.object({ status: z.literal('ok'), indexes: z.array(z.string()) }).strict(),
+  z.object({ status: z.literal('ok'), indexes: z.array(z.string()).optional().meta({ description: 'the served indexes; left out when the service has API keys (this route answers without one)' }) }).strict(),
   z.object({ status: z.literal('draining') }).strict(),
 ]).meta({ id: 'Health' });
 
