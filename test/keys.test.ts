@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_CORPUS } from '../src/paths.js';
-import { answerError } from '../src/server/app.js';
+import { answerError, createApp } from '../src/server/app.js';
+import { DemoService } from '../src/service/service.js';
 import { authenticate, requireScope } from '../src/keys/auth.js';
 import { MIN_KEY_CHARS, newKey, parseKeysFile, readKeysFile } from '../src/keys/file.js';
 import { ApiKeys, KeyRing } from '../src/keys/ring.js';
@@ -287,6 +288,36 @@ describe('erc-demos serve with a keys file', () => {
     const everything = `${served.output()}\n${bodies.join('\n')}`;
     for (const key of [trainer, ops, other]) expect(everything).not.toContain(key);
     expect(everything.toLowerCase()).not.toContain('authorization":"bearer');
+  });
+});
+
+describe('createApp with keys: /metrics public on request, anonymous reads beside keys', () => {
+  it('ERC_DEMOS_METRICS_PUBLIC opens /metrics alone; --allow-anonymous with a keys file reads without a key, but a wrong key is still a 401', async () => {
+    const key = 'm'.repeat(30);
+    const file = join(dir, 'app-keys.json');
+    writeFileSync(file, JSON.stringify({ keys: [{ name: 'reader', scope: 'read', key }] }));
+    const service = await DemoService.load([a]);
+    const listen = async (keys: ApiKeys) => {
+      const server = createApp(service, { keys }).listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+    };
+    const publicMetrics = await listen(new ApiKeys({ file, metricsPublic: true }));
+    const anonymous = await listen(new ApiKeys({ file, allowAnonymous: true }));
+    try {
+      expect((await fetch(`${publicMetrics.url}/metrics`)).status).toBe(200);
+      expect((await fetch(`${publicMetrics.url}/indexes`)).status).toBe(401);
+      expect((await fetch(`${anonymous.url}/metrics`)).status).toBe(200); // anonymous may read, and metrics are a read
+      expect((await fetch(`${anonymous.url}/demonstrations?utterance=hi&k=1`)).status).toBe(200);
+      expect((await fetch(`${anonymous.url}/demonstrations?utterance=hi&k=1`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+      const wrong = await fetch(`${anonymous.url}/demonstrations?utterance=hi&k=1`, { headers: { authorization: `Bearer ${'x'.repeat(30)}` } });
+      expect(wrong.status).toBe(401);
+      expect(wrong.headers.get('www-authenticate')).toBe('Bearer realm="erc-demos", error="invalid_token"');
+    } finally {
+      publicMetrics.close();
+      anonymous.close();
+      await service.close();
+    }
   });
 });
 
