@@ -2,7 +2,7 @@
 
     from erc_demos_client import Client, ApiError
 
-    client = Client("http://127.0.0.1:8080")
+    client = Client("http://127.0.0.1:8080")  # a service with API keys: api_key="...", or ERC_DEMOS_API_KEY
     answer = client.demonstrations("I can't believe you did that!", k=4, labels=["anger", "surprise"])
     for result in client.batch(["Oh my God!", {"utterance": "Fine.", "k": 2}]):
         print(len(result["demonstrations"]))
