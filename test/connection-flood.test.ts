@@ -76,24 +76,31 @@ describe('connection cap: silent connections make room', () => {
     for (const s of busy) s.destroy();
   });
 
-  it('1,500 silent connections from one client, reconnecting as they are closed: another client is still answered', async () => {
-    const port = await listen(DEFAULT_SETTINGS.maxConnections);
+  // 300 against a cap of 100: the same rule as 1,500 against the default 1,024 (measured with the real serve in
+  // `npm run reliability -- --only flood`), at a size this process (the flood and the server share its thread) keeps
+  // up with on a busy machine.
+  it('three times the cap in silent connections from one client, reconnecting as they are closed: another client is still answered', async () => {
+    const port = await listen(100);
     let stop = false;
+    const held = new Set<Socket>();
     const flood = async () => {
       while (!stop) {
         const socket = await open(port).catch(() => undefined);
         if (!socket) continue;
         socket.on('error', () => {});
+        held.add(socket);
         await new Promise((r) => socket.once('close', r));
+        held.delete(socket);
       }
     };
-    const flooders = Array.from({ length: 1500 }, flood);
+    const flooders = Array.from({ length: 300 }, flood);
     await new Promise((r) => setTimeout(r, 500));
+    // A few requests, each given time, tell "answered" from "locked out" (before: none answered until the header timeout).
     let answered = 0;
-    const tries = 100;
+    const tries = 20;
     for (let i = 0; i < tries; i++) {
       const status = await new Promise<number>((r) => {
-        const req = httpRequest({ host: '127.0.0.1', port, path: '/healthz', headers: { connection: 'close' }, timeout: 2000 }, (res) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/healthz', headers: { connection: 'close' }, timeout: 5000 }, (res) => {
           res.resume();
           res.on('end', () => r(res.statusCode ?? 0));
         });
@@ -104,8 +111,8 @@ describe('connection cap: silent connections make room', () => {
       if (status === 200) answered += 1;
     }
     stop = true;
-    server!.closeAllConnections();
+    for (const socket of held) socket.destroy();
     await Promise.all(flooders);
     expect(answered).toBeGreaterThanOrEqual(0.9 * tries);
-  });
+  }, 180_000);
 });
