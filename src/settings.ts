@@ -31,7 +31,7 @@ const SETTINGS = {
   requestTimeoutMs: { env: 'ERC_DEMOS_REQUEST_TIMEOUT_MS', default: 30_000, min: 1, doc: 'time to receive a whole request, body included (408 after)' },
   keepAliveTimeoutMs: { env: 'ERC_DEMOS_KEEP_ALIVE_TIMEOUT_MS', default: 5_000, min: 1, doc: 'an idle keep-alive connection is closed after this' },
   socketTimeoutMs: { env: 'ERC_DEMOS_SOCKET_TIMEOUT_MS', default: 60_000, min: 1, doc: 'a connection whose client keeps the server waiting (an answer, or a streamed part of one, left unread) is closed after this much silence; never counted while the server works on a request' },
-  maxConnections: { env: 'ERC_DEMOS_MAX_CONNECTIONS', default: 1024, min: 1, doc: 'open connections, at most: past it, a new connection closes the oldest one with nothing under way (silent, trickling its headers, idle keep-alive), or is closed itself when every connection is being answered' },
+  maxConnections: { env: 'ERC_DEMOS_MAX_CONNECTIONS', default: 1024, min: 1, doc: 'open connections, at most: past it, the client (address) holding the most connections gives up its oldest with nothing under way (silent, trickling its headers, idle keep-alive); the newcomer is closed only when every connection is being answered' },
   shutdownTimeoutMs: { env: 'ERC_DEMOS_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, doc: 'on SIGTERM/SIGINT, time for in-flight requests to finish before every connection is closed and the process exits' },
 } as const;
 

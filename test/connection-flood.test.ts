@@ -30,8 +30,9 @@ describe('connection cap: silent connections make room', () => {
     return (server.address() as AddressInfo).port;
   }
 
-  const open = (port: number) => new Promise<Socket>((resolveOpen, reject) => {
-    const socket = connect(port, '127.0.0.1', () => resolveOpen(socket));
+  /** A connection from `from` (another loopback address is another client). */
+  const open = (port: number, from = '127.0.0.1') => new Promise<Socket>((resolveOpen, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => resolveOpen(socket));
     socket.once('error', reject);
   });
   const closedWithin = (socket: Socket, ms: number) => new Promise<boolean>((r) => {
@@ -58,6 +59,19 @@ describe('connection cap: silent connections make room', () => {
     third.destroy();
   });
 
+  it('at the cap, the client holding the most connections gives up its oldest idle one, not another client', async () => {
+    const port = await listen(3);
+    const other = await open(port, '127.0.0.1');
+    const flood = [await open(port, '127.0.0.2'), await open(port, '127.0.0.2')];
+    for (const s of flood) s.on('error', () => {});
+    await new Promise((r) => setTimeout(r, 50));
+    const newcomer = await open(port, '127.0.0.2');
+    expect(await closedWithin(flood[0], 2000)).toBe(true);
+    expect(other.destroyed).toBe(false);
+    expect(await ask(other)).toMatch(/^HTTP\/1\.1 200/);
+    for (const s of [other, flood[1], newcomer]) s.destroy();
+  });
+
   it('when every connection is being answered, the newcomer is the one closed', async () => {
     const port = await listen(2);
     const busy = [await open(port), await open(port)];
@@ -79,13 +93,13 @@ describe('connection cap: silent connections make room', () => {
   // 300 against a cap of 100: the same rule as 1,500 against the default 1,024 (measured with the real serve in
   // `npm run reliability -- --only flood`), at a size this process (the flood and the server share its thread) keeps
   // up with on a busy machine.
-  it('three times the cap in silent connections from one client, reconnecting as they are closed: another client is still answered', async () => {
+  it('three times the cap in silent connections from one client (127.0.0.2), reconnecting as they are closed: another client is still answered', async () => {
     const port = await listen(100);
     let stop = false;
     const held = new Set<Socket>();
     const flood = async () => {
       while (!stop) {
-        const socket = await open(port).catch(() => undefined);
+        const socket = await open(port, '127.0.0.2').catch(() => undefined);
         if (!socket) continue;
         socket.on('error', () => {});
         held.add(socket);

@@ -4,8 +4,8 @@
  *   outguard    prompts --out at a device (a mknod copy of /dev/null, or a named pipe without root), at a link to
  *               /dev/null, at a link to a file, and at its own corpus: refused and untouched, the link followed
  *   reloads     21 SIGHUP reloads of an idle serve: threads and RSS after the first and after the last
- *   flood       1,500 silent connections from one client, reconnecting as they are closed, while another client
- *               asks for demonstrations: the share of its requests answered
+ *   flood       1,500 silent connections from one client (127.0.0.2), reconnecting as they are closed, while another
+ *               client (127.0.0.1) asks for demonstrations: the share of its requests answered
  *   sighupstart SIGHUP while serve starts: it must keep running and reopen once serving
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -112,9 +112,10 @@ export async function reloadsPhase(c: HostileContext, reloads = 21): Promise<Rec
   }
 }
 
+/** A connection from another loopback address than the other client's (127.0.0.1): another client. */
 function openSocket(port: number): Promise<Socket | undefined> {
   return new Promise((resolveOpen) => {
-    const socket = connect(port, '127.0.0.1', () => resolveOpen(socket));
+    const socket = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' }, () => resolveOpen(socket));
     socket.once('error', () => resolveOpen(undefined));
   });
 }
