@@ -127,6 +127,7 @@ export async function floodPhase(c: HostileContext, texts: readonly string[], co
   const port = Number(new URL(serve.url).port);
   let stop = false;
   let opened = 0;
+  const held = new Set<Socket>();
   const flooders = Array.from({ length: connections }, async () => {
     while (!stop) {
       const socket = await openSocket(port);
@@ -135,8 +136,10 @@ export async function floodPhase(c: HostileContext, texts: readonly string[], co
         continue;
       }
       opened += 1;
+      held.add(socket);
       socket.on('error', () => {});
       await new Promise((r) => socket.once('close', r));
+      held.delete(socket);
     }
   });
   try {
@@ -167,9 +170,12 @@ export async function floodPhase(c: HostileContext, texts: readonly string[], co
     };
   } finally {
     stop = true;
+    // The flood's own sockets are closed here, not left to the server's end (a socket whose close never came held
+    // the suite once).
+    for (const socket of held) socket.destroy();
     serve.child.kill('SIGTERM');
     await serve.exited;
-    await Promise.all(flooders);
+    await Promise.race([Promise.all(flooders), sleep(10_000)]);
   }
 }
 
