@@ -39,9 +39,13 @@ export async function atomicFileSink(path: string): Promise<LineSink> {
       if (streamError) throw failedWrite(path, streamError);
     },
     async commit() {
-      stream.end();
       try {
-        await once(stream, 'finish');
+        // An error already emitted (a flush that failed after the last write) would leave 'finish' never to come.
+        if (!streamError) {
+          stream.end();
+          await once(stream, 'finish');
+        }
+        if (streamError) throw streamError;
         syncFile(tmp);
         renameSync(tmp, path);
       } catch (error) {
