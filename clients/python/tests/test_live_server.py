@@ -6,91 +6,25 @@ skipped, saying why.
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
-import sys
-import tempfile
-import threading
-import time
 import unittest
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-try:
-    import erc_demos_client  # noqa: F401
-except ImportError:  # run from a checkout without installing: the package's source folder
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
+from _live import LiveServe
 from erc_demos_client import ApiError, Client
 
-REPO = Path(__file__).resolve().parents[3]
-BIN = REPO / "bin" / "erc-demos.mjs"
-SAMPLE = REPO / "data" / "sample" / "sample.jsonl"
-NODE = os.environ.get("ERC_DEMOS_NODE") or shutil.which("node")
-START_TIMEOUT_S = 240
-
-_tmp: Optional[str] = None
-_server: Optional[subprocess.Popen] = None
-_stderr: List[str] = []
+_live: Optional[LiveServe] = None
 BASE_URL = ""
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    env.setdefault("ERC_DEMOS_EMBED_THREADS", "1")  # a test run shares its cores
-    return env
-
-
 def setUpModule() -> None:
-    global _tmp, _server, BASE_URL
-    if not NODE or not BIN.exists():
-        raise unittest.SkipTest(f"needs node and {BIN} (set ERC_DEMOS_NODE): the live-server tests are skipped")
-    _tmp = tempfile.mkdtemp(prefix="erc-demos-py-")
-    index = os.path.join(_tmp, "sample")
-    build = subprocess.run(
-        [NODE, str(BIN), "build", "--corpus", "jsonl", "--data", str(SAMPLE), "--corpus-name", "sample", "--projection", "none", "--out", index],
-        cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=START_TIMEOUT_S,
-    )
-    if build.returncode != 0:
-        raise RuntimeError(f"erc-demos build failed ({build.returncode}):\n{build.stderr}")
-    _server = subprocess.Popen(
-        [NODE, str(BIN), "serve", "--index", f"sample={index}", "--port", "0"],
-        cwd=REPO, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    found = threading.Event()
-
-    def read_stderr() -> None:  # keeps draining after the line is found, so the pipe never fills
-        global BASE_URL
-        assert _server is not None and _server.stderr is not None
-        for line in _server.stderr:
-            _stderr.append(line)
-            match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-            if match and not found.is_set():
-                BASE_URL = match.group(1)
-                found.set()
-        found.set()
-
-    threading.Thread(target=read_stderr, daemon=True).start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not found.wait(0.2) and time.monotonic() < deadline:
-        pass
-    if not BASE_URL:
-        tearDownModule()
-        raise RuntimeError("erc-demos serve did not say where it listens:\n" + "".join(_stderr))
+    global _live, BASE_URL
+    _live = LiveServe("erc-demos-py-")
+    BASE_URL = _live.start(["--index", f"sample={_live.index}"])
 
 
 def tearDownModule() -> None:
-    if _server is not None and _server.poll() is None:
-        _server.terminate()  # SIGTERM: the server drains and exits
-        try:
-            _server.wait(20)
-        except subprocess.TimeoutExpired:
-            _server.kill()
-            _server.wait()
-    if _tmp:
-        shutil.rmtree(_tmp, ignore_errors=True)
+    if _live is not None:
+        _live.stop()
 
 
 class LiveServerTest(unittest.TestCase):
