@@ -8,6 +8,7 @@ import { errorCode, InputError, type ErrorCode } from '../errors.js';
 import { parseDecimal, parseInteger, type NumberRange } from '../numbers.js';
 import { hostFromEnv, portFromEnv, settingsFromEnv } from '../settings.js';
 import { DemoQuerySchema } from '../service/query.js';
+import { addressable } from '../service/service.js';
 import { parseInput } from '../service/validate.js';
 import { runBuild } from './build-index.js';
 import { loadService } from './load-service.js';
@@ -51,9 +52,9 @@ const sources = repeatable((value: string, previous: SourceSpec[] = []): SourceS
  * it, so not empty and without surrounding spaces (the parameter is trimmed).
  */
 function checkIndexName(flag: string, name: string): string {
-  if (name.trim() === '') throw new InputError(flag, `an index name must not be empty (got ${JSON.stringify(name)})`);
-  if (name !== name.trim()) throw new InputError(flag, `an index name must not begin or end with spaces (got ${JSON.stringify(name)})`);
-  return name;
+  if (addressable(name)) return name;
+  const why = name.trim() === '' ? 'must not be empty' : 'must not begin or end with spaces';
+  throw new InputError(flag, `an index name ${why} (got ${JSON.stringify(name)})`);
 }
 
 /** `--index [name=]dir` (serve, query): a directory, and the name before `=` when one is given. */

@@ -48,8 +48,8 @@ export interface DemoPlan {
   readonly queries: readonly PlannedQuery[];
 }
 
-/** Whether an index name can be given as the `index` parameter, which is trimmed and must not be empty. */
-function addressable(name: string): boolean {
+/** Whether an index name can be given as the `index` parameter, which is trimmed and must not be empty (every door). */
+export function addressable(name: string): boolean {
   return name.trim() !== '' && name === name.trim();
 }
 
