@@ -36,7 +36,7 @@ describe('prompts --out: nothing replaced that is not ours', () => {
     expect(lstatSync(device).isCharacterDevice()).toBe(true);
   });
 
-  it('a named pipe and a directory at --out are refused, and so is a dangling link', async () => {
+  it('a named pipe and a directory at --out are refused, and so are an empty path and a dangling link', async () => {
     const fifo = join(dir, 'pipe');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const piped = await prompts(fifo);
@@ -52,6 +52,11 @@ describe('prompts --out: nothing replaced that is not ours', () => {
     expect(foldered.stderr).toContain(`refusing to write --out ${folder}: it is a directory`);
     expect(foldered.stderr).not.toMatch(/prompts \(instructerc\)/);
     expect(performance.now() - started).toBeLessThan(60_000);
+
+    const empty = await prompts('');
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('refusing to write --out : it is empty');
+    expect(empty.stderr).not.toMatch(/prompts \(instructerc\)/);
 
     const dangling = join(dir, 'dangling');
     symlinkSync(join(dir, 'nowhere', 'x.jsonl'), dangling);

@@ -47,6 +47,7 @@ function inputFiles(path: string, found: Map<string, string>, depth = 0): void {
  * destroy it), however it is reached (another path, a link, a hard link). Returns the path to replace.
  */
 export function exportTarget(out: string, inputs: readonly string[] = []): string {
+  if (out.trim() === '') throw refused(out, 'is empty; give a file path (or --out - for standard output)');
   let target = out;
   const link = lstatOrUndefined(out);
   if (link?.isSymbolicLink()) {
