@@ -1,19 +1,29 @@
 /**
- * Start-time fair queueing of work items across requests ("tickets"), by cost (here: characters, which is what a
+ * Start-time fair queueing of work items across tenants (an API key, an anonymous client's address: tenant.ts), each
+ * holding requests ("tickets"), by cost (here: characters, which is what a
  * sentence costs the embedder: tokenising dominates long inputs). Each ticket carries a virtual clock: the cost of
  * what it has been served so far. The next item always comes from the backlogged ticket whose clock is lowest, and
  * a new ticket starts at the lowest clock of those waiting, so it neither jumps ahead with saved-up credit nor
  * waits behind the whole backlog of a big one. A single query therefore waits for at most the call in flight,
- * while a batch of 1000 still gets every slot nobody else wants. Pure data structure: no timers, no I/O.
+ * while a batch of 1000 still gets every slot nobody else wants. The clock belongs to the ticket's flow: every
+ * ticket of one tenant shares one, so a tenant with 32 requests waiting advances 32 times as fast as each of them
+ * alone would and gets the share of one (issue 25); a ticket added without a tenant is a flow of its own (a library
+ * caller, a build: one request, one share, as before). Pure data structure: no timers, no I/O.
  */
 export interface QueuedItem<T> {
   readonly value: T;
   readonly cost: number;
 }
 
-export class FairTicket<T> {
+/** What the waiting tickets of one tenant share: the virtual clock, and how many of them wait. */
+export class Flow {
   /** Cost served so far, in the queue's virtual time. */
   clock = 0;
+  backlogged = 0;
+  constructor(readonly tenant?: string) {}
+}
+
+export class FairTicket<T> {
   readonly items: QueuedItem<T>[] = [];
   /** Position of the next item (items are consumed from the front without shifting the array). */
   head = 0;
@@ -29,7 +39,18 @@ export class FairTicket<T> {
      * Absent: items are served one by one, in calls shared with other tickets.
      */
     readonly calls?: readonly number[],
+    /** Its tenant's flow (whose clock it advances). */
+    readonly flow: Flow = new Flow(),
   ) {}
+
+  /** Cost its flow has been served so far, in the queue's virtual time. */
+  get clock(): number {
+    return this.flow.clock;
+  }
+
+  set clock(value: number) {
+    this.flow.clock = value;
+  }
 
   get pending(): number {
     return this.items.length - this.head;
@@ -68,6 +89,8 @@ export function fixedCalls(costs: readonly number[], maxItems: number, maxCost: 
 
 export class FairQueue<T> {
   private readonly backlogged = new Set<FairTicket<T>>();
+  /** The flows of tenants with tickets waiting (a flow leaves when its last waiting ticket does). */
+  private readonly flows = new Map<string, Flow>();
   private seq = 0;
   /** Virtual time: the lowest clock among backlogged tickets when last known (new tickets start here). */
   private now = 0;
@@ -79,6 +102,11 @@ export class FairQueue<T> {
     return n;
   }
 
+  /** Tenants with items waiting (tickets added without a tenant count one each). */
+  get waitingFlows(): number {
+    return new Set([...this.backlogged].map((t) => t.flow)).size;
+  }
+
   /** Tickets with items waiting. */
   get waitingTickets(): number {
     return this.backlogged.size;
@@ -87,21 +115,39 @@ export class FairQueue<T> {
   /**
    * Opens a ticket holding these items (one request's sentences). With `calls` (sizes summing to the items' count,
    * e.g. from fixedCalls), the items go in those calls, each whole and alone; the ticket still takes its fair turn.
+   * With a `tenant`, the ticket joins that tenant's flow (its clock as it stands) where the tenant has tickets
+   * waiting; a tenant with none starts a flow at the lowest waiting clock, as a ticket without a tenant does.
    */
-  add(items: readonly QueuedItem<T>[], calls?: readonly number[]): FairTicket<T> {
+  add(items: readonly QueuedItem<T>[], calls?: readonly number[], tenant?: string): FairTicket<T> {
     if (calls && calls.reduce((n, c) => n + c, 0) !== items.length) throw new Error('fixed calls must cover the items exactly');
-    const ticket = new FairTicket<T>(this.seq++, calls);
-    ticket.clock = this.lowestClock() ?? this.now;
+    let flow = tenant === undefined ? undefined : this.flows.get(tenant);
+    if (!flow) {
+      flow = new Flow(tenant);
+      flow.clock = this.lowestClock() ?? this.now;
+    }
+    const ticket = new FairTicket<T>(this.seq++, calls, flow);
     ticket.items.push(...items);
-    if (ticket.pending > 0) this.backlogged.add(ticket);
+    if (ticket.pending > 0) this.enter(ticket);
     return ticket;
+  }
+
+  private enter(ticket: FairTicket<T>): void {
+    this.backlogged.add(ticket);
+    ticket.flow.backlogged += 1;
+    if (ticket.flow.tenant !== undefined) this.flows.set(ticket.flow.tenant, ticket.flow);
+  }
+
+  private leave(ticket: FairTicket<T>): void {
+    if (!this.backlogged.delete(ticket)) return;
+    ticket.flow.backlogged -= 1;
+    if (ticket.flow.backlogged === 0 && ticket.flow.tenant !== undefined) this.flows.delete(ticket.flow.tenant);
   }
 
   /** Removes a ticket's waiting items (its request was cancelled) and returns them. */
   cancel(ticket: FairTicket<T>): T[] {
     const dropped = ticket.items.slice(ticket.head).map((i) => i.value);
     ticket.head = ticket.items.length;
-    this.backlogged.delete(ticket);
+    this.leave(ticket);
     return dropped;
   }
 
@@ -153,7 +199,7 @@ export class FairQueue<T> {
     ticket.clock += item.cost;
     call.push({ ticket, value: item.value });
     if (ticket.pending === 0) {
-      this.backlogged.delete(ticket);
+      this.leave(ticket);
       this.now = Math.max(this.now, ticket.clock);
     }
   }

@@ -1,6 +1,7 @@
 import { CancelledError } from '../errors.js';
 import { FairQueue, fixedCalls, type FairTicket, type QueuedItem } from './fair-queue.js';
 import type { EmbedderFingerprint } from './fingerprint.js';
+import { currentTenant } from './tenant.js';
 import type { EmbedOptions, Embedder } from './types.js';
 
 /** Something that embeds one call of sentences at a time: a worker thread, or a model in this thread. */
@@ -38,7 +39,8 @@ interface Pending {
 
 /**
  * An Embedder whose calls are scheduled fairly over a set of executors. Each `embed()` is one ticket in a fair
- * queue (fair-queue.ts): its sentences are cut into calls of at most `callItems` sentences and `callChars`
+ * queue (fair-queue.ts), in the flow of the tenant it runs for (tenant.ts: an API key, an anonymous client's
+ * address; none outside a served request, then the ticket is a flow of its own): its sentences are cut into calls of at most `callItems` sentences and `callChars`
  * characters, and calls take sentences from the tickets served least so far, so a single query waits for at most
  * the calls in flight however big the batches around it. Sentences of different requests share a call (the native
  * model packs them without padding), which is how concurrent single queries are micro-batched without a timer.
@@ -121,7 +123,8 @@ export class ScheduledEmbedder implements Embedder {
       items.push({ value: { text, resolve, reject }, cost: Math.max(1, text.length) });
     }));
     for (const vector of vectors) vector.catch(() => {});
-    const ticket = this.queue.add(items, options.fixedCalls ? fixedCalls(items.map((i) => i.cost), this.options.callItems, this.options.callChars) : undefined);
+    const calls = options.fixedCalls ? fixedCalls(items.map((i) => i.cost), this.options.callItems, this.options.callChars) : undefined;
+    const ticket = this.queue.add(items, calls, currentTenant());
     const cancel = () => {
       for (const pending of this.queue.cancel(ticket)) pending.reject(new CancelledError());
     };

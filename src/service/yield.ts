@@ -1,4 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { currentTenant } from '../embed/tenant.js';
 import { CancelledError } from '../errors.js';
 
 /** Main-thread work between two turns of the event loop, at most (a few ms keeps other requests' latency low). */
@@ -33,13 +34,26 @@ export interface ShareTurns {
   readonly used: number;
 }
 
+/** What the computations of one tenant share (tenant.ts): one virtual clock, and one first slice per turn. */
+interface Flow {
+  readonly tenant?: string;
+  /** Virtual time: the main-thread ms its computations have been served, counted from when it joined the busy share. */
+  clock: number;
+  /** Main-thread ms its computations ran at once (without a turn) since the loop's last turn of the share. */
+  atOnce: number;
+  /** When it last ran (performance.now()), to forget a tenant gone quiet. */
+  lastSeen: number;
+}
+
 interface Participant {
   readonly seq: number;
-  /** Virtual time: the main-thread ms it has been served, counted from when it joined the busy share. */
-  clock: number;
+  readonly flow: Flow;
   used: number;
   readonly signal?: AbortSignal;
 }
+
+/** A tenant's flow is forgotten after this long without work (its clock then restarts at the virtual time). */
+const FLOW_IDLE_MS = 10_000;
 
 interface Waiter {
   participant: Participant;
@@ -56,6 +70,10 @@ interface Waiter {
  * everyone's backlog); between two slices the loop handles every pending I/O event: new requests, embedder
  * results, and the interactive requests' own work. However many batches run, one turn of the loop carries at
  * most one slice of theirs, which is what bounds an interactive request's wait.
+ *
+ * Computations of one tenant (an API key, an anonymous client's address: src/embed/tenant.ts) share one clock and
+ * one first slice per turn of the loop: a tenant with 32 requests in flight gets what a tenant with one gets, not
+ * 32 times as much (issue 25). A computation joined outside any tenant (a library caller) is a tenant of its own.
  */
 export class MainThreadShare {
   private readonly waiting: Waiter[] = [];
@@ -66,15 +84,18 @@ export class MainThreadShare {
   /** Main-thread time the current slice has used. */
   private sliceUsed = 0;
   private pumping = false;
+  private readonly flows = new Map<string, Flow>();
+  /** Whether a reset of the flows' first slices is queued for the next turn of the loop. */
+  private resetQueued = false;
 
   /** Computations waiting for a turn (diagnostics and tests). */
   get queued(): number {
     return this.waiting.length;
   }
 
-  /** A new computation's turns; `signal` stops it between units. */
-  join(signal?: AbortSignal): ShareTurns {
-    const participant: Participant = { seq: this.seq++, clock: this.now, used: 0, signal };
+  /** A new computation's turns; `signal` stops it between units; `tenant` (default: the current one) shares its flow. */
+  join(signal?: AbortSignal, tenant: string | undefined = currentTenant()): ShareTurns {
+    const participant: Participant = { seq: this.seq++, flow: this.flowOf(tenant), used: 0, signal };
     const share = this;
     return {
       get used() {
@@ -90,22 +111,48 @@ export class MainThreadShare {
         } finally {
           const spent = performance.now() - started;
           participant.used += spent;
-          participant.clock += spent;
+          participant.flow.clock += spent;
+          participant.flow.lastSeen = performance.now();
           if (share.current === participant) share.sliceUsed += spent;
+          else share.ranAtOnce(participant.flow, spent);
         }
       },
     };
   }
 
+  private flowOf(tenant: string | undefined): Flow {
+    const known = tenant === undefined ? undefined : this.flows.get(tenant);
+    if (known) return known;
+    const flow: Flow = { tenant, clock: this.now, atOnce: 0, lastSeen: performance.now() };
+    if (tenant !== undefined) this.flows.set(tenant, flow);
+    return flow;
+  }
+
+  /** Counts work a flow ran at once; the count starts again on the loop's next turn (and quiet flows are forgotten). */
+  private ranAtOnce(flow: Flow, ms: number): void {
+    flow.atOnce += ms;
+    if (this.resetQueued) return;
+    this.resetQueued = true;
+    setImmediate(() => {
+      this.resetQueued = false;
+      const now = performance.now();
+      for (const [tenant, f] of this.flows) {
+        f.atOnce = 0;
+        if (now - f.lastSeen > FLOW_IDLE_MS) this.flows.delete(tenant);
+      }
+    });
+  }
+
   private mayRun(p: Participant): boolean {
-    if (p.used < SLICE_MS) return true; // its first slice: an interactive request runs at once
+    // Its first slice, while its tenant has not had a slice at once in this turn: an interactive request runs at once.
+    if (p.used < SLICE_MS && p.flow.atOnce < SLICE_MS) return true;
     return this.current === p && this.sliceUsed < SLICE_MS;
   }
 
   private turn(p: Participant): Promise<void> {
     if (this.current === p) this.current = undefined; // its slice is spent
     // Not ahead of the virtual time with credit saved while it waited on something else (its embedding, a slow client).
-    p.clock = Math.max(p.clock, this.now);
+    p.flow.clock = Math.max(p.flow.clock, this.now);
     return new Promise<void>((resume) => {
       this.waiting.push({ participant: p, resume });
       this.schedule();
@@ -134,13 +181,13 @@ export class MainThreadShare {
         break;
       }
       const b = best < 0 ? undefined : this.waiting[best].participant;
-      if (!b || w.clock < b.clock || (w.clock === b.clock && w.seq < b.seq)) best = i;
+      if (!b || w.flow.clock < b.flow.clock || (w.flow.clock === b.flow.clock && w.seq < b.seq)) best = i;
     }
     if (best < 0) return;
     const [{ participant, resume }] = this.waiting.splice(best, 1);
     this.current = participant;
     this.sliceUsed = 0;
-    this.now = Math.max(this.now, participant.clock);
+    this.now = Math.max(this.now, participant.flow.clock);
     resume();
   }
 }
