@@ -1,4 +1,4 @@
-import { createEmbedder } from '../embed/create.js';
+import { createQueryEmbedder } from '../embed/create.js';
 import { SharedEmbedders } from '../embed/shared-embedders.js';
 import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
@@ -76,7 +76,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   const keys = openAccess(o, settings);
   const logger = createLogger(settings.logLevel);
   // One embedder pool per model for the life of the process: every reopening reuses it (shared-embedders.ts).
-  const embedders = new SharedEmbedders((spec) => createEmbedder(spec, 'serve', settings));
+  const embedders = new SharedEmbedders((spec) => createQueryEmbedder(spec, 'serve', settings));
   // What SIGHUP reopens: the --index arguments, or the default index's directory once found or built.
   let indexArgs = o.index ?? [];
   const open = () => loadService(indexArgs, o.embedder, 'serve', settings, embedders);

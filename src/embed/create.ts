@@ -6,6 +6,7 @@ import { startTransformersPool, startUseLitePool } from './pool.js';
 import { inThread, ScheduledEmbedder, type ScheduleOptions } from './scheduler.js';
 import { modelFolder, TransformersEmbedder } from './transformers.js';
 import { capText } from './text-cap.js';
+import { withQueryCache } from './query-cache.js';
 import { UseLiteOnnxEmbedder } from './use-lite-onnx.js';
 
 /**
@@ -97,4 +98,12 @@ export async function createEmbedder(spec: string = DEFAULT_EMBEDDER, role: Embe
       { fingerprint: model.fingerprint, loaded: model.loaded, maxChars: settings.maxEmbedChars });
   }
   throw new EmbedderError('EMBEDDER_UNKNOWN', `unknown embedder "${spec}" (expected use-lite or transformers:<model id or folder>)`);
+}
+
+/**
+ * An embedder for queries (a service's: serve, the CLI's queries, the library): createEmbedder's, behind a cache of
+ * query vectors (ERC_DEMOS_EMBED_CACHE_MB; 0: none). Builds use createEmbedder: they embed each text once.
+ */
+export async function createQueryEmbedder(spec: string = DEFAULT_EMBEDDER, role: EmbedRole = 'batch', settings: Settings = DEFAULT_SETTINGS): Promise<Embedder> {
+  return withQueryCache(await createEmbedder(spec, role, settings), settings.embedCacheMb);
 }

@@ -26,6 +26,8 @@ export interface Embedder {
   /** Characters of one text it reads (ERC_DEMOS_MAX_EMBED_CHARS): a longer text is embedded from its beginning. */
   readonly maxChars?: number;
   embed(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /** One promise per text, each settled as soon as its vector is ready (ScheduledEmbedder, CachedEmbedder). */
+  embedEach?(texts: readonly string[], options?: EmbedOptions): Promise<Float32Array>[];
   close?(): Promise<void>;
 }
 

@@ -11,9 +11,7 @@ import { PACKAGE_VERSION } from '../paths.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import type { Logger } from 'pino';
 import { allowIndexes, authenticate, batchIndexes, bodyIndex, mayUseIndex, queryIndex } from '../keys/auth.js';
-import { limiterFor, rateLimit, type RateLimiter } from '../keys/rate.js';
 import { ApiKeys } from '../keys/ring.js';
-import { shareByTenant } from '../keys/tenant-scope.js';
 import { createLogger, requestLogging } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -46,8 +44,6 @@ export interface AppOptions {
   allowedHosts?: HostAllowList;
   /** Who may do what (src/keys/ring.ts, read on each request; default: no keys, every request anonymous). */
   keys?: ApiKeys;
-  /** The per-key token buckets (src/keys/rate.ts); default: those of `keys`, kept across the apps a reload makes. */
-  rateLimiter?: RateLimiter;
 }
 
 /**
@@ -83,9 +79,6 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number | null>> = {
   AUTH_REQUIRED: 401,
   AUTH_FORBIDDEN: 403,
   KEYS_FILE_INVALID: 500,
-  DIALOGUE_NOT_FOUND: 404,
-  DIALOGUE_EXISTS: 409,
-  WRITE_BUSY: 503,
 };
 
 /** A caller's mistake as the answer's `error`: the parameter to fix (a template's is the format) and why. */
@@ -110,11 +103,6 @@ export function answerError(error: unknown, req: Request, res: Response, _next: 
   if (code && HTTP_STATUS[code]! < 500) {
     if (error instanceof AuthError) res.set('WWW-Authenticate', error.challenge);
     res.status(HTTP_STATUS[code]!).json({ error: callerError(error as Error) });
-    return;
-  }
-  if (code === 'WRITE_BUSY') {
-    // Nothing was written: the client may retry after the other writer's turn.
-    res.set('Retry-After', '1').status(503).json({ error: { param: null, message: (error as Error).message } });
     return;
   }
   const status = (error as { status?: number; type?: string }).status;
@@ -166,11 +154,7 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   if (keys.metricsPublic) app.get('/metrics', serveMetrics);
 
   app.use(authenticate(keys));
-  // A key over its rate is answered 429 before its body is read (src/keys/rate.ts).
-  app.use(rateLimit(options.rateLimiter ?? limiterFor(keys)));
   app.use(express.json({ limit: options.maxBodyBytes ?? DEFAULT_SETTINGS.maxBodyBytes }));
-  // After the body is read (its events would lose the tenant): the work of each key is shared as one (src/keys/tenant-scope.ts).
-  app.use(shareByTenant);
 
   if (!keys.metricsPublic) app.get('/metrics', serveMetrics);
 

@@ -1,5 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerQueryCacheMetrics } from '../embed/query-cache-metrics.js';
+import { uncached } from '../embed/query-cache.js';
 import { ScheduledEmbedder } from '../embed/scheduler.js';
 import type { DemoService } from '../service/service.js';
 
@@ -48,10 +50,15 @@ export function createMetrics(service: DemoService): Metrics {
   new Gauge({
     name: 'erc_demos_embedder_queue_sentences', help: 'sentences waiting for an embedder thread', labelNames: ['embedder'], registers: [registry],
     collect() {
-      for (const [id, embedder] of service.embedders) if (embedder instanceof ScheduledEmbedder) this.set({ embedder: id }, embedder.queued);
+      for (const [id, cached] of service.embedders) {
+        const embedder = uncached(cached);
+        if (embedder instanceof ScheduledEmbedder) this.set({ embedder: id }, embedder.queued);
+      }
     },
   });
-  for (const [id, embedder] of service.embedders) {
+  registerQueryCacheMetrics(registry, service.embedders);
+  for (const [id, cached] of service.embedders) {
+    const embedder = uncached(cached);
     if (!(embedder instanceof ScheduledEmbedder)) continue;
     embedder.onCall = (sentences, chars) => {
       callSentences.observe({ embedder: id }, sentences);
