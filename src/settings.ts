@@ -81,6 +81,11 @@ const TEXT_SETTINGS = {
     env: 'ERC_DEMOS_API_KEYS_FILE', default: '', pattern: /^.*$/, patternDoc: 'a file',
     doc: 'the API keys file `serve` reads (JSON, docs/RELIABILITY.md#api-keys; `serve --keys FILE` overrides it), reread on SIGHUP; with keys every route but /healthz and the page\'s files needs `Authorization: Bearer <key>`; empty: no keys, which `serve` allows only on a loopback address unless ERC_DEMOS_ALLOW_ANONYMOUS=1',
   },
+  corsOrigins: {
+    env: 'ERC_DEMOS_CORS_ORIGINS', default: '', pattern: /^(https?:\/\/[^\s,/]+(\s*,\s*https?:\/\/[^\s,/]+)*)?$/,
+    patternDoc: 'must be empty or a comma-separated list of origins (scheme://host[:port], no path)',
+    doc: 'web origins whose pages may call the API from a browser (CORS, src/server/cors.ts), each exactly as the browser sends it (`https://app.example.org`, `http://localhost:3000`): their preflights are answered, allowing the `Authorization` header; empty: CORS off, no cross-origin page may read an answer',
+  },
   allowAnonymous: {
     env: 'ERC_DEMOS_ALLOW_ANONYMOUS', default: '0', pattern: /^[01]$/, patternDoc: 'must be 0 or 1',
     doc: '1 (or `serve --allow-anonymous`): a request without a key may read, on purpose, also when `serve` listens on a non-loopback address (without it, no keys there refuses to start); writes always need a key with scope write',

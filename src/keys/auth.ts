@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AuthError, InputError } from '../errors.js';
-import type { Scope } from './file.js';
+import type { KeyRate, Scope } from './file.js';
 import type { ApiKeys } from './ring.js';
 
 /**
@@ -23,6 +23,8 @@ export interface Principal {
   readonly scope: Scope;
   /** Undefined: every index. */
   readonly indexes?: ReadonlySet<string>;
+  /** The key's rate limit (rate.ts); undefined: none. */
+  readonly rate?: KeyRate;
 }
 
 const ANONYMOUS: Principal = { scope: 'read' };
@@ -50,7 +52,7 @@ function forbidden(param: string, message: string, scope?: Scope): AuthError {
 }
 
 /** Whether a request carries a body the refusal leaves unread (then its connection is closed after the answer). */
-function hasBody(req: IncomingMessage): boolean {
+export function hasBody(req: IncomingMessage): boolean {
   return (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
@@ -90,7 +92,7 @@ export function authenticate(keys: ApiKeys): RequestHandler {
       refuse(unauthorized('the key given is not a key of this service (mistyped, revoked, or for another service)', 'invalid_token'));
       return;
     }
-    principals.set(req, { name: entry.name, scope: entry.scope, ...(entry.indexes ? { indexes: entry.indexes } : {}) });
+    principals.set(req, { name: entry.name, scope: entry.scope, ...(entry.indexes ? { indexes: entry.indexes } : {}), ...(entry.rate ? { rate: entry.rate } : {}) });
     next();
   };
 }

@@ -27,7 +27,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 /** What `Authorization: Bearer <key>` can carry (RFC 6750 b64token). */
 const TOKEN = /^[A-Za-z0-9._~+/-]+=*$/;
 
-/** A per-key rate (requests per second, and the burst a client may spend at once); parsed and kept, not yet enforced. */
+/** A per-key rate (requests per second, and the burst a client may spend at once), enforced by rate.ts. */
 export interface KeyRate {
   readonly perSecond: number;
   readonly burst: number;
@@ -95,6 +95,7 @@ export function parseKeysFile(file: string, text: string): KeyEntry[] {
   const digests = new Map<string, string>();
   return parsed.data.keys.map((entry, i) => {
     const at = `keys.${i}`;
+    if (entry.name === 'anonymous') throw new KeysFileError(file, `${at}.name: "anonymous" is how the logs and metrics name requests without a key; give the key another name`);
     if (names.has(entry.name)) throw new KeysFileError(file, `${at}.name: "${entry.name}" is the name of an earlier key; names must be unique (they name the key in the logs)`);
     names.add(entry.name);
     if ((entry.key === undefined) === (entry.sha256 === undefined)) {

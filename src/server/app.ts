@@ -11,7 +11,9 @@ import { PACKAGE_VERSION } from '../paths.js';
 import { DEFAULT_SETTINGS } from '../settings.js';
 import type { Logger } from 'pino';
 import { allowIndexes, authenticate, batchIndexes, bodyIndex, mayUseIndex, queryIndex } from '../keys/auth.js';
+import { limiterFor, rateLimit, type RateLimiter } from '../keys/rate.js';
 import { ApiKeys } from '../keys/ring.js';
+import { shareByTenant } from '../keys/tenant-scope.js';
 import { createLogger, requestLogging } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -45,6 +47,8 @@ export interface AppOptions {
   /** Who may do what (src/keys/ring.ts, read on each request; default: no keys, every request anonymous). */
   keys?: ApiKeys;
 }
+  /** The per-key token buckets (src/keys/rate.ts); default: those of `keys`, kept across the apps a reload makes. */
+  rateLimiter?: RateLimiter;
 
 /**
  * Each error code's HTTP status (errors.ts says what each code means): the caller's mistakes 400; null, no answer at
@@ -163,7 +167,11 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   });
 
   const openApi = openApiDocument(service.limits, PACKAGE_VERSION);
+  // A key over its rate is answered 429 before its body is read (src/keys/rate.ts).
+  app.use(rateLimit(options.rateLimiter ?? limiterFor(keys)));
   app.get('/openapi.json', (_req, res) => {
+  // After the body is read (its events would lose the tenant): the work of each key is shared as one (src/keys/tenant-scope.ts).
+  app.use(shareByTenant);
     res.json(openApi);
   });
 

@@ -3,8 +3,10 @@ import type { Socket } from 'node:net';
 import { SettingError } from '../errors.js';
 import type { Settings } from '../settings.js';
 import { capConnections } from './connection-cap.js';
+import { parseCorsOrigins, withCors } from './cors.js';
 
-type HttpSettings = Pick<Settings, 'maxHeaderBytes' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'socketTimeoutMs' | 'maxConnections'>;
+type HttpSettings = Pick<Settings, 'maxHeaderBytes' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'socketTimeoutMs' | 'maxConnections'>
+  & Partial<Pick<Settings, 'corsOrigins'>>;
 
 /** What a client error at the HTTP layer (before any route runs) is answered with. */
 function clientErrorAnswer(error: NodeJS.ErrnoException, settings: HttpSettings): { status: number; param: string | null; message: string } {
@@ -122,7 +124,8 @@ export function createHttpServer(app: RequestListener, settings: HttpSettings): 
   });
   // Before the app, which may answer at once: the turns must be tracked from the request's first moment.
   timeOnlyTheClient(server, settings.socketTimeoutMs);
-  server.on('request', app);
+  // CORS only where ERC_DEMOS_CORS_ORIGINS names origins (cors.ts); its preflights are answered before the app.
+  server.on('request', withCors(app, parseCorsOrigins(settings.corsOrigins ?? '')));
   // Expect: 100-continue: "100 Continue" goes out only when the app starts reading the body, so a request refused
   // on its headers (a Content-Length over the body limit, a Host not allowed: request-guards.ts) gets its answer at
   // once and the client never uploads. An answer given without reading the body closes the connection.

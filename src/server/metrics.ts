@@ -3,11 +3,12 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { registerQueryCacheMetrics } from '../embed/query-cache-metrics.js';
 import { uncached } from '../embed/query-cache.js';
 import { ScheduledEmbedder } from '../embed/scheduler.js';
+import { keyNameOf } from '../keys/auth.js';
 import type { DemoService } from '../service/service.js';
 
 export interface Metrics {
   registry: Registry;
-  /** Counts and times every answer by method, route and status. */
+  /** Counts and times every answer by method, route and status, and by API key name (requests, refusals, 429s). */
   middleware: (req: Request, res: Response, next: NextFunction) => void;
 }
 
@@ -39,6 +40,14 @@ export function createMetrics(service: DemoService): Metrics {
     name: 'erc_demos_http_request_duration_seconds', help: 'time to answer, by method, route and status', labelNames, registers: [registry],
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   });
+  // By API key name (issue 25): the name from the keys file, "anonymous" for a request without a valid key (a 401
+  // is counted there, as the key it came with is none of the service's); never the key itself.
+  const keyRequests = new Counter({ name: 'erc_demos_key_requests_total', help: 'HTTP requests answered, by API key name', labelNames: ['key'], registers: [registry] });
+  const keyRefusals = new Counter({
+    name: 'erc_demos_key_refusals_total', help: 'requests refused by the API keys: 401 (no key or not one of the service\'s) and 403 (scope or index), by key name and status',
+    labelNames: ['key', 'status'], registers: [registry],
+  });
+  const keyLimited = new Counter({ name: 'erc_demos_key_rate_limited_total', help: 'requests answered 429 for being over their key\'s rate, by key name', labelNames: ['key'], registers: [registry] });
   const callSentences = new Histogram({
     name: 'erc_demos_embedder_call_sentences', help: 'sentences per embedder call (requests share calls)', labelNames: ['embedder'], registers: [registry],
     buckets: [1, 2, 4, 8, 16, 32],
@@ -86,6 +95,10 @@ export function createMetrics(service: DemoService): Metrics {
         const labels = { method: req.method, route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', status: String(res.statusCode) };
         requests.inc(labels);
         end(labels);
+        const key = keyNameOf(req) ?? 'anonymous';
+        keyRequests.inc({ key });
+        if (res.statusCode === 401 || res.statusCode === 403) keyRefusals.inc({ key, status: String(res.statusCode) });
+        else if (res.statusCode === 429) keyLimited.inc({ key });
       });
       next();
     },
