@@ -46,9 +46,9 @@ export interface AppOptions {
   allowedHosts?: HostAllowList;
   /** Who may do what (src/keys/ring.ts, read on each request; default: no keys, every request anonymous). */
   keys?: ApiKeys;
-}
   /** The per-key token buckets (src/keys/rate.ts); default: those of `keys`, kept across the apps a reload makes. */
   rateLimiter?: RateLimiter;
+}
 
 /**
  * Each error code's HTTP status (errors.ts says what each code means): the caller's mistakes 400; null, no answer at
@@ -158,7 +158,11 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   if (keys.metricsPublic) app.get('/metrics', serveMetrics);
 
   app.use(authenticate(keys));
+  // A key over its rate is answered 429 before its body is read (src/keys/rate.ts).
+  app.use(rateLimit(options.rateLimiter ?? limiterFor(keys)));
   app.use(express.json({ limit: options.maxBodyBytes ?? DEFAULT_SETTINGS.maxBodyBytes }));
+  // After the body is read (its events would lose the tenant): the work of each key is shared as one (src/keys/tenant-scope.ts).
+  app.use(shareByTenant);
 
   if (!keys.metricsPublic) app.get('/metrics', serveMetrics);
 
@@ -167,11 +171,7 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   });
 
   const openApi = openApiDocument(service.limits, PACKAGE_VERSION);
-  // A key over its rate is answered 429 before its body is read (src/keys/rate.ts).
-  app.use(rateLimit(options.rateLimiter ?? limiterFor(keys)));
   app.get('/openapi.json', (_req, res) => {
-  // After the body is read (its events would lose the tenant): the work of each key is shared as one (src/keys/tenant-scope.ts).
-  app.use(shareByTenant);
     res.json(openApi);
   });
 
