@@ -31,6 +31,9 @@ export const ERROR_CODES = {
   AUTH_REQUIRED: 'a request without a key, or with a key that is not one of the service\'s (HTTP 401): send Authorization: Bearer <key>',
   AUTH_FORBIDDEN: 'a key without the scope or the index a request needs (HTTP 403); `param` names what was refused',
   KEYS_FILE_INVALID: 'the API keys file cannot be read or is malformed; the message names the file and the field',
+  NOT_FOUND: 'a write names an index, dialogue or turn that is not there (HTTP 404); `param` names it',
+  DIALOGUE_EXISTS: 'a write adds a dialogue whose id the index already holds, or gives one twice (HTTP 409); `param` names it',
+  WRITE_BUSY: "another process held the index's write lock past ERC_DEMOS_WRITE_LOCK_TIMEOUT_MS (HTTP 503): nothing was written; retry",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -47,7 +50,7 @@ export class ErcDemosError extends Error {
 }
 
 /** The codes of InputError and its kinds: the caller's mistake, answered 400 / exit status 2. */
-export type InputErrorCode = 'INPUT_INVALID' | 'LIMIT_EXCEEDED' | 'PROMPT_TOO_LONG';
+export type InputErrorCode = 'INPUT_INVALID' | 'LIMIT_EXCEEDED' | 'PROMPT_TOO_LONG' | 'NOT_FOUND' | 'DIALOGUE_EXISTS';
 
 /** Bad input from a caller (HTTP or CLI): names the parameter so the caller knows what to fix. */
 export class InputError extends ErcDemosError {
@@ -224,6 +227,15 @@ export class KeysFileError extends ErcDemosError {
   ) {
     super('KEYS_FILE_INVALID', `keys file ${file}: ${message}`);
     this.name = 'KeysFileError';
+  }
+}
+
+/** A write that waited for the index's write lock (another process writing) past its timeout: nothing was written. */
+export class WriteBusyError extends ErcDemosError {
+  declare readonly code: 'WRITE_BUSY';
+  constructor(message: string) {
+    super('WRITE_BUSY', message);
+    this.name = 'WriteBusyError';
   }
 }
 

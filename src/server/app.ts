@@ -19,6 +19,7 @@ import { createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { requestGuards, type HostAllowList } from './request-guards.js';
 import { requestSignal } from './request-signal.js';
+import { writeRoutes } from './write-routes.js';
 import { PAGE_CSP, securityHeaders } from './security-headers.js';
 import { newLifecycle, trackAnswers, type Lifecycle } from './shutdown.js';
 import { streamJsonObject } from './stream-json.js';
@@ -83,6 +84,9 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number | null>> = {
   AUTH_REQUIRED: 401,
   AUTH_FORBIDDEN: 403,
   KEYS_FILE_INVALID: 500,
+  NOT_FOUND: 404,
+  DIALOGUE_EXISTS: 409,
+  WRITE_BUSY: 503,
 };
 
 /** A caller's mistake as the answer's `error`: the parameter to fix (a template's is the format) and why. */
@@ -107,6 +111,11 @@ export function answerError(error: unknown, req: Request, res: Response, _next: 
   if (code && HTTP_STATUS[code]! < 500) {
     if (error instanceof AuthError) res.set('WWW-Authenticate', error.challenge);
     res.status(HTTP_STATUS[code]!).json({ error: callerError(error as Error) });
+    return;
+  }
+  if (code === 'WRITE_BUSY') {
+    // Nothing was written: the client may retry after the other writer's turn.
+    res.set('Retry-After', '1').status(503).json({ error: { param: null, message: (error as Error).message } });
     return;
   }
   const status = (error as { status?: number; type?: string }).status;
@@ -178,7 +187,7 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   app.get('/indexes', (req, res) => {
     // Names and manifests only: where the server keeps its files is not the caller's business. A key limited to
     // some indexes sees only those.
-    res.json({ indexes: [...service.indexes.entries()].filter(([name]) => mayUseIndex(req, name)).map(([name, index]) => ({ name, manifest: index.manifest })) });
+    res.json({ indexes: [...service.indexes.entries()].filter(([name]) => mayUseIndex(req, name)).map(([name, index]) => ({ name, manifest: index.manifest, written: service.writtenSummary(name) })) });
   });
 
   const served = () => service.indexes;
@@ -203,6 +212,8 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   app.post('/prompts', allowIndexes(served, bodyIndex), async (req, res) => {
     res.json(await service.prompt(parsePromptRequest(req.body ?? {}), requestSignal(res)));
   });
+
+  app.use(writeRoutes(service));
 
   app.use((req, res) => {
     res.status(404).json({ error: { param: null, message: `no route ${req.method} ${req.path}` } });

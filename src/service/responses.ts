@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ManifestSchema } from '../index/manifest.js';
 import { PromptFormatSchema } from '../prompt/formats.js';
+import { WrittenSummarySchema } from './writes.js';
 
 /**
  * What the HTTP door answers, as zod schemas: the API description (server/openapi.ts) is generated from these and
@@ -55,7 +56,7 @@ export const HealthSchema = z.union([
 ]).meta({ id: 'Health' });
 
 export const IndexesSchema = z.object({
-  indexes: z.array(z.object({ name: z.string(), manifest: ManifestSchema }).strict()),
+  indexes: z.array(z.object({ name: z.string(), manifest: ManifestSchema, written: WrittenSummarySchema.meta({ description: 'what was written to the index since its build (live writes)' }) }).strict()),
 }).strict().meta({ id: 'Indexes' });
 
 export const FormatsSchema = z.object({

@@ -2,7 +2,7 @@ import { createQueryEmbedder, type EmbedRole } from '../embed/create.js';
 import type { EmbedderFingerprint } from '../embed/fingerprint.js';
 import type { SharedEmbedders } from '../embed/shared-embedders.js';
 import type { Embedder } from '../embed/types.js';
-import { IndexLoadError, IndexSetError, InputError, ServiceClosedError } from '../errors.js';
+import { IndexLoadError, IndexSetError, InputError, LimitError, ServiceClosedError } from '../errors.js';
 import { DemoIndex, readManifest } from '../index/open.js';
 import { inIndexSpace, resolveCorpora } from './corpora.js';
 import type { SearchSpace } from '../index/search-space.js';
@@ -15,6 +15,10 @@ import { buildPrompts, checkPromptSize } from './prompts.js';
 import { DemoQueryValuesSchema, effectiveK, type DemoQuery } from './query.js';
 import { parseInput } from './validate.js';
 import { MAIN_THREAD, type MainThreadShare } from './yield.js';
+import { IndexWrites, type FollowState } from '../writes/index-writes.js';
+import { z } from 'zod';
+import { numberSchema } from '../numbers.js';
+import { AddDialoguesSchema, givenLabels, labelsInIndex, RelabelSchema, toWrittenDialogues, writeError, type WriteDialogueInput, type WrittenSummary } from './writes.js';
 
 /**
  * A query's values, from GET (comma lists), POST (arrays) or a program alike: only `utterance` is required (strategy
@@ -24,6 +28,38 @@ import { MAIN_THREAD, type MainThreadShare } from './yield.js';
 export type DemoQueryOptions = Omit<DemoQuery, 'labels' | 'split' | 'exclude_dialogue' | 'corpus' | 'strategy'> & {
   strategy?: Strategy; labels?: string[]; split?: string[]; exclude_dialogue?: string[]; corpus?: string[];
 };
+
+/** What an accepted write answers: the index, the write's place in the index's log, and what it did. */
+export interface WriteAck {
+  index: string;
+  /** The write's sequence number in the index's write log (every replica applies writes in this order). */
+  seq: number;
+  took_ms: number;
+}
+
+export interface AddDialoguesResult extends WriteAck {
+  /** Each dialogue as the index now names it, with its rows' ids (as `id` in demonstrations). */
+  dialogues: { id: string; rows: number[] }[];
+}
+
+export interface RelabelResult extends WriteAck {
+  dialogue: string;
+  turn: number;
+  id: number;
+  labels: string[];
+  source_labels: string[];
+}
+
+export interface RemoveResult extends WriteAck {
+  dialogue: string;
+  /** Utterances removed. */
+  removed: number;
+}
+
+const IndexNameSchema = z.string().trim().min(1).optional();
+const AddRequestSchema = AddDialoguesSchema.extend({ index: IndexNameSchema });
+const DialogueRefSchema = z.object({ index: IndexNameSchema, dialogue: z.string({ error: 'must be a string' }).min(1, 'must not be empty') }).strict();
+const RelabelRequestSchema = RelabelSchema.extend({ index: IndexNameSchema, dialogue: DialogueRefSchema.shape.dialogue, turn: numberSchema('integer', { min: 0 }) }).strict();
 
 export interface DemoResponse {
   index: string;
@@ -67,9 +103,11 @@ export class DemoService {
 
   private constructor(
     readonly indexes: ReadonlyMap<string, DemoIndex>,
+    /** Per served index, its write log: replayed at load, written through, followed (refreshWrites). */
+    private readonly writes: ReadonlyMap<string, IndexWrites>,
     /** One embedder per embedder id the indexes need. */
     readonly embedders: ReadonlyMap<string, Embedder>,
-    readonly limits: RequestLimits,
+    readonly limits: RequestLimits & Pick<Settings, 'maxWriteUtterances'>,
     /** Whether the embedders are this service's to close (false: shared across openings, closed by their owner). */
     private readonly ownsEmbedders: boolean,
   ) {}
@@ -88,6 +126,7 @@ export class DemoService {
     const settings = options.settings ?? DEFAULT_SETTINGS;
     const embedders = new Map<string, Embedder>();
     const indexes = new Map<string, DemoIndex>();
+    const writes = new Map<string, IndexWrites>();
     const manifests = dirs.map((dir) => readManifest(dir));
     // Each index is served under a name a request can give (`index` is trimmed and must not be empty): refused here,
     // before any model loads, rather than served out of reach.
@@ -118,10 +157,11 @@ export class DemoService {
       const name = options.names?.[i] ?? index.name;
       if (indexes.has(name)) throw new IndexSetError('INDEX_NAME_TAKEN', `two indexes are named "${name}"; name them with --index name=<dir>`);
       indexes.set(name, index);
+      writes.set(name, IndexWrites.open(index, { busyTimeoutMs: settings.writeLockTimeoutMs }));
     }
     // A model's first call allocates and plans (tens of ms): pay it at start, not on a request.
     for (const embedder of embedders.values()) await embedder.embed(['warm up']);
-    return new DemoService(indexes, embedders, settings, !shared);
+    return new DemoService(indexes, writes, embedders, settings, !shared);
   }
 
   /**
@@ -130,6 +170,7 @@ export class DemoService {
    */
   async close(): Promise<void> {
     this.closed = true;
+    for (const writes of this.writes.values()) writes.close();
     if (!this.ownsEmbedders) return;
     await Promise.all([...this.embedders.values()].map((e) => e.close?.()));
   }
@@ -346,5 +387,96 @@ export class DemoService {
     checkPromptSize(index, format, job, options);
     const [built] = await buildPrompts(index, this.embedderFor(index), format, [job], options);
     return { ...built, took_ms: Number((performance.now() - started).toFixed(2)) };
+  }
+
+  /**
+   * Adds dialogues to an index, durably: checked (labels in the index's space, ids not held, limits), embedded with the
+   * index's embedder (scheduled beside queries), then written through its log. When it returns, the write is on disk
+   * and this service answers with it; other processes serving the folder apply it within ERC_DEMOS_WRITES_POLL_MS.
+   */
+  async addDialogues(given: { index?: string; dialogues: WriteDialogueInput[] }, signal?: AbortSignal): Promise<AddDialoguesResult> {
+    const started = performance.now();
+    this.checkOpen('addDialogues');
+    const request = parseInput(AddRequestSchema, given, 'body');
+    const { name, index } = this.index(request.index);
+    const turns = request.dialogues.reduce((n, d) => n + d.turns.length, 0);
+    if (turns > this.limits.maxWriteUtterances) {
+      throw new LimitError('dialogues', `hold ${turns} utterances, over this service's limit of ${this.limits.maxWriteUtterances} in one write (ERC_DEMOS_MAX_WRITE_UTTERANCES)`);
+    }
+    const dialogues = toWrittenDialogues(index.manifest, request.dialogues);
+    // Refused before the embedder works, and again under the write lock (another writer may add the same id meanwhile).
+    const placeholder = new Float32Array(index.manifest.embedder.dim);
+    const precheck = { op: 'add' as const, dialogues, vectors: dialogues.flatMap((d) => d.turns.map(() => placeholder)) };
+    try {
+      index.checkWrite(precheck);
+    } catch (error) {
+      throw writeError(error, 'dialogues');
+    }
+    const vectors = await this.embedderFor(index).embed(dialogues.flatMap((d) => d.turns.map((t) => t.text)), { signal });
+    this.checkOpen('addDialogues');
+    const seq = this.write(name, { op: 'add', dialogues, vectors }, 'dialogues');
+    return {
+      index: name, seq, took_ms: Number((performance.now() - started).toFixed(2)),
+      dialogues: dialogues.map((d) => ({ id: d.id, rows: [...index.dialogueRows(d.id)] })),
+    };
+  }
+
+  /** Gives one turn of an indexed dialogue new gold labels (in its corpus' names or the index's); answered at once. */
+  relabel(given: { index?: string; dialogue: string; turn: number; label?: string; labels?: string[] }): RelabelResult {
+    const started = performance.now();
+    this.checkOpen('relabel');
+    const request = parseInput(RelabelRequestSchema, given, 'body');
+    const { name, index } = this.index(request.index);
+    const ids = index.dialogueRows(request.dialogue);
+    if (ids.length === 0) throw new InputError('dialogue', `the index holds no dialogue "${request.dialogue}"`, 'NOT_FOUND');
+    const corpus = index.rows[ids[0]].corpus;
+    const { labels, sourceLabels } = labelsInIndex(index.manifest, corpus, givenLabels(request, '', index.manifest.multi_label), request.label !== undefined ? 'label' : 'labels');
+    const seq = this.write(name, { op: 'relabel', dialogue: request.dialogue, turn: request.turn, labels, sourceLabels });
+    const id = index.dialogueRows(request.dialogue).find((r) => index.rows[r].turn === request.turn)!;
+    return { index: name, seq, took_ms: Number((performance.now() - started).toFixed(2)), dialogue: request.dialogue, turn: request.turn, id, labels, source_labels: sourceLabels };
+  }
+
+  /** Removes a dialogue from an index: its rows are never returned again, by any door or strategy, from now on. */
+  removeDialogue(given: { index?: string; dialogue: string }): RemoveResult {
+    const started = performance.now();
+    this.checkOpen('removeDialogue');
+    const request = parseInput(DialogueRefSchema, given, 'body');
+    const { name, index } = this.index(request.index);
+    const removed = index.dialogueRows(request.dialogue).length;
+    const seq = this.write(name, { op: 'remove', dialogue: request.dialogue });
+    return { index: name, seq, took_ms: Number((performance.now() - started).toFixed(2)), dialogue: request.dialogue, removed };
+  }
+
+  /**
+   * Applies what other processes wrote to the served index folders since the last call (a replica's poll), and names
+   * the indexes whose folder now holds another build (compacted or rebuilt), for the caller to reopen.
+   */
+  refreshWrites(): string[] {
+    if (this.closed) return [];
+    const rebuilt: string[] = [];
+    for (const [name, writes] of this.writes) if (writes.refresh() === ('rebuilt' satisfies FollowState)) rebuilt.push(name);
+    return rebuilt;
+  }
+
+  /** What was written to a served index since its build (GET /indexes). */
+  writtenSummary(name: string): WrittenSummary {
+    const { index } = this.index(name);
+    const { counts, rows, builtCount } = index.writtenState;
+    const live = rows === index.writtenState.rows ? rows.reduce((n, r) => n + (r.removed ? 0 : 1), 0) : 0;
+    const written = counts.added + counts.relabelled + counts.removed;
+    return { seq: this.writeSeq(name), ...counts, rows: live, share: builtCount ? Number((written / builtCount).toFixed(4)) : 0 };
+  }
+
+  /** The seq of the last write an index holds (0: none since its build). */
+  writeSeq(name: string): number {
+    return this.writes.get(name)?.seq ?? 0;
+  }
+
+  private write(name: string, write: Parameters<IndexWrites['write']>[0], param?: string): number {
+    try {
+      return this.writes.get(name)!.write(write);
+    } catch (error) {
+      throw writeError(error, param);
+    }
   }
 }

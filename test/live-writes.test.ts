@@ -1,0 +1,139 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCorpus } from '../src/corpus/load.js';
+import { createEmbedder } from '../src/embed/create.js';
+import type { Embedder } from '../src/embed/types.js';
+import { buildIndex } from '../src/index/build.js';
+import { SAMPLE_CORPUS } from '../src/paths.js';
+import { retrieveExact } from '../src/retrieve/retrieve.js';
+import { DemoService } from '../src/service/service.js';
+import { WRITE_LOG_FILE } from '../src/writes/log.js';
+import { tempDir } from './helpers.js';
+
+/**
+ * Writes to a live index through the library door (DemoService), against the real embedder, index and write log:
+ * added rows found at once and after reopening (replayed from the log), relabels and removals in every strategy,
+ * a second service on the same folder converging, bad writes refused with nothing written.
+ */
+describe('live writes: add, relabel, remove', () => {
+  const dir = tempDir();
+  const out = join(dir, 'sample');
+  let embedder: Embedder;
+  let service: DemoService;
+
+  beforeAll(async () => {
+    embedder = await createEmbedder('use-lite');
+    const sample = loadCorpus({ format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], name: 'sample' });
+    await buildIndex({ dialogues: sample.dialogues, corpus: 'sample', splits: ['train'], embedder, out, name: 'sample' });
+    service = await DemoService.load([out]);
+  });
+  afterAll(async () => {
+    await service?.close();
+    await embedder?.close?.();
+  });
+
+  const added = {
+    id: 'new-1',
+    turns: [
+      { speaker: 'Zed', text: 'The volcano erupted right over our picnic blanket!', label: 'surprise' },
+      { speaker: 'Yara', text: 'My marmalade jar exploded in the oven, what a mess.', label: 'disgust' },
+    ],
+  };
+
+  it('an added dialogue is answered at once, with its label, new ids and its dialogue name', async () => {
+    const before = service.index().index.rows.length;
+    const result = await service.addDialogues({ dialogues: [added] });
+    expect(result.seq).toBe(1);
+    expect(result.dialogues).toEqual([{ id: 'new-1', rows: [before, before + 1] }]);
+    expect(existsSync(join(out, WRITE_LOG_FILE))).toBe(true);
+    const answer = await service.demonstrations({ utterance: 'The volcano erupted right over our picnic blanket!', k: 3 });
+    expect(answer.demonstrations[0]).toMatchObject({ id: before, dialogue: 'new-1', turn: 0, label: 'surprise', speaker: 'Zed' });
+    expect(answer.demonstrations[0].score).toBeCloseTo(1, 4);
+    // The same as an exact scan of every row, built and written.
+    const { index } = service.index();
+    const vector = index.queryVector((await embedder.embed(['The volcano erupted right over our picnic blanket!']))[0]);
+    expect(answer.demonstrations.map((d) => d.id)).toEqual(retrieveExact(index, vector, { k: 3, strategy: 'topk' }).map((d) => d.id));
+  });
+
+  it('per-label finds a written row under its label; a label filter sees it', async () => {
+    const perLabel = await service.demonstrations({ utterance: 'My marmalade jar exploded in the oven', strategy: 'per-label', k: 1, labels: ['disgust'] });
+    expect(perLabel.demonstrations[0]).toMatchObject({ dialogue: 'new-1', turn: 1, label: 'disgust' });
+  });
+
+  it('a duplicate id, an unknown label or dialogue, a turn out of range are refused, naming the field, and nothing is written', async () => {
+    const seq = service.writeSeq('sample');
+    await expect(service.addDialogues({ dialogues: [added] })).rejects.toMatchObject({ code: 'DIALOGUE_EXISTS', param: 'dialogues.0.id' });
+    await expect(service.addDialogues({ dialogues: [{ id: 'x', turns: [{ speaker: 'a', text: 'hello', label: 'ecstatic' }] }] }))
+      .rejects.toMatchObject({ code: 'INPUT_INVALID', param: 'dialogues.0.turns.0.label' });
+    await expect(service.addDialogues({ dialogues: [{ id: 'x', turns: [{ speaker: 'a', text: 'hello' }] }] }))
+      .rejects.toMatchObject({ param: 'dialogues.0.turns.0.label' });
+    await expect(service.addDialogues({ dialogues: [{ id: 'x', split: 'test', turns: [{ speaker: 'a', text: 'hello', label: 'joy' }] }] }))
+      .rejects.toMatchObject({ param: 'dialogues.0.split' });
+    expect(() => service.relabel({ dialogue: 'nope', turn: 0, label: 'joy' })).toThrow(expect.objectContaining({ code: 'NOT_FOUND', param: 'dialogue' }));
+    expect(() => service.relabel({ dialogue: 'new-1', turn: 7, label: 'joy' })).toThrow(expect.objectContaining({ code: 'NOT_FOUND', param: 'turn' }));
+    expect(() => service.removeDialogue({ dialogue: 'nope' })).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    expect(service.writeSeq('sample')).toBe(seq);
+  });
+
+  it('a relabelled row answers with its new label at once, in topk and per-label', async () => {
+    const { index } = service.index();
+    const s01 = index.dialogueRows('train/s01');
+    const turn0 = index.rows[s01[0]];
+    expect(turn0.labels).toEqual(['anger']);
+    const result = service.relabel({ dialogue: 'train/s01', turn: 0, label: 'fear' });
+    expect(result).toMatchObject({ id: turn0.id, labels: ['fear'] });
+    const topk = await service.demonstrations({ utterance: turn0.text, k: 1 });
+    expect(topk.demonstrations[0]).toMatchObject({ id: turn0.id, label: 'fear' });
+    const asFear = await service.demonstrations({ utterance: turn0.text, strategy: 'per-label', k: 1, labels: ['fear'] });
+    expect(asFear.demonstrations[0].id).toBe(turn0.id);
+    const asAnger = await service.demonstrations({ utterance: turn0.text, strategy: 'per-label', k: 5, labels: ['anger'] });
+    expect(asAnger.demonstrations.map((d) => d.id)).not.toContain(turn0.id);
+  });
+
+  it('a removed dialogue is never returned again, by any strategy', async () => {
+    const { index } = service.index();
+    const s02 = [...index.dialogueRows('train/s02')];
+    const text = index.rows[s02[0]].text;
+    expect(service.removeDialogue({ dialogue: 'train/s02' })).toMatchObject({ removed: s02.length });
+    for (const strategy of ['topk', 'per-label', 'mmr'] as const) {
+      const answer = await service.demonstrations({ utterance: text, strategy, k: 10 });
+      expect(answer.demonstrations.filter((d) => d.dialogue === 'train/s02'), strategy).toEqual([]);
+    }
+    expect(index.dialogueRows('train/s02')).toEqual([]);
+  });
+
+  it('a service opened later on the folder replays the log: same rows, same answers', async () => {
+    const again = await DemoService.load([out]);
+    try {
+      const a = service.index().index;
+      const b = again.index().index;
+      expect(b.rows).toEqual(a.rows);
+      expect(again.writeSeq('sample')).toBe(service.writeSeq('sample'));
+      for (const utterance of ['The volcano erupted right over our picnic blanket!', 'Where were you last night?', 'I got the job!']) {
+        const x = await service.demonstrations({ utterance, strategy: 'per-label', k: 2 });
+        const y = await again.demonstrations({ utterance, strategy: 'per-label', k: 2 });
+        expect(y.demonstrations).toEqual(x.demonstrations);
+      }
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('two services on one folder: a write through one shows on the other after refreshWrites; both serialised', async () => {
+    const other = await DemoService.load([out]);
+    try {
+      await service.addDialogues({ dialogues: [{ id: 'from-a', turns: [{ speaker: 'a', text: 'The penguins escaped from the zoo again.', label: 'surprise' }] }] });
+      await other.addDialogues({ dialogues: [{ id: 'from-b', turns: [{ speaker: 'b', text: 'Our neighbour paints his house purple every spring.', label: 'neutral' }] }] });
+      // `other` applied a's write under the lock before its own; `service` sees b's after a refresh.
+      expect(other.index().index.dialogueRows('from-a')).toHaveLength(1);
+      expect(service.index().index.dialogueRows('from-b')).toEqual([]);
+      expect(service.refreshWrites()).toEqual([]);
+      expect(service.index().index.rows).toEqual(other.index().index.rows);
+      await expect(other.addDialogues({ dialogues: [{ id: 'from-a', turns: [{ speaker: 'b', text: 'again', label: 'joy' }] }] })).rejects.toMatchObject({ code: 'DIALOGUE_EXISTS' });
+    } finally {
+      await other.close();
+    }
+  });
+});
+
