@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -10,6 +10,8 @@ import { loadSources } from '../src/corpus/sources.js';
 import { createEmbedder } from '../src/embed/create.js';
 import { buildIndex } from '../src/index/build.js';
 import { SAMPLE_CORPUS } from '../src/paths.js';
+import { newKey } from '../src/keys/file.js';
+import { ApiKeys } from '../src/keys/ring.js';
 import { createApp } from '../src/server/app.js';
 import { DemoService } from '../src/service/service.js';
 import { HAVE_SHARED, SHARED_DATA, SHARED_SKIP_REASON, tempDir, utteranceCount } from './helpers.js';
@@ -218,5 +220,70 @@ describe.skipIf(!HAVE_CHROMIUM)('the web page, in headless Chromium', () => {
     expect(new URL(sent[0].url).searchParams.has('corpus')).toBe(false);
     expect(JSON.parse(sent[1].body!).options).not.toHaveProperty('corpus');
     await page.close();
+  });
+  it('with API keys: a 401 brings up the key form; a wrong key is refused and forgotten; the right one, kept for the tab in sessionStorage and sent as a header (no cookie), gives answers (issue 25)', async () => {
+    const { key } = newKey('page-user', 'read');
+    const file = join(dir, 'page-keys.json');
+    writeFileSync(file, JSON.stringify({ keys: [{ name: 'page-user', scope: 'read', key }] }));
+    const service = await DemoService.load([join(dir, 'sample')]);
+    const keyed = createApp(service, { keys: new ApiKeys({ file }) }).listen(0, '127.0.0.1');
+    await new Promise((r) => keyed.once('listening', r));
+    const keyedBase = `http://127.0.0.1:${(keyed.address() as AddressInfo).port}`;
+    try {
+      const { page, problems } = await watchedPage();
+      const sent: { url: string; authorization: string | undefined; cookie: string | undefined }[] = [];
+      page.on('request', (r) => sent.push({ url: r.url(), authorization: r.headers().authorization, cookie: r.headers().cookie }));
+      await page.goto(keyedBase);
+      // The page's files answer without a key; /indexes does not: the form asks for one, with the API's words.
+      await page.locator('#key-form').waitFor({ state: 'visible' });
+      expect(await page.locator('#key-message').textContent()).toBe('This service needs an API key: this service needs a key: send the header Authorization: Bearer <key>');
+      expect(await page.locator('#key').getAttribute('type')).toBe('password');
+
+      await page.fill('#key', 'x'.repeat(43));
+      await page.click('#use-key');
+      await expect.poll(() => page.locator('#key-message').textContent()).toMatch(/^The key was refused: the key given is not a key of this service/);
+      expect(await page.locator('#key-form').isVisible()).toBe(true);
+      expect(await page.evaluate(() => sessionStorage.getItem('erc-demos-key'))).toBeNull();
+
+      await page.fill('#key', key);
+      await page.click('#use-key');
+      await page.locator('#index option').first().waitFor({ state: 'attached' });
+      expect(await page.locator('#key-form').isVisible()).toBe(false);
+      await page.fill('#input', "There's a spider in the bathtub.");
+      await page.fill('#k', '3');
+      await page.click('#find');
+      await page.locator('#prompt-section').waitFor({ state: 'visible' });
+      expect(await page.locator('#demos tr').count()).toBe(3);
+      expect(await page.locator('#demos tr').first().locator('.label').textContent()).toBe('fear');
+
+      // The key: in this tab's sessionStorage, sent as a bearer header to the API, never as a cookie.
+      expect(await page.evaluate(() => sessionStorage.getItem('erc-demos-key'))).toBe(key);
+      expect(await page.evaluate(() => localStorage.length)).toBe(0);
+      expect(await page.context().cookies()).toEqual([]);
+      const apiCalls = sent.filter((r) => /\/(indexes|formats|demonstrations|prompts)/.test(r.url));
+      expect(apiCalls.filter((r) => r.authorization === `Bearer ${key}`).map((r) => new URL(r.url).pathname)).toEqual(
+        expect.arrayContaining(['/indexes', '/formats', '/demonstrations', '/prompts']));
+      expect(sent.every((r) => r.cookie === undefined)).toBe(true);
+      expect(sent.filter((r) => r.url.endsWith('.js') || r.url.endsWith('.css')).every((r) => r.authorization === undefined)).toBe(true);
+
+      // A reload of the tab keeps it; another tab (a new browsing context) asks again.
+      await page.reload();
+      await page.locator('#index option').first().waitFor({ state: 'attached' });
+      expect(await page.locator('#key-form').isVisible()).toBe(false);
+      const other = await browser.newPage();
+      await other.goto(keyedBase);
+      await other.locator('#key-form').waitFor({ state: 'visible' });
+      await other.close();
+      // "Forget key" drops it and asks again.
+      await page.click('#forget-key');
+      await page.locator('#key-form').waitFor({ state: 'visible' });
+      expect(await page.evaluate(() => sessionStorage.getItem('erc-demos-key'))).toBeNull();
+      // The 401s are answers the page handles, not errors of its own.
+      expect(problems.filter((p) => !/status of 401/.test(p))).toEqual([]);
+      await page.close();
+    } finally {
+      await new Promise<void>((r) => keyed.close(() => r()));
+      await service.close();
+    }
   });
 });

@@ -8,9 +8,35 @@ function showError(message) {
   $('error').style.display = message ? 'block' : 'none';
 }
 
-async function api(path, options) {
-  const res = await fetch(path, options);
+/**
+ * The API key, when the server asks for one (a 401): kept in sessionStorage, so for this tab only and gone when it
+ * closes, and sent as `Authorization: Bearer`; never a cookie, so another site cannot make the browser send it (no CSRF).
+ */
+const KEY_ITEM = 'erc-demos-key';
+const storedKey = () => sessionStorage.getItem(KEY_ITEM);
+
+/** A 401: the key form is shown; the error says so (the form is the way on). */
+class KeyNeeded extends Error {}
+
+/** Shows the key form with why it is asked for (a key that was refused is forgotten). */
+function askForKey(message) {
+  const refused = storedKey() !== null;
+  sessionStorage.removeItem(KEY_ITEM);
+  $('key-message').textContent = refused ? `The key was refused: ${message}` : `This service needs an API key: ${message}`;
+  $('key-form').hidden = false;
+  $('key').focus();
+}
+
+async function api(path, options = {}) {
+  const key = storedKey();
+  const headers = { ...(options.headers ?? {}), ...(key ? { authorization: `Bearer ${key}` } : {}) };
+  const res = await fetch(path, { ...options, headers, credentials: 'omit' });
   const body = await res.json();
+  if (res.status === 401) {
+    askForKey(body.error ? body.error.message : 'HTTP 401');
+    throw new KeyNeeded('enter an API key above');
+  }
+  if (res.status === 429) throw new Error(`${body.error ? body.error.message : 'too many requests'} (Retry-After: ${res.headers.get('retry-after')} s)`);
   if (!res.ok) throw new Error(body.error ? body.error.message : `HTTP ${res.status}`);
   return body;
 }
@@ -155,6 +181,7 @@ async function run(event) {
 }
 
 async function start() {
+  showError('');
   try {
     indexes = (await api('/indexes')).indexes;
     $('index').replaceChildren(...indexes.map((i) => new Option(`${i.name} (${i.manifest.corpus}, ${i.manifest.count})`, i.name)));
@@ -167,6 +194,22 @@ async function start() {
   }
 }
 
+$('key-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const key = $('key').value.trim();
+  if (!key) return;
+  sessionStorage.setItem(KEY_ITEM, key);
+  $('key').value = '';
+  $('key-form').hidden = true;
+  $('forget-key').hidden = false;
+  start();
+});
+$('forget-key').addEventListener('click', () => {
+  sessionStorage.removeItem(KEY_ITEM);
+  $('forget-key').hidden = true;
+  start();
+});
+$('forget-key').hidden = storedKey() === null;
 $('index').addEventListener('change', () => { renderLabels(); renderCorpora(); });
 $('query').addEventListener('submit', run);
 $('copy').addEventListener('click', async () => {
