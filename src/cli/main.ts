@@ -16,6 +16,7 @@ import { runServe, type ServeCommandOptions } from './serve-command.js';
 import { newKey, SCOPES, type Scope } from '../keys/file.js';
 import { runPromptExport } from './prompts-command.js';
 import { runEval } from './eval-command.js';
+import { runAdd, runRelabel, runRemove, type AddCommandOptions } from './write-commands.js';
 import { FORMATS } from '../prompt/formats.js';
 import { JSONL_SHAPES, type JsonlShape } from '../service/jsonl-shapes.js';
 
@@ -204,14 +205,14 @@ program
     console.log(JSON.stringify(await service.demonstrations(query), null, 2));
   });
 
-/** The options of commands that run an index over one split of a corpus (prompts, eval). */
-function indexOverSplit(command: Command, indexHelp: string, splitHelp: string): Command {
+/** The options of commands that run an index over one split of a corpus (prompts, eval, add). */
+function indexOverSplit(command: Command, indexHelp: string, splitHelp: string, splitDefault = 'test'): Command {
   return command
     .requiredOption('--index <dir>', indexHelp, indexDir)
     .option('--source <format:path[:name]>', 'a corpus to run over, repeatable: <format>:<path>[:<corpus-name>] (its labels through the index\'s label maps)', sources)
     .addOption(new Option('--corpus <format>', 'corpus format (one source; or use --source)').choices(CORPUS_FORMATS))
     .option('--data <path>', 'corpus directory (or one file), with --corpus')
-    .option('--split <name>', splitHelp, 'test')
+    .option('--split <name>', splitHelp, splitDefault)
     .addOption(new Option('--corpus-name <name>', 'jsonl only: corpus name (label scheme); with --source, its third part').conflicts('source'))
     .option('--label-map <file.json>', 'unified index: {corpus: {label: unified label}} for corpora its own maps lack')
     .option('--relabel-split', 'load a --data file whose name says another split as --split, on purpose (else refused)');
@@ -257,6 +258,35 @@ indexOverSplit(
   .option('--json', 'print one JSON object')
   .action(async (o: { index: string; source?: SourceSpec[]; corpus?: CorpusFormat; data?: string; labelMap?: string; split: string; corpusName?: string; k: number; search: 'exact' | 'hnsw'; dedup?: boolean; crossFit: boolean; json?: boolean; relabelSplit?: boolean }) => {
     await runEval(o);
+  });
+
+indexOverSplit(
+  program.command('add').description('add the dialogues of a corpus split to an index, durably, while it may be served (live writes; README)'),
+  'index to add to',
+  'split to add',
+  'train',
+).action(async (o: AddCommandOptions) => {
+  await runAdd(o);
+});
+
+program
+  .command('relabel')
+  .description("give one turn of an indexed dialogue new gold labels, durably (answered at once by a serve holding the index)")
+  .requiredOption('--index <dir>', 'index directory', indexDir)
+  .requiredOption('--dialogue <id>', 'the dialogue as the index names it (`dialogue` in demonstrations)')
+  .requiredOption('--turn <n>', 'turn number (0-based, `turn` in demonstrations)', integerOption('turn', { min: 0 }))
+  .requiredOption('--label <label>', 'the new label (repeat or comma-separate for a multi-label index)', collect)
+  .action(async (o: { index: string; dialogue: string; turn: number; label: string[] }) => {
+    await runRelabel(o);
+  });
+
+program
+  .command('remove')
+  .description('remove a dialogue from an index, durably: its utterances are never returned again')
+  .requiredOption('--index <dir>', 'index directory', indexDir)
+  .requiredOption('--dialogue <id>', 'the dialogue as the index names it (`dialogue` in demonstrations)')
+  .action(async (o: { index: string; dialogue: string }) => {
+    await runRemove(o);
   });
 
 /**

@@ -7,6 +7,7 @@ import { ReloadableService } from '../server/reloadable.js';
 import { ApiKeys } from '../keys/ring.js';
 import { allowedHosts, isLoopbackHost } from '../server/request-guards.js';
 import { drain, newLifecycle, trackConnections } from '../server/shutdown.js';
+import { followWrites } from '../server/follow-writes.js';
 import type { DemoService } from '../service/service.js';
 import { SettingError } from '../errors.js';
 import { settingsFromEnv, type Settings } from '../settings.js';
@@ -102,6 +103,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
       console.error(`${signal} again: exiting now`);
       process.exit(1);
     }
+    stopFollowing();
     console.error(`${signal}: draining (new connections refused, /healthz 503, up to ${settings.shutdownTimeoutMs} ms for requests in flight)`);
     void drain(server, lifecycle, settings.shutdownTimeoutMs).then(async ({ forced }) => {
       console.error(forced ? 'closed the connections left at the deadline; exiting' : 'drained; exiting');
@@ -111,6 +113,21 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
       process.exit(0);
     });
   };
+  // Writes other processes make to the served folders (replicas, the CLI) are applied as they come; a folder that now
+  // holds another build (compacted) is reopened as SIGHUP reopens.
+  let reopening = false;
+  const stopFollowing = followWrites({
+    current: () => served.service, pollMs: settings.writesPollMs, hintPercent: settings.compactHintPercent, log: (line) => console.error(line),
+    onRebuilt: (names) => {
+      if (reopening || lifecycle.draining) return;
+      reopening = true;
+      console.error(`writes: ${names.join(', ')} now holds another build (compacted or rebuilt); reopening`);
+      served.reload(open).then(
+        (service) => announce(service, 'reopened: '),
+        (error: unknown) => console.error(`reopening failed, still serving the indexes opened before (tried again at the next look): ${(error as Error).message}`),
+      ).finally(() => (reopening = false));
+    },
+  });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // SIGHUP rereads the keys file (a broken one keeps the keys read before) and reopens the indexes, each checked as

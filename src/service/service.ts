@@ -462,9 +462,9 @@ export class DemoService {
   writtenSummary(name: string): WrittenSummary {
     const { index } = this.index(name);
     const { counts, rows, builtCount } = index.writtenState;
-    const live = rows === index.writtenState.rows ? rows.reduce((n, r) => n + (r.removed ? 0 : 1), 0) : 0;
     const written = counts.added + counts.relabelled + counts.removed;
-    return { seq: this.writeSeq(name), ...counts, rows: live, share: builtCount ? Number((written / builtCount).toFixed(4)) : 0 };
+    // A removed row stays as a tombstone (its id is never reused) and is removed once.
+    return { seq: this.writeSeq(name), ...counts, rows: rows.length - counts.removed, share: builtCount ? Number((written / builtCount).toFixed(4)) : 0 };
   }
 
   /** The seq of the last write an index holds (0: none since its build). */

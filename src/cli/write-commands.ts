@@ -1,0 +1,93 @@
+import type { CorpusFormat } from '../corpus/load.js';
+import type { SourceSpec } from '../corpus/sources.js';
+import type { Dialogue } from '../corpus/types.js';
+import { DemoService } from '../service/service.js';
+import type { WriteDialogueInput } from '../service/writes.js';
+import { settingsFromEnv } from '../settings.js';
+import { loadSourcesForIndex } from './index-sources.js';
+
+export interface AddCommandOptions {
+  index: string;
+  source?: SourceSpec[];
+  corpus?: CorpusFormat;
+  data?: string;
+  split: string;
+  corpusName?: string;
+  labelMap?: string;
+  relabelSplit?: boolean;
+}
+
+/** A loaded dialogue as a write gives it: labels in its corpus' own names (the write maps them as the build did). */
+function asWrite(d: Dialogue): WriteDialogueInput {
+  return {
+    id: d.id, corpus: d.corpus, split: d.split,
+    turns: d.turns.map((t) => ({
+      speaker: t.speaker, text: t.text, labels: t.sourceLabels ?? t.labels,
+      ...(t.scores ? { scores: t.scores } : {}), ...(t.sourceId !== undefined ? { source_id: t.sourceId } : {}),
+    })),
+  };
+}
+
+/** Dialogues in writes of at most `max` utterances each, whole dialogues only (each write is atomic on its own). */
+function inWrites(dialogues: readonly WriteDialogueInput[], max: number): WriteDialogueInput[][] {
+  const writes: WriteDialogueInput[][] = [];
+  let current: WriteDialogueInput[] = [];
+  let size = 0;
+  for (const d of dialogues) {
+    if (current.length > 0 && size + d.turns.length > max) {
+      writes.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(d);
+    size += d.turns.length;
+  }
+  if (current.length > 0) writes.push(current);
+  return writes;
+}
+
+/**
+ * erc-demos add: the dialogues of a corpus split, read as `build` reads them (ids named as it names them, labels
+ * through the index's maps), written to the index through its write log in writes of at most
+ * ERC_DEMOS_MAX_WRITE_UTTERANCES utterances, each atomic and durable when its line is printed. A `serve` holding the
+ * folder answers with them within ERC_DEMOS_WRITES_POLL_MS.
+ */
+export async function runAdd(o: AddCommandOptions): Promise<void> {
+  const settings = settingsFromEnv();
+  const service = await DemoService.load([o.index], { settings, role: 'batch' });
+  try {
+    const { index } = service.index();
+    const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap, relabelSplit: o.relabelSplit }, o.split);
+    const writes = inWrites(corpus.dialogues.map(asWrite), settings.maxWriteUtterances);
+    let utterances = 0;
+    for (const dialogues of writes) {
+      const result = await service.addDialogues({ dialogues });
+      utterances += dialogues.reduce((n, d) => n + d.turns.length, 0);
+      console.log(JSON.stringify({ seq: result.seq, dialogues: result.dialogues.length, utterances: result.dialogues.reduce((n, d) => n + d.rows.length, 0), took_ms: result.took_ms }));
+    }
+    console.error(`added ${corpus.dialogues.length} dialogues (${utterances} utterances) to ${index.dir} in ${writes.length} write${writes.length === 1 ? '' : 's'}`);
+  } finally {
+    await service.close();
+  }
+}
+
+/** erc-demos relabel: one turn's gold label, durably. */
+export async function runRelabel(o: { index: string; dialogue: string; turn: number; label: string[] }): Promise<void> {
+  const service = await DemoService.load([o.index], { settings: settingsFromEnv(), role: 'batch' });
+  try {
+    const labels = o.label.length === 1 ? { label: o.label[0] } : { labels: o.label };
+    console.log(JSON.stringify(service.relabel({ dialogue: o.dialogue, turn: o.turn, ...labels })));
+  } finally {
+    await service.close();
+  }
+}
+
+/** erc-demos remove: a dialogue, durably; its rows are never returned again. */
+export async function runRemove(o: { index: string; dialogue: string }): Promise<void> {
+  const service = await DemoService.load([o.index], { settings: settingsFromEnv(), role: 'batch' });
+  try {
+    console.log(JSON.stringify(service.removeDialogue({ dialogue: o.dialogue })));
+  } finally {
+    await service.close();
+  }
+}
