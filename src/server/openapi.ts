@@ -5,6 +5,7 @@ import { DemoBatchSchema, PromptRequestSchema } from '../service/prompt-request.
 import { DemoQuerySchema } from '../service/query.js';
 import { DemoBatchResponseSchema, DemoResponseSchema, ErrorSchema, FormatsSchema, HealthSchema, IndexesSchema, PromptResponseSchema } from '../service/responses.js';
 import { SETTINGS_TABLE } from '../settings.js';
+import { writePaths } from './write-openapi.js';
 
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
 
@@ -37,7 +38,7 @@ const KEYED = [{ apiKey: [] }];
  * The OpenAPI 3.1 description of the HTTP API, generated from the zod schemas that validate requests
  * (query.ts, prompt-request.ts) and describe answers (responses.ts), with the limits this service runs with.
  */
-export function openApiDocument(limits: RequestLimits, version: string): ReturnType<typeof createDocument> {
+export function openApiDocument(limits: RequestLimits & { maxWriteUtterances: number }, version: string): ReturnType<typeof createDocument> {
   const settings = SETTINGS_TABLE.map((s) => `| \`${s.env}\` | ${s.default} | ${s.doc} |`).join('\n');
   return createDocument({
     openapi: '3.1.0',
@@ -108,6 +109,7 @@ export function openApiDocument(limits: RequestLimits, version: string): ReturnT
           responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': {} } }, 401: json(ErrorSchema, 'no key, or a wrong one'), 429: json(ErrorSchema, 'the key is over its rate (`Retry-After`)') },
         },
       },
+      ...writePaths(limits.maxWriteUtterances),
       '/openapi.json': {
         get: { summary: 'This document', responses: { 200: { description: 'the OpenAPI 3.1 document', content: { 'application/json': {} } }, 401: json(ErrorSchema, 'no key, or a wrong one'), 429: json(ErrorSchema, 'the key is over its rate (`Retry-After`)') } },
       },
