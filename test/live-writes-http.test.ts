@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cliAsync, tempDir } from './helpers.js';
 import { startServeProcess, type ServeProcess } from './support/serve-process.js';
@@ -49,6 +50,17 @@ describe('live writes over HTTP, two serve processes on one folder', () => {
     });
   }
 
+  /** Every answer a write route gave, to check against the OpenAPI document at the end. */
+  const answers: { method: string; path: string; status: number; body: unknown }[] = [];
+  const ROUTES: [RegExp, string][] = [[/^\/indexes\/[^/]+\/dialogues$/, '/indexes/{name}/dialogues'], [/^\/indexes\/[^/]+\/dialogues\/[^/]+$/, '/indexes/{name}/dialogues/{dialogue}'], [/^\/indexes\/[^/]+\/dialogues\/[^/]+\/turns\/[^/]+$/, '/indexes/{name}/dialogues/{dialogue}/turns/{turn}']];
+
+  async function write(server: ServeProcess, method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const res = await call(server, method, path, key, body);
+    const answer = { method: method.toLowerCase(), path, status: res.status, body: (await res.json()) as unknown };
+    answers.push(answer);
+    return answer;
+  }
+
   async function demos(server: ServeProcess, utterance: string, extra = '&k=3'): Promise<Demo[]> {
     const res = await call(server, 'GET', `/demonstrations?utterance=${encodeURIComponent(utterance)}${extra}`, keys.read);
     expect(res.status).toBe(200);
@@ -58,9 +70,9 @@ describe('live writes over HTTP, two serve processes on one folder', () => {
   const dialogue = { id: 'live-1', turns: [{ speaker: 'Ola', text: 'A moose just walked through the hotel lobby!', label: 'surprise' }, { speaker: 'Per', text: 'It left muddy prints everywhere, gross.', label: 'disgust' }] };
 
   it('a write through one server: 201, answered at once there and on the other within the poll interval', async () => {
-    const res = await call(a, 'POST', '/indexes/sample/dialogues', keys.write, { dialogues: [dialogue] });
+    const res = await write(a, 'POST', '/indexes/sample/dialogues', keys.write, { dialogues: [dialogue] });
     expect(res.status).toBe(201);
-    const body = (await res.json()) as { index: string; seq: number; dialogues: { id: string; rows: number[] }[] };
+    const body = res.body as { index: string; seq: number; dialogues: { id: string; rows: number[] }[] };
     expect(body).toMatchObject({ index: 'sample', seq: 1, dialogues: [{ id: 'live-1', rows: [100, 101] }] });
     expect((await demos(a, dialogue.turns[0].text))[0]).toMatchObject({ id: 100, dialogue: 'live-1', label: 'surprise' });
     const acked = performance.now();
@@ -96,9 +108,9 @@ describe('live writes over HTTP, two serve processes on one folder', () => {
       ['DELETE', '/indexes/sample/dialogues/live-1', keys.read, undefined, 403, 'authorization'],
     ];
     for (const [method, path, key, body, status, param] of cases) {
-      const res = await call(a, method, path, key, body);
+      const res = await write(a, method, path, key, body);
       expect(res.status, `${method} ${path}`).toBe(status);
-      expect(((await res.json()) as ErrorBody).error.param, `${method} ${path}`).toBe(param);
+      expect((res.body as ErrorBody).error.param, `${method} ${path}`).toBe(param);
     }
     const listed = (await (await call(a, 'GET', '/indexes', keys.read)).json()) as { indexes: { written: { seq: number } }[] };
     expect(listed.indexes[0].written.seq).toBe(1);
@@ -106,17 +118,30 @@ describe('live writes over HTTP, two serve processes on one folder', () => {
 
   it('relabel and remove through the other server; each answered at once there and on the first within the poll', async () => {
     const id = encodeURIComponent('train/s01');
-    const relabel = await call(b, 'PATCH', `/indexes/sample/dialogues/${id}/turns/0`, keys.write, { label: 'fear' });
+    const relabel = await write(b, 'PATCH', `/indexes/sample/dialogues/${id}/turns/0`, keys.write, { label: 'fear' });
     expect(relabel.status).toBe(200);
-    const changed = (await relabel.json()) as { id: number; labels: string[]; seq: number };
+    const changed = relabel.body as { id: number; labels: string[]; seq: number };
     expect(changed).toMatchObject({ labels: ['fear'], seq: 2 });
-    const removed = await call(b, 'DELETE', '/indexes/sample/dialogues/live-1', keys.write);
-    expect(await removed.json()).toMatchObject({ dialogue: 'live-1', removed: 2, seq: 3 });
+    const removed = await write(b, 'DELETE', '/indexes/sample/dialogues/live-1', keys.write);
+    expect(removed.body).toMatchObject({ dialogue: 'live-1', removed: 2, seq: 3 });
     expect((await demos(b, dialogue.turns[0].text)).map((d) => d.dialogue)).not.toContain('live-1');
     await new Promise((r) => setTimeout(r, POLL_MS + 800));
     const onA = await demos(a, dialogue.turns[0].text, '&strategy=per-label&k=20');
     expect(onA.map((d) => d.dialogue)).not.toContain('live-1');
     const row = onA.find((d) => d.id === changed.id);
     expect(row?.label).toBe('fear');
+  });
+
+  it('every answer of the write routes, successes and refusals, validates against the OpenAPI document', async () => {
+    const doc = (await (await call(a, 'GET', '/openapi.json', keys.read)).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajv.addSchema(doc as object, 'openapi');
+    expect(new Set(answers.map((x) => x.status))).toEqual(new Set([200, 201, 400, 401, 403, 404, 409]));
+    for (const answer of answers) {
+      const route = ROUTES.find(([pattern]) => pattern.test(answer.path))![1];
+      expect(doc.paths[route][answer.method].responses, `${answer.method} ${route} documents ${answer.status}`).toHaveProperty(String(answer.status));
+      const validate = ajv.compile({ $ref: `openapi#/paths/${route.replaceAll('/', '~1')}/${answer.method}/responses/${answer.status}/content/application~1json/schema` });
+      expect(validate(answer.body), `${answer.method} ${answer.path} ${answer.status}: ${JSON.stringify(validate.errors)}`).toBe(true);
+    }
   });
 });

@@ -58,7 +58,10 @@ describe('OpenAPI 3.1 document, generated from the zod schemas', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(validator.version).toBe('3.1');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/', '/demonstrations', '/formats', '/healthz', '/indexes', '/metrics', '/openapi.json', '/prompts']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/', '/demonstrations', '/formats', '/healthz', '/indexes', '/indexes/{name}/dialogues', '/indexes/{name}/dialogues/{dialogue}',
+      '/indexes/{name}/dialogues/{dialogue}/turns/{turn}', '/metrics', '/openapi.json', '/prompts',
+    ]);
     expect(doc.paths['/demonstrations'].get.parameters!.map((p) => p.name).sort())
       .toEqual(['corpus', 'cross_fit', 'dedup', 'dialogue', 'exclude_dialogue', 'index', 'k', 'labels', 'lambda', 'split', 'strategy', 'utterance']);
     expect((doc as unknown as { 'x-limits': Record<string, number> })['x-limits'].maxDemonstrations).toBe(DEFAULT_SETTINGS.maxDemonstrations);
