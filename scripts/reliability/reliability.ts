@@ -16,9 +16,11 @@
  *   modelswap an index built with a sentence-transformers folder whose onnx/model.onnx is then replaced by another
  *             graph of the same dimension: serve must refuse it, naming the file (model_swap_refused)
  *   outguard, reloads, flood, sighupstart: issue 23's hostile round (scripts/reliability/hostile-phases.ts)
+ *   keys      issue 25: key A on 32 connections beside key B on 1 (per-label k=20 GETs): B's p99 and share; a key over
+ *             its rate gets 429s with Retry-After, another none (scripts/reliability/key-phases.ts)
  * Prints a table (or one JSON object with --json) and the targets of docs/RELIABILITY.md; exits 1 if one is missed.
  * `--only batches,perlabel` runs only the phases named (fuzz, load, mixed, batches, perlabel, amplify, slow,
- * early413, shutdown, kill9, corrupt, modelswap, foreignout, outguard, reloads, flood, sighupstart) and checks only the targets whose keys they produced.
+ * early413, shutdown, kill9, corrupt, modelswap, foreignout, outguard, reloads, flood, sighupstart, keys) and checks only the targets whose keys they produced.
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -35,6 +37,7 @@ import { runLoad, writeUtterances } from '../bench/load-client.js';
 import { fuzzRequests, type FuzzRequest } from './reliability-fuzz.js';
 import { startServeProcess, type ServeProcess } from '../../test/support/serve-process.js';
 import { floodPhase, outGuardPhase, reloadsPhase, sighupAtStartPhase, type HostileContext } from './hostile-phases.js';
+import { keysPhase } from './key-phases.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +47,7 @@ const { values } = parseArgs({
   },
 });
 const PHASES = ['fuzz', 'load', 'mixed', 'batches', 'perlabel', 'amplify', 'slow', 'early413', 'shutdown', 'kill9', 'corrupt', 'modelswap', 'foreignout',
-  'outguard', 'reloads', 'flood', 'sighupstart'] as const;
+  'outguard', 'reloads', 'flood', 'sighupstart', 'keys'] as const;
 const only = values.only?.split(',').map((p) => p.trim()).filter(Boolean);
 for (const p of only ?? []) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`--only: unknown phase "${p}" (phases: ${PHASES.join(', ')})`);
 /** Whether this run includes the phase (all of them unless --only names some). */
@@ -587,6 +590,11 @@ function targets(r: Record<string, number>): [string, boolean][] {
     ['reload_rss_growth_mb <= 100', r.reload_rss_growth_mb <= 100],
     ['flood_other_answered_share >= 0.9', r.flood_other_answered_share >= 0.9],
     ['sighup_at_start_survived = true', (r as Record<string, unknown>).sighup_at_start_survived === true],
+    ['keys_load_b_p99_ms <= max(2 x keys_idle_b_p99_ms, keys_idle_b_p99_ms + 80)', r.keys_load_b_p99_ms <= Math.max(2 * r.keys_idle_b_p99_ms, r.keys_idle_b_p99_ms + 80)],
+    ['keys_load_errors = 0', r.keys_load_errors === 0],
+    ['keys_rate_c_429 > 0, each with Retry-After in whole seconds >= 1', r.keys_rate_c_429 > 0 && r.keys_rate_c_retry_after_whole === 1],
+    ['keys_rate_c_200 <= keys_rate_c_allowed_max (burst + rate x seconds)', r.keys_rate_c_200 <= r.keys_rate_c_allowed_max],
+    ['keys_rate_b_non_200 = 0 (another key unaffected)', r.keys_rate_b_non_200 === 0],
   ];
 }
 
@@ -623,6 +631,7 @@ try {
   if (runs('reloads')) Object.assign(results, await reloadsPhase(hostile));
   if (runs('flood')) Object.assign(results, await floodPhase(hostile, JSON.parse(readFileSync(utterances, 'utf8')) as string[]));
   if (runs('sighupstart')) Object.assign(results, await sighupAtStartPhase(hostile));
+  if (runs('keys')) Object.assign(results, await keysPhase(hostile, JSON.parse(readFileSync(utterances, 'utf8')) as string[], seconds));
   results.suite_seconds = Math.round((performance.now() - started) / 1000);
   const summary = { machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`, corpus: haveMeld ? 'MELD train' : 'sample', seed, ...results };
   // With --only, the targets whose first key the phases run did not produce are not checked.

@@ -41,6 +41,8 @@ interface Flow {
   clock: number;
   /** Main-thread ms its computations ran at once (without a turn) since the loop's last turn of the share. */
   atOnce: number;
+  /** Its computations waiting for a turn. */
+  waiting: number;
   /** When it last ran (performance.now()), to forget a tenant gone quiet. */
   lastSeen: number;
 }
@@ -123,7 +125,7 @@ export class MainThreadShare {
   private flowOf(tenant: string | undefined): Flow {
     const known = tenant === undefined ? undefined : this.flows.get(tenant);
     if (known) return known;
-    const flow: Flow = { tenant, clock: this.now, atOnce: 0, lastSeen: performance.now() };
+    const flow: Flow = { tenant, clock: this.now, atOnce: 0, waiting: 0, lastSeen: performance.now() };
     if (tenant !== undefined) this.flows.set(tenant, flow);
     return flow;
   }
@@ -144,8 +146,9 @@ export class MainThreadShare {
   }
 
   private mayRun(p: Participant): boolean {
-    // Its first slice, while its tenant has not had a slice at once in this turn: an interactive request runs at once.
-    if (p.used < SLICE_MS && p.flow.atOnce < SLICE_MS) return true;
+    // Its first slice, while its tenant has none of its computations queued and has not had a slice at once in this
+    // turn: an interactive request runs at once; a tenant already waiting for turns takes its turn like its others.
+    if (p.used < SLICE_MS && p.flow.waiting === 0 && p.flow.atOnce < SLICE_MS) return true;
     return this.current === p && this.sliceUsed < SLICE_MS;
   }
 
@@ -154,6 +157,7 @@ export class MainThreadShare {
     // Not ahead of the virtual time with credit saved while it waited on something else (its embedding, a slow client).
     p.flow.clock = Math.max(p.flow.clock, this.now);
     return new Promise<void>((resume) => {
+      p.flow.waiting += 1;
       this.waiting.push({ participant: p, resume });
       this.schedule();
     });
@@ -185,6 +189,7 @@ export class MainThreadShare {
     }
     if (best < 0) return;
     const [{ participant, resume }] = this.waiting.splice(best, 1);
+    participant.flow.waiting -= 1;
     this.current = participant;
     this.sliceUsed = 0;
     this.now = Math.max(this.now, participant.flow.clock);
