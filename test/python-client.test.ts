@@ -4,9 +4,10 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 // The Python client's own tests (clients/python/tests, python3 -m unittest discover: every test_*.py there): against a
-// real `erc-demos serve` that they start on loopback with this Node, against tiny local HTTP servers for retries and
-// stream reading, and against raw loopback servers that misbehave (trickle bytes, send what is not HTTP, close early,
-// send huge bodies or one huge streamed result: test_hostile_servers.py).
+// real `erc-demos serve` that they start on loopback with this Node (reads; API keys; live writes with a write key and
+// a read key: test_live_writes.py), against tiny local HTTP servers for retries (a write's only when it cannot have
+// been done) and stream reading, and against raw loopback servers that misbehave (trickle bytes, send what is not
+// HTTP, close early, send huge bodies or one huge streamed result: test_hostile_servers.py).
 const ROOT = resolve(__dirname, '..');
 const CLIENT = join(ROOT, 'clients', 'python');
 const version = spawnSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });

@@ -43,6 +43,8 @@ class LocalServer:
 
             do_GET = handle_one
             do_POST = handle_one
+            do_PATCH = handle_one
+            do_DELETE = handle_one
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -250,6 +252,136 @@ class StreamTest(unittest.TestCase):
         self.assertEqual(next(stream), {"a": 1})
         with self.assertRaises(StreamError):
             next(stream)
+
+
+ADDED = json.dumps({"index": "x", "seq": 7, "took_ms": 3.5, "dialogues": [{"id": "d/1", "rows": [10, 11]}]}).encode()
+
+
+class WritesTest(unittest.TestCase):
+    """The write calls' requests as sent, their errors, and when they are retried: only when nothing can have been
+    written (a 503, or a connection that failed before the request was sent whole)."""
+
+    def serve(self, behaviour: Behaviour) -> LocalServer:
+        server = LocalServer(behaviour)
+        self.addCleanup(server.close)
+        return server
+
+    def test_each_write_is_its_method_path_and_body(self) -> None:
+        bodies = [ADDED, b'{"index":"x","seq":8,"took_ms":1,"dialogue":"train/s01","turn":2,"id":5,"labels":["a","b"],"source_labels":["a","b"]}',
+                  b'{"index":"x","seq":9,"took_ms":1,"dialogue":"train/s01","turn":0,"id":3,"labels":["joy"],"source_labels":["joy"]}',
+                  b'{"index":"x","seq":10,"took_ms":1,"dialogue":"train/s01","removed":4}']
+        server = self.serve(lambda h, n: answer(h, 201 if n == 0 else 200, bodies[n]))
+        client = Client(server.url + "/erc", api_key="k" * 32)
+        turns = ({"speaker": "A", "text": "Hi.", "label": "joy"}, {"speaker": "B", "text": "Ho.", "labels": ("x", "y"), "scores": {"v": 0.5}})
+        self.assertEqual(client.add_dialogues("my index", ({"id": "d/1", "corpus": "meld", "turns": turns},))["dialogues"], [{"id": "d/1", "rows": [10, 11]}])
+        self.assertEqual(client.relabel("my index", "train/s01", 2, ("a", "b"))["labels"], ["a", "b"])
+        self.assertEqual(client.relabel("x", "train/s01", 0, "joy")["id"], 3)
+        self.assertEqual(client.remove_dialogue("x", "train/s01")["removed"], 4)
+        sent = [(method, path, json.loads(body) if body else None) for method, path, body in server.requests]
+        self.assertEqual(sent, [
+            ("POST", "/erc/indexes/my%20index/dialogues", {"dialogues": [{"id": "d/1", "corpus": "meld", "turns": [
+                {"speaker": "A", "text": "Hi.", "label": "joy"}, {"speaker": "B", "text": "Ho.", "labels": ["x", "y"], "scores": {"v": 0.5}}]}]}),
+            ("PATCH", "/erc/indexes/my%20index/dialogues/train%2Fs01/turns/2", {"labels": ["a", "b"]}),
+            ("PATCH", "/erc/indexes/x/dialogues/train%2Fs01/turns/0", {"label": "joy"}),
+            ("DELETE", "/erc/indexes/x/dialogues/train%2Fs01", None),
+        ])
+
+    def test_ids_are_one_path_segment_whatever_they_hold(self) -> None:
+        server = self.serve(lambda h, n: answer(h, 200, b'{"removed":1}'))
+        Client(server.url).remove_dialogue("x", "a/../b?c=1#d%2F é")
+        self.assertEqual(server.requests[0][1], "/indexes/x/dialogues/a%2F..%2Fb%3Fc%3D1%23d%252F%20%C3%A9")
+
+    def test_arguments_are_checked_before_anything_is_sent(self) -> None:
+        server = self.serve(lambda h, n: answer(h, 200, b"{}"))
+        client = Client(server.url)
+        for call, error in (
+            (lambda: client.add_dialogues("x", {"id": "d", "turns": []}), TypeError),  # one dialogue, not a list
+            (lambda: client.add_dialogues("x", "d"), TypeError),
+            (lambda: client.add_dialogues("", []), ValueError),
+            (lambda: client.relabel("x", "d", -1, "joy"), ValueError),
+            (lambda: client.relabel("x", "d", True, "joy"), ValueError),
+            (lambda: client.relabel("x", "d", 0, 3), TypeError),  # type: ignore[arg-type]
+            (lambda: client.relabel("x", "", 0, "joy"), ValueError),
+            (lambda: client.remove_dialogue("x", None), ValueError),  # type: ignore[arg-type]
+        ):
+            with self.assertRaises(error):
+                call()
+        self.assertEqual(server.requests, [])
+
+    def test_a_write_busy_503_is_retried_after_its_retry_after(self) -> None:
+        def behaviour(h: BaseHTTPRequestHandler, n: int) -> None:
+            if n == 0:
+                h.send_response(503)
+                h.send_header("Retry-After", "1")
+                h.send_header("Content-Type", "application/json")
+                body = b'{"error":{"param":null,"message":"another process kept this index\'s write lock; nothing was written, retry"}}'
+                h.send_header("Content-Length", str(len(body)))
+                h.end_headers()
+                h.wfile.write(body)
+            else:
+                answer(h, 201, ADDED)
+
+        server = self.serve(behaviour)
+        started = time.monotonic()
+        added = Client(server.url, backoff=0.01).add_dialogues("x", [{"id": "d/1", "turns": [{"speaker": "A", "text": "Hi.", "label": "joy"}]}])
+        self.assertEqual(added["seq"], 7)
+        self.assertGreaterEqual(time.monotonic() - started, 1.0)
+        self.assertEqual(len(server.requests), 2)
+        self.assertEqual(server.requests[0][2], server.requests[1][2])
+
+    def test_a_write_whose_connection_breaks_after_it_was_sent_is_not_retried(self) -> None:
+        def behaviour(h: BaseHTTPRequestHandler, n: int) -> None:
+            h.close_connection = True  # the request was read (it may have been written); no answer comes
+
+        server = self.serve(behaviour)
+        client = Client(server.url, retries=3, backoff=0.01)
+        for call in (lambda: client.add_dialogues("x", [{"id": "d"}]), lambda: client.relabel("x", "d", 0, "joy"), lambda: client.remove_dialogue("x", "d")):
+            before = len(server.requests)
+            with self.assertRaises(ConnectionError) as caught:
+                call()
+            self.assertIn("not retried", str(caught.exception))
+            self.assertEqual(len(server.requests), before + 1)
+        # A read is retried as before.
+        with self.assertRaises(ConnectionError):
+            client.indexes()
+        self.assertEqual(len(server.requests), 3 + 4)
+
+    def test_a_write_is_retried_while_the_server_is_not_up(self) -> None:
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        started: List[LocalServer] = []
+
+        def start() -> None:
+            server = LocalServer(lambda h, n: answer(h, 200, b'{"removed":2}'), port)
+            self.addCleanup(server.close)
+            started.append(server)
+
+        timer = threading.Timer(0.3, start)
+        timer.start()
+        self.addCleanup(timer.cancel)
+        self.assertEqual(Client(f"http://127.0.0.1:{port}", retries=6, backoff=0.1).remove_dialogue("x", "d")["removed"], 2)
+        self.assertEqual(len(started[0].requests), 1)
+
+    def test_error_codes_from_the_body_else_from_a_status_that_names_one(self) -> None:
+        bodies = {
+            0: (400, b'{"error":{"param":"dialogues","message":"too many","code":"LIMIT_EXCEEDED"}}', "LIMIT_EXCEEDED"),
+            1: (400, b'{"error":{"param":"dialogues.0.turns.0.label","message":"unknown label"}}', None),
+            2: (409, b'{"error":{"param":"dialogues.0.id","message":"held"}}', "DIALOGUE_EXISTS"),
+            3: (404, b'{"error":{"param":"dialogue","message":"none"}}', "NOT_FOUND"),
+            4: (404, b'{"error":{"param":null,"message":"no route DELETE /x"}}', None),
+            5: (401, b'{"error":{"param":"authorization","message":"needs a key"}}', "AUTH_REQUIRED"),
+            6: (403, b'{"error":{"param":"authorization","message":"scope read"}}', "AUTH_FORBIDDEN"),
+            7: (409, b"<html>Conflict</html>", None),  # not the service's JSON: nothing guessed
+        }
+        server = self.serve(lambda h, n: answer(h, bodies[n][0], bodies[n][1]))
+        client = Client(server.url, retries=0)
+        for n in range(len(bodies)):
+            with self.assertRaises(ApiError) as caught:
+                client.remove_dialogue("x", "d")
+            self.assertEqual((caught.exception.status, caught.exception.code), (bodies[n][0], bodies[n][2]), n)
+        self.assertEqual(len(server.requests), len(bodies))
 
 
 if __name__ == "__main__":

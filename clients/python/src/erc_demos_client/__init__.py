@@ -6,8 +6,11 @@
     answer = client.demonstrations("I can't believe you did that!", k=4, labels=["anger", "surprise"])
     for result in client.batch(["Oh my God!", {"utterance": "Fine.", "k": 2}]):
         print(len(result["demonstrations"]))
+    # live writes, with a key of scope write:
+    client.add_dialogues("meld", [{"id": "reviewed/1", "turns": [{"speaker": "Ann", "text": "We won!", "label": "joy"}]}])
+    client.relabel("meld", "reviewed/1", 0, "surprise"); client.remove_dialogue("meld", "reviewed/1")
 
-Standard library only. Errors: ApiError (status, param, message) for an error answer, ResponseTooLarge for one past
+Standard library only. Errors: ApiError (status, param, message, code) for an error answer, ResponseTooLarge for one past
 max_response_bytes; StreamError when a streamed batch breaks off (StreamTimeout, StreamTooLarge when the client gave
 up on it); OSError when no usable answer came: TimeoutError past the call's `timeout` deadline, ProtocolError for
 bytes that are not HTTP, a connection error once the retries are spent.
@@ -16,9 +19,10 @@ bytes that are not HTTP, a connection error once the retries are spent.
 from ._client import MAX_RESPONSE_BYTES
 from ._client import VERSION as __version__
 from ._client import ApiError, BatchStream, Client, ProtocolError, ResponseTooLarge, StreamError, StreamTimeout, StreamTooLarge
-from ._types import Answer, Demonstration, FormatInfo, IndexInfo, PromptAnswer
+from ._types import AddDialoguesAnswer, AddedDialogue, Answer, Demonstration, FormatInfo, IndexInfo, PromptAnswer, RelabelAnswer, RemoveAnswer
 
 __all__ = [
-    "Answer", "ApiError", "BatchStream", "Client", "Demonstration", "FormatInfo", "IndexInfo", "MAX_RESPONSE_BYTES", "PromptAnswer",
-    "ProtocolError", "ResponseTooLarge", "StreamError", "StreamTimeout", "StreamTooLarge", "__version__",
+    "AddDialoguesAnswer", "AddedDialogue", "Answer", "ApiError", "BatchStream", "Client", "Demonstration", "FormatInfo", "IndexInfo",
+    "MAX_RESPONSE_BYTES", "PromptAnswer", "ProtocolError", "RelabelAnswer", "RemoveAnswer", "ResponseTooLarge", "StreamError",
+    "StreamTimeout", "StreamTooLarge", "__version__",
 ]

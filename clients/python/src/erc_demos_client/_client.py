@@ -15,7 +15,7 @@ import urllib.parse
 from typing import Any, Collection, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._stream import StreamedObject, TruncatedStream
-from ._types import Answer, FormatInfo, IndexInfo, PromptAnswer
+from ._types import AddDialoguesAnswer, Answer, FormatInfo, IndexInfo, PromptAnswer, RelabelAnswer, RemoveAnswer
 
 __all__ = ["ApiError", "BatchStream", "Client", "ProtocolError", "ResponseTooLarge", "StreamError", "StreamTimeout", "StreamTooLarge"]
 
@@ -38,17 +38,27 @@ _READ_SIZE = 64 * 1024
 _CLIENT_TIMEOUT: Any = object()
 
 
+#: The error codes (the service's ERROR_CODES) that one status alone stands for, in the service's own JSON error
+#: answers: what `ApiError.code` says when the body names no code. A 400 is one of several (INPUT_INVALID,
+#: LIMIT_EXCEEDED, PROMPT_TOO_LONG, ...) and a 503 a write lock (WRITE_BUSY) or a draining server: no code is guessed.
+_CODE_OF_STATUS = {401: "AUTH_REQUIRED", 403: "AUTH_FORBIDDEN", 404: "NOT_FOUND", 409: "DIALOGUE_EXISTS"}
+
+
 class ApiError(Exception):
     """An error answer of the service: `status` (HTTP), `param` (the input at fault, e.g. "k" or "queries.2.labels",
-    or None) and `message`, from its `{error: {param, message}}` body. A body that is not that JSON (a proxy's page)
-    gives param None and a message made of the status line and the start of the body; `body` keeps the text."""
+    or None), `message`, and `code`, the service's error code (README, "As a library": NOT_FOUND, DIALOGUE_EXISTS,
+    AUTH_REQUIRED, ...), from its `{error: {param, message, code?}}` body: the body's `code` where it gives one, else
+    the one its status stands for (401 AUTH_REQUIRED, 403 AUTH_FORBIDDEN, 404 naming a `param` NOT_FOUND, 409
+    DIALOGUE_EXISTS), else None (a 400: test `param`). A body that is not that JSON (a proxy's page) gives param
+    and code None and a message made of the status line and the start of the body; `body` keeps the text."""
 
-    def __init__(self, status: int, param: Optional[str], message: str, body: str = "") -> None:
+    def __init__(self, status: int, param: Optional[str], message: str, body: str = "", code: Optional[str] = None) -> None:
         super().__init__(f"HTTP {status}" + (f" ({param})" if param else "") + f": {message}")
         self.status = status
         self.param = param
         self.message = message
         self.body = body
+        self.code = code
 
     @classmethod
     def from_body(cls, status: int, reason: str, body: bytes) -> ApiError:
@@ -58,7 +68,11 @@ class ApiError(Exception):
             message = error["message"]
             param = error.get("param")
             if isinstance(message, str) and (param is None or isinstance(param, str)):
-                return cls(status, param, message, text)
+                code = error.get("code")
+                if not isinstance(code, str):
+                    # A 404 naming no param is a route the service does not have, not a thing a write named.
+                    code = _CODE_OF_STATUS.get(status) if status != 404 or param is not None else None
+                return cls(status, param, message, text, code)
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             pass
         snippet = " ".join(text.split())[:200]
@@ -435,6 +449,48 @@ class Client:
         result: PromptAnswer = self._json("POST", "/prompts", body)
         return result
 
+    # --- live writes (a service with API keys: a key of scope write) -------------------------------------------
+
+    def add_dialogues(self, index: str, dialogues: Sequence[Mapping[str, Any]]) -> AddDialoguesAnswer:
+        """POST /indexes/{index}/dialogues: adds dialogues to a served index, durably, each `{id, corpus?, split?,
+        turns: [{speaker, text, label (or labels: [...]), scores?, source_id?}]}`. Answers `{index, seq, took_ms,
+        dialogues: [{id, rows}]}` (201), each dialogue's id as the index names it (the id to relabel or remove it
+        by). The whole batch is written or nothing: a bad field is a 400 naming it (`dialogues.0.turns.2.label`), an id
+        the index holds a 409 (code DIALOGUE_EXISTS). Like every write, not retried once sent (see relabel)."""
+        if isinstance(dialogues, (str, bytes, Mapping)) or not isinstance(dialogues, Iterable):
+            raise TypeError(f"dialogues must be a list of dialogues (dicts), not {type(dialogues).__name__}")
+        result: AddDialoguesAnswer = self._json("POST", f"/indexes/{_segment('index', index)}/dialogues", {"dialogues": [_plain(d) for d in dialogues]}, idempotent=False)
+        return result
+
+    def relabel(self, index: str, dialogue: str, turn: int, label: Union[str, Sequence[str]]) -> RelabelAnswer:
+        """PATCH /indexes/{index}/dialogues/{dialogue}/turns/{turn}: gives turn `turn` (from 0) of a dialogue new
+        gold labels: `label` a label (sent as `{label}`) or a list of them (`{labels}`, a multi-label index), in the
+        index's label space or its corpus' own names. Answers `{index, seq, took_ms, dialogue, turn, id, labels,
+        source_labels}`; an unknown dialogue or turn is a 404 (code NOT_FOUND) naming `dialogue` or `turn`.
+
+        Writes are retried only when they cannot have been done: a 503 (WRITE_BUSY: nothing was written; a server
+        draining) or a connection that failed before the request was sent. A connection that breaks after it was
+        sent raises (ConnectionError): the write may have been done; check, or send it again (an add then answers
+        409 if it was)."""
+        if isinstance(turn, bool) or not isinstance(turn, int) or turn < 0:
+            raise ValueError(f"turn must be a whole number, 0 or more, not {turn!r}")
+        if isinstance(label, str):
+            body: Dict[str, Any] = {"label": label}
+        elif isinstance(label, Iterable) and not isinstance(label, (bytes, Mapping)):
+            body = {"labels": list(label)}
+        else:
+            raise TypeError(f"label must be a label (str) or a list of labels, not {type(label).__name__}")
+        path = f"/indexes/{_segment('index', index)}/dialogues/{_segment('dialogue', dialogue)}/turns/{turn}"
+        result: RelabelAnswer = self._json("PATCH", path, body, idempotent=False)
+        return result
+
+    def remove_dialogue(self, index: str, dialogue: str) -> RemoveAnswer:
+        """DELETE /indexes/{index}/dialogues/{dialogue}: removes a dialogue (its id as the index names it, e.g.
+        "train/s01", sent URL-encoded); its utterances are never returned again. Answers `{index, seq, took_ms,
+        dialogue, removed}`; a dialogue the index does not hold is a 404 (code NOT_FOUND) naming `dialogue`."""
+        result: RemoveAnswer = self._json("DELETE", f"/indexes/{_segment('index', index)}/dialogues/{_segment('dialogue', dialogue)}", idempotent=False)
+        return result
+
     def indexes(self) -> List[IndexInfo]:
         """GET /indexes: the served indexes, `[{name, manifest}]`."""
         result: List[IndexInfo] = self._json("GET", "/indexes")["indexes"]
@@ -459,27 +515,31 @@ class Client:
 
     # --- HTTP ---------------------------------------------------------------------------------------------------
 
-    def _json(self, method: str, path: str, body: Any = None) -> Any:
-        response, data = self._call(method, path, body)
+    def _json(self, method: str, path: str, body: Any = None, *, idempotent: bool = True) -> Any:
+        response, data = self._call(method, path, body, idempotent=idempotent)
         try:
             return json.loads(data)
         except (ValueError, RecursionError):
             raise ApiError(response.status, None, f"the answer is not JSON: {bytes(data[:200])!r}", bytes(data).decode("utf-8", "replace")) from None
 
-    def _call(self, method: str, path: str, body: Any = None, *, retry: bool = True, keep: Collection[int] = ()) -> Tuple[http.client.HTTPResponse, bytearray]:
+    def _call(
+        self, method: str, path: str, body: Any = None, *, retry: bool = True, keep: Collection[int] = (), idempotent: bool = True,
+    ) -> Tuple[http.client.HTTPResponse, bytearray]:
         """One whole call within the client's timeout: the answer and its body."""
         deadline = _Deadline(self.timeout, f"{method} {path.split('?', 1)[0]}")
-        connection, response, data = self._exchange(method, path, body, deadline, retry=retry, keep=keep)
+        connection, response, data = self._exchange(method, path, body, deadline, retry=retry, keep=keep, idempotent=idempotent)
         assert data is not None
         return response, data
 
     def _exchange(
         self, method: str, path: str, body: Any, deadline: _Deadline, *, stream: bool = False, retry: bool = True, keep: Collection[int] = (),
+        idempotent: bool = True,
     ) -> Tuple[http.client.HTTPConnection, http.client.HTTPResponse, Optional[bytearray]]:
         """Sends until an answer other than 503, or until the retries or the deadline are spent. A 2xx, or a status
         in `keep`, comes back with its body read and its connection closed, or (`stream`) with its connection open
         for reading; any other status raises ApiError. A refused or reset connection, or a body cut off, is tried
-        again while retries and time are left."""
+        again while retries and time are left; not `idempotent` (a write), only while the request was not yet sent
+        whole: once it was, the server may have done it."""
         what = deadline.what
         payload = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Accept": "application/json", "User-Agent": f"erc-demos-client-python/{VERSION}"}
@@ -492,8 +552,10 @@ class Client:
             last = attempt == attempts - 1
             connection = self._connection(deadline)
             response: Optional[http.client.HTTPResponse] = None
+            sent = False
             try:
                 connection.request(method, self._prefix + path, body=payload, headers=headers)
+                sent = True
                 try:
                     response = connection.getresponse()
                 except http.client.RemoteDisconnected:
@@ -506,8 +568,10 @@ class Client:
                     data = _Body(response, self.max_response_bytes, what).read_all()
                     _close(connection, response)
                     return connection, response, data
-            except ConnectionError:
+            except ConnectionError as error:
                 _close(connection, response)
+                if sent and not idempotent:
+                    raise type(error)(f"{what}: {error}; not retried: the request was sent, so the write may have been done") from error
                 if last or not self._wait(attempt, None, deadline):
                     raise
                 continue
@@ -604,6 +668,22 @@ def _plain_decimal(value: float) -> str:
         return f"{sign}{digits}{'0' * (point - len(digits))}"
     return f"{sign}{digits[:point]}.{digits[point:]}"
 
+
+
+def _segment(name: str, value: str) -> str:
+    """An index name or dialogue id as one path segment: URL-encoded whole ("train/s01" is "train%2Fs01")."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string, not {value!r}")
+    return urllib.parse.quote(value, safe="")
+
+
+def _plain(value: Any) -> Any:
+    """A dialogue as JSON takes it: mappings as dicts, tuples and other sequences as lists, all the way down."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _list_option(name: str, value: Any) -> Any:

@@ -42,5 +42,38 @@ class IndexInfo(TypedDict, total=False):
     manifest: Dict[str, Any]
 
 
+class AddedDialogue(TypedDict, total=False):
+    id: str
+    rows: List[int]
+
+
+class AddDialoguesAnswer(TypedDict, total=False):
+    """POST /indexes/{name}/dialogues: each dialogue as the index names it, with its rows' ids (demonstrations' `id`)."""
+
+    index: str
+    seq: int
+    took_ms: float
+    dialogues: List[AddedDialogue]
+
+
+class RelabelAnswer(TypedDict, total=False):
+    index: str
+    seq: int
+    took_ms: float
+    dialogue: str
+    turn: int
+    id: int
+    labels: List[str]
+    source_labels: List[str]
+
+
+class RemoveAnswer(TypedDict, total=False):
+    index: str
+    seq: int
+    took_ms: float
+    dialogue: str
+    removed: int
+
+
 #: A prompt format object (GET /formats): name, template, answer, turn, demo, ... (docs/PROMPTS.md).
 FormatInfo = Dict[str, Any]
