@@ -8,7 +8,7 @@ import { buildIndex } from '../src/index/build.js';
 import { SAMPLE_CORPUS } from '../src/paths.js';
 import { retrieveExact } from '../src/retrieve/retrieve.js';
 import { DemoService } from '../src/service/service.js';
-import { WRITE_LOG_FILE } from '../src/writes/log.js';
+import { builtIdentity, writeLogFile } from '../src/writes/log.js';
 import { tempDir } from './helpers.js';
 
 /**
@@ -46,7 +46,7 @@ describe('live writes: add, relabel, remove', () => {
     const result = await service.addDialogues({ dialogues: [added] });
     expect(result.seq).toBe(1);
     expect(result.dialogues).toEqual([{ id: 'new-1', rows: [before, before + 1] }]);
-    expect(existsSync(join(out, WRITE_LOG_FILE))).toBe(true);
+    expect(existsSync(join(out, writeLogFile(builtIdentity(out))))).toBe(true);
     const answer = await service.demonstrations({ utterance: 'The volcano erupted right over our picnic blanket!', k: 3 });
     expect(answer.demonstrations[0]).toMatchObject({ id: before, dialogue: 'new-1', turn: 0, label: 'surprise', speaker: 'Zed' });
     expect(answer.demonstrations[0].score).toBeCloseTo(1, 4);

@@ -16,7 +16,7 @@ import { runServe, type ServeCommandOptions } from './serve-command.js';
 import { newKey, SCOPES, type Scope } from '../keys/file.js';
 import { runPromptExport } from './prompts-command.js';
 import { runEval } from './eval-command.js';
-import { runAdd, runRelabel, runRemove, type AddCommandOptions } from './write-commands.js';
+import { runAdd, runCompact, runRelabel, runRemove, type AddCommandOptions } from './write-commands.js';
 import { FORMATS } from '../prompt/formats.js';
 import { JSONL_SHAPES, type JsonlShape } from '../service/jsonl-shapes.js';
 
@@ -287,6 +287,15 @@ program
   .requiredOption('--dialogue <id>', 'the dialogue as the index names it (`dialogue` in demonstrations)')
   .action(async (o: { index: string; dialogue: string }) => {
     await runRemove(o);
+  });
+
+program
+  .command('compact')
+  .description('rebuild an index with what was written to it (choosing its space again), swapped in atomically while it is served')
+  .requiredOption('--index <dir>', 'index directory', indexDir)
+  .option('--keep-space', 'keep the index\'s space (its projection) instead of choosing it again by cross-validation')
+  .action(async (o: { index: string; keepSpace?: boolean }) => {
+    await runCompact(o);
   });
 
 /**

@@ -5,6 +5,11 @@ import { DemoService } from '../service/service.js';
 import type { WriteDialogueInput } from '../service/writes.js';
 import { settingsFromEnv } from '../settings.js';
 import { loadSourcesForIndex } from './index-sources.js';
+import { createEmbedder } from '../embed/create.js';
+import { readManifest } from '../index/open.js';
+import { compactIndex } from '../writes/compact.js';
+import { describeSpace } from './build-index.js';
+import { progressBar } from './progress.js';
 
 export interface AddCommandOptions {
   index: string;
@@ -89,5 +94,27 @@ export async function runRemove(o: { index: string; dialogue: string }): Promise
     console.log(JSON.stringify(service.removeDialogue({ dialogue: o.dialogue })));
   } finally {
     await service.close();
+  }
+}
+
+/** erc-demos compact: the index rebuilt with what was written to it, swapped in while it is served. */
+export async function runCompact(o: { index: string; keepSpace?: boolean }): Promise<void> {
+  const settings = settingsFromEnv();
+  const manifest = readManifest(o.index);
+  const embedder = await createEmbedder(manifest.embedder.id, 'batch', settings);
+  const bar = progressBar(`compacting (${embedder.id})`);
+  try {
+    const result = await compactIndex(o.index, {
+      embedder, keepSpace: o.keepSpace, busyTimeoutMs: settings.writeLockTimeoutMs, cvHeldOutRows: settings.cvHeldOutRows, spaceFitRows: settings.spaceFitRows, onProgress: bar.update,
+    });
+    bar.stop();
+    for (const line of describeSpace(result.manifest)) console.error(line);
+    const { built, added, relabelled, removed } = result.before;
+    console.error(`compacted ${o.index}: ${built} built + ${added} added - ${removed} removed (${relabelled} relabelled) = ${result.manifest.count} utterances, ` +
+      `built in ${result.manifest.build_seconds}s; ${result.carried} write${result.carried === 1 ? '' : 's'} made meanwhile carried over`);
+    console.log(JSON.stringify({ count: result.manifest.count, build_seconds: result.manifest.build_seconds, carried: result.carried, space: result.manifest.space_selection?.method ?? null, projection: result.manifest.projection }));
+  } finally {
+    bar.stop();
+    await embedder.close?.();
   }
 }

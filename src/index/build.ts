@@ -74,6 +74,11 @@ export interface BuildOptions {
   labels?: readonly string[];
   /** Where a pooled or sampled index came from, kept in the manifest. */
   provenance?: Partial<Pick<Manifest, 'label_space' | 'sources' | 'label_map' | 'sample'>>;
+  /**
+   * Puts the finished directory `tmp` in place by calling `swapIn` (default: at once). A compaction calls it while it
+   * holds the old index's write lock, after carrying the writes made during the build into `tmp`.
+   */
+  swap?: (tmp: string, swapIn: () => void) => void;
 }
 
 function newGraph(dim: number, count: number, hnsw: HnswParams): hnswlib.HierarchicalNSW {
@@ -425,7 +430,7 @@ export async function buildIndex(options: BuildOptions): Promise<Manifest> {
     const checksums = await checksumsOf(tmp, files, report);
     const manifest = manifestOf(options, texts, hnsw, space, sample, foldCount, checksums, (performance.now() - started) / 1000);
     writeManifest(tmp, manifest);
-    swapIn(tmp, out);
+    (options.swap ?? ((_, swap) => swap()))(tmp, () => swapIn(tmp, out));
     return manifest;
   } catch (error) {
     rmSync(tmp, { recursive: true, force: true });
