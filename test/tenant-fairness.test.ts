@@ -23,6 +23,16 @@ describe('fair queue by tenant', () => {
     expect(queue.waitingFlows).toBe(1);
   });
 
+  it('within a tenant, its small request is not queued behind its own batch (round robin inside the flow)', () => {
+    const queue = new FairQueue<string>();
+    queue.add(Array.from({ length: 10 }, (_, i) => ({ value: `batch${i}`, cost: 10 })), undefined, 'A');
+    queue.take({ maxItems: 3, maxCost: 1000 });
+    queue.add(one('single'), undefined, 'A');
+    queue.add(one('b0'), undefined, 'B');
+    // FIFO inside the flow would put 'single' after batch9; round robin, after one more of its own batch.
+    expect(queue.take({ maxItems: 4, maxCost: 1000 }).map((c) => c.value)).toEqual(['batch3', 'b0', 'single', 'batch4']);
+  });
+
   it('without tenants every request is its own flow, as before', () => {
     const queue = new FairQueue<string>();
     for (let i = 0; i < 4; i++) queue.add(one(`a${i}`));

@@ -29,6 +29,8 @@ export class FairTicket<T> {
   head = 0;
   /** The next of `calls` to serve. */
   nextCall = 0;
+  /** Cost served to this ticket itself: within its flow, the ticket served least goes first (a tenant's small request is not queued behind its own batch). */
+  own = 0;
 
   constructor(
     /** Arrival order: breaks ties between equal clocks, first come first served. */
@@ -126,6 +128,10 @@ export class FairQueue<T> {
       flow.clock = this.lowestClock() ?? this.now;
     }
     const ticket = new FairTicket<T>(this.seq++, calls, flow);
+    // Within the flow, it starts level with the flow's least served waiting ticket: no credit, no backlog.
+    let least: number | undefined;
+    for (const other of this.backlogged) if (other.flow === flow && (least === undefined || other.own < least)) least = other.own;
+    ticket.own = least ?? 0;
     ticket.items.push(...items);
     if (ticket.pending > 0) this.enter(ticket);
     return ticket;
@@ -197,6 +203,7 @@ export class FairQueue<T> {
     const item = ticket.items[ticket.head];
     ticket.head += 1;
     ticket.clock += item.cost;
+    ticket.own += item.cost;
     call.push({ ticket, value: item.value });
     if (ticket.pending === 0) {
       this.leave(ticket);
@@ -208,7 +215,8 @@ export class FairQueue<T> {
     let best: FairTicket<T> | undefined;
     for (const ticket of this.backlogged) {
       if (eligible && !eligible(ticket)) continue;
-      if (!best || ticket.clock < best.clock || (ticket.clock === best.clock && ticket.seq < best.seq)) best = ticket;
+      // Lowest flow clock first; within a flow (same clock), the ticket served least; then first come.
+      if (!best || ticket.clock < best.clock || (ticket.clock === best.clock && (ticket.flow === best.flow && ticket.own !== best.own ? ticket.own < best.own : ticket.seq < best.seq))) best = ticket;
     }
     return best;
   }

@@ -185,7 +185,8 @@ export class MainThreadShare {
         break;
       }
       const b = best < 0 ? undefined : this.waiting[best].participant;
-      if (!b || w.flow.clock < b.flow.clock || (w.flow.clock === b.flow.clock && w.seq < b.seq)) best = i;
+      // Lowest flow clock first; within a flow, the computation served least (round robin over a tenant's own); then first come.
+      if (!b || w.flow.clock < b.flow.clock || (w.flow.clock === b.flow.clock && (w.flow === b.flow && w.used !== b.used ? w.used < b.used : w.seq < b.seq))) best = i;
     }
     if (best < 0) return;
     const [{ participant, resume }] = this.waiting.splice(best, 1);
