@@ -8,6 +8,7 @@ import { buildIndex } from '../src/index/build.js';
 import { SAMPLE_CORPUS } from '../src/paths.js';
 import { retrieveExact } from '../src/retrieve/retrieve.js';
 import { DemoService } from '../src/service/service.js';
+import { foldOfWritten } from '../src/index/written.js';
 import { builtIdentity, writeLogFile } from '../src/writes/log.js';
 import { tempDir } from './helpers.js';
 
@@ -137,3 +138,62 @@ describe('live writes: add, relabel, remove', () => {
   });
 });
 
+
+describe('live writes keep the leakage rules on a cross-fitted index', () => {
+  const dir = tempDir();
+  const out = join(dir, 'sample-lda');
+  let embedder: Embedder;
+  let service: DemoService;
+  const written = {
+    id: 'fresh-7',
+    turns: [
+      { speaker: 'Ida', text: 'They cancelled the concert an hour before it started.', label: 'sadness' },
+      { speaker: 'Jon', text: 'Unbelievable, we drove four hours for this!', label: 'anger' },
+      { speaker: 'Ida', text: 'At least the pizza place is still open.', label: 'neutral' },
+    ],
+  };
+
+  beforeAll(async () => {
+    embedder = await createEmbedder('use-lite');
+    const sample = loadCorpus({ format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], name: 'sample' });
+    await buildIndex({ dialogues: sample.dialogues, corpus: 'sample', splits: ['train'], embedder, out, name: 'sample', projection: { kind: 'lda', shrinkage: 0.1, blend: 0.4 } });
+    service = await DemoService.load([out]);
+    await service.addDialogues({ dialogues: [written] });
+  });
+  afterAll(async () => {
+    await service?.close();
+    await embedder?.close?.();
+  });
+
+  it("a written dialogue gets its fold from its id: its utterances are searched in the space fitted without that fold", async () => {
+    const { index } = service.index();
+    expect(index.crossFitted).toBe(true);
+    const manifest = index.manifest;
+    const fold = foldOfWritten('fresh-7', manifest.cross_fit!.folds, manifest.cross_fit!.seed);
+    expect(index.writtenState.folds.get('fresh-7')).toBe(fold);
+    const own = index.space('fresh-7');
+    expect(own).not.toBe(index);
+    const raw = (await embedder.embed([written.turns[1].text]))[0];
+    // The fold's projection, not the index's: the query lands elsewhere.
+    expect(Array.from(own.queryVector(raw))).not.toEqual(Array.from(index.queryVector(raw)));
+    // Its own rows' vectors in that space are what the fold's projection makes of their embeddings.
+    const row = index.dialogueRows('fresh-7')[1];
+    const stored = own.vector(row);
+    const expected = own.queryVector(raw);
+    for (let i = 0; i < stored.length; i++) expect(stored[i]).toBeCloseTo(expected[i], 5);
+    // The same dialogue id as a query's `dialogue`: searched in its fold's space, its own turns left out.
+    const answer = await service.demonstrations({ utterance: written.turns[1].text, dialogue: 'fresh-7', k: 5 });
+    expect(answer.demonstrations.map((d) => d.dialogue)).not.toContain('fresh-7');
+    const exact = retrieveExact(own, own.queryVector(raw), { k: 5, strategy: 'topk', excludeDialogues: ['fresh-7'] });
+    expect(answer.demonstrations.map((d) => d.id)).toEqual(exact.map((d) => d.id));
+    // Without it, the utterance finds itself (the written row is in the index's own space).
+    const open = await service.demonstrations({ utterance: written.turns[1].text, k: 1 });
+    expect(open.demonstrations[0]).toMatchObject({ dialogue: 'fresh-7', turn: 1 });
+  });
+
+  it('a prompt for the written dialogue never shows its own turns', async () => {
+    const prompt = await service.prompt({ format: 'instructerc', dialogue: { id: 'fresh-7', corpus: 'sample', turns: written.turns }, target: 1, options: { k: 4 } });
+    expect(prompt.demonstrations).toHaveLength(4);
+    expect(prompt.demonstrations.map((d) => d.dialogue)).not.toContain('fresh-7');
+  });
+});
