@@ -103,4 +103,35 @@ describe.skipIf(!NGINX)('two replicas behind the shipped nginx config, on loopba
       proxy.kill('SIGQUIT');
     }
   });
+
+  it('a write through nginx lands once and every replica answers with it within the poll (issue 24)', async () => {
+    const key = 'replica-writer-'.repeat(3);
+    const keys = join(dir, 'keys-write.json');
+    writeFileSync(keys, JSON.stringify({ keys: [{ name: 'writer', scope: 'write', key }] }));
+    const [portA, portB, front] = [await freePort(), await freePort(), await freePort()];
+    const env = { ERC_DEMOS_WRITES_POLL_MS: '200' };
+    const pair = await Promise.all([portA, portB].map((port) => startServeProcess([BIN, 'serve', '--index', indexDir, '--port', String(port), '--keys', keys], env)));
+    replicas.push(...pair);
+    const proxy = await startNginx(loopbackConfig([portA, portB], front, join(dir, 'nginx-writes')), join(dir, 'nginx-writes'), front);
+    const auth = { authorization: `Bearer ${key}` };
+    try {
+      const text = 'A heron landed on the bonnet of my car this morning.';
+      const res = await fetch(`http://127.0.0.1:${front}/indexes/sample/dialogues`, {
+        method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ dialogues: [{ id: 'via-nginx', turns: [{ speaker: 'Ann', text, label: 'surprise' }] }] }),
+      });
+      expect(res.status).toBe(201);
+      await new Promise((r) => setTimeout(r, 1200));
+      for (const port of [portA, portB]) {
+        const answer = await fetch(`http://127.0.0.1:${port}/demonstrations?k=1&utterance=${encodeURIComponent(text)}`, { headers: auth });
+        expect(((await answer.json()) as { demonstrations: { dialogue: string }[] }).demonstrations[0].dialogue).toBe('via-nginx');
+        const listed = (await (await fetch(`http://127.0.0.1:${port}/indexes`, { headers: auth })).json()) as { indexes: { written: { seq: number; added: number } }[] };
+        expect(listed.indexes[0].written).toMatchObject({ seq: 1, added: 1 });
+      }
+      const again = await fetch(`http://127.0.0.1:${front}/indexes/sample/dialogues/via-nginx`, { method: 'DELETE', headers: auth });
+      expect(await again.json()).toMatchObject({ dialogue: 'via-nginx', removed: 1 });
+    } finally {
+      proxy.kill('SIGQUIT');
+    }
+  });
 });
