@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   MODEL_UNSUPPORTED: 'a model graph takes inputs erc-demos does not feed',
   MODEL_CHANGED: "the model's files changed while they were being loaded",
   SETTING_INVALID: 'a setting (environment variable) has a bad value; the message names the variable',
-  NOT_SUPPORTED: 'an operation erc-demos does not offer (an index is built, not appended)',
+  NOT_SUPPORTED: 'an operation erc-demos does not offer',
   SERVICE_CLOSED: 'a DemoService was called after its close(): open a new one',
   AUTH_REQUIRED: 'a request without a key, or with a key that is not one of the service\'s (HTTP 401): send Authorization: Bearer <key>',
   AUTH_FORBIDDEN: 'a key without the scope or the index a request needs (HTTP 403); `param` names what was refused',

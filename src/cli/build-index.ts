@@ -13,11 +13,15 @@ import type { SpaceRequest } from '../index/space.js';
 import { progressBar } from './progress.js';
 import { charCount } from '../chars.js';
 import { overCap } from '../embed/text-cap.js';
+import { writesSinceBuild } from '../writes/log.js';
+import { OutputRefusedError } from '../errors.js';
 import { assertBuildableOut } from '../index/out-guard.js';
 import { InputError } from '../errors.js';
 import { settingsFromEnv, type Settings } from '../settings.js';
 
 export interface BuildCommandOptions {
+  /** Replace an --out index that has writes since its build, dropping them (else refused). */
+  discardWrites?: boolean;
   /** The corpora to pool (`--source`); or one corpus by format, data and corpusName. */
   sources?: SourceSpec[];
   format?: CorpusFormat;
@@ -116,6 +120,11 @@ function reportTruncated(dialogues: readonly Dialogue[], maxChars: number | unde
  */
 export async function runBuild(options: BuildCommandOptions): Promise<Manifest> {
   assertBuildableOut(resolve(options.out)); // before loading and embedding; buildIndex checks again
+  const written = writesSinceBuild(resolve(options.out));
+  if (written > 0 && !options.discardWrites) {
+    throw new OutputRefusedError(resolve(options.out), `holds ${written} write${written === 1 ? '' : 's'} made since its build (added, relabelled or removed dialogues), ` +
+      `which a build replacing it would lose: fold them in with \`erc-demos compact --index ${options.out}\`, or give --discard-writes to drop them`);
+  }
   const specs = sourceSpecs(options);
   const pool = loadSources(specs, { splits: options.splits, labelSpace: options.labelSpace, labelMap: options.labelMapFile ? readLabelMapFile(options.labelMapFile) : undefined, relabelSplit: options.relabelSplit });
   for (const s of pool.sources) console.error(`loaded ${s.corpus} ${options.splits.join('+')}: ${s.dialogues} dialogues, ${s.utterances} utterances`);

@@ -147,12 +147,13 @@ program
   })
   .option('--lda-shrinkage <s>', 'force LDA with this shrinkage, in [0, 1] (default 0.1)', decimalOption('lda-shrinkage', { min: 0, max: 1 }))
   .option('--relabel-split', 'load a --data file whose name says another split as --split, on purpose (else refused)')
-  .action(async (o: SampleFlags & { relabelSplit?: boolean; source?: SourceSpec[]; labelSpace?: LabelSpace; labelMap?: string; corpus?: CorpusFormat; data?: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection?: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string; dtype?: string }) => {
+  .option('--discard-writes', 'replace an --out index that has writes since its build (live writes), dropping them (else refused: `erc-demos compact` keeps them)')
+  .action(async (o: SampleFlags & { relabelSplit?: boolean; discardWrites?: boolean; source?: SourceSpec[]; labelSpace?: LabelSpace; labelMap?: string; corpus?: CorpusFormat; data?: string; split?: string[]; embedder: string; out: string; name?: string; corpusName?: string; batchSize: number; m?: number; efConstruction?: number; efSearch?: number; projection?: 'auto' | 'none' | 'lda'; ldaShrinkage?: number; ldaBlend?: number; queryPrompt?: string; dtype?: string }) => {
     checkProjection(o);
     await runBuild({
       sources: o.source, format: o.corpus, data: o.data, labelSpace: o.labelSpace, labelMapFile: o.labelMap, sample: sampleSpec(o), splits: o.split ?? ['train'], embedder: withPrompt(withDtype(o.embedder, o.dtype), o.queryPrompt), out: o.out, name: o.name,
       corpusName: o.corpusName, batchSize: o.batchSize, M: o.m, efConstruction: o.efConstruction, efSearch: o.efSearch,
-      projection: o.projection, ldaShrinkage: o.ldaShrinkage, ldaBlend: o.ldaBlend, relabelSplit: o.relabelSplit,
+      projection: o.projection, ldaShrinkage: o.ldaShrinkage, ldaBlend: o.ldaBlend, relabelSplit: o.relabelSplit, discardWrites: o.discardWrites,
     });
   });
 

@@ -163,6 +163,27 @@ export class WriteLog {
   }
 }
 
+/**
+ * Writes made to the index in `dir` since its build (0 without a log, or for a folder that is no index): what a
+ * rebuild of the folder would lose.
+ */
+export function writesSinceBuild(dir: string): number {
+  let identity: string;
+  try {
+    identity = builtIdentity(dir);
+  } catch {
+    return 0;
+  }
+  const path = join(dir, writeLogFile(identity));
+  if (!existsSync(path)) return 0;
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM writes').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
 /** Makes a newly created file's directory entry durable (a power cut right after could otherwise lose the file). */
 function syncDirectory(dir: string): void {
   const fd = openSync(dir, 'r');
