@@ -4,7 +4,10 @@
  */
 
 // The service both doors (HTTP, CLI) call: loaded indexes, demonstrations, prompts.
-export { DemoService, type DemoQueryOptions, type DemoResponse } from './service/service.js';
+export { DemoService, type DemoQueryOptions, type DemoResponse, type AddDialoguesResult, type RelabelResult, type RemoveResult } from './service/service.js';
+export type { WriteDialogueInput, WrittenSummary } from './service/writes.js';
+// Live writes: folding them into a fresh build (erc-demos compact).
+export { compactIndex, type CompactOptions, type CompactResult } from './writes/compact.js';
 export type { DemoQuery } from './service/query.js';
 export type { PromptRequest } from './service/prompt-request.js';
 export { exportPrompts, type ExportOptions, type ExportSummary } from './service/export.js';
@@ -42,6 +45,6 @@ export { DEFAULT_SETTINGS, settingsFromEnv, type Settings } from './settings.js'
 // Errors: every one a user can meet, each with a stable code (ERROR_CODES says what each means).
 export {
   CancelledError, CorpusFormatError, CorpusSourceError, EmbedderError, ErcDemosError, ERROR_CODES, errorCode, IndexLoadError, IndexSetError,
-  InputError, LimitError, ModelFolderError, NotSupportedError, OutputRefusedError, PromptTooLongError, ServiceClosedError, SettingError, TemplateError,
+  InputError, LimitError, ModelFolderError, NotSupportedError, OutputRefusedError, PromptTooLongError, ServiceClosedError, SettingError, TemplateError, WriteBusyError,
   type ErrorCode, type InputErrorCode,
 } from './errors.js';
