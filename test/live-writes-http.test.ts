@@ -132,6 +132,41 @@ describe('live writes over HTTP, two serve processes on one folder', () => {
     expect(row?.label).toBe('fear');
   });
 
+  it('erc-demos compact while both serve: they keep answering, reopen the new build at their next look, and take writes on it', async () => {
+    const before = (await (await call(a, 'GET', '/indexes', keys.read)).json()) as { indexes: { manifest: { count: number }; written: { seq: number } }[] };
+    expect(before.indexes[0].written.seq).toBe(3);
+    const compacting = cliAsync(['compact', '--index', index]);
+    let answered = 0;
+    let failed = 0;
+    let done = false;
+    void compacting.then(() => (done = true));
+    while (!done) {
+      const res = await call(answered % 2 ? a : b, 'GET', `/demonstrations?utterance=${encodeURIComponent('Where were you last night?')}&k=2`, keys.read);
+      if (res.status === 200) answered += 1;
+      else failed += 1;
+      await res.arrayBuffer();
+    }
+    const compacted = await compacting;
+    expect(compacted.code, compacted.stderr).toBe(0);
+    expect(failed).toBe(0);
+    expect(answered).toBeGreaterThan(0);
+    for (const server of [a, b]) {
+      let listed: { indexes: { manifest: { count: number }; written: { seq: number } }[] } | undefined;
+      const started = performance.now();
+      while (performance.now() - started < 10_000) {
+        listed = (await (await call(server, 'GET', '/indexes', keys.read)).json()) as typeof listed;
+        if (listed!.indexes[0].written.seq === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // The built rows plus the two added, minus those removed since: 100 + 2 - 2.
+      expect(listed!.indexes[0]).toMatchObject({ manifest: { count: 100 }, written: { seq: 0 } });
+    }
+    expect(b.stderr()).toMatch(/now holds another build .*reopening/);
+    const res = await call(b, 'POST', '/indexes/sample/dialogues', keys.write, { dialogues: [{ id: 'after-compact', turns: [{ speaker: 'x', text: 'A walrus sunbathing on the ferry deck.', label: 'surprise' }] }] });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ seq: 1, dialogues: [{ id: 'after-compact', rows: [100] }] });
+  });
+
   it('every answer of the write routes, successes and refusals, validates against the OpenAPI document', async () => {
     const doc = (await (await call(a, 'GET', '/openapi.json', keys.read)).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
     const ajv = new Ajv2020({ strict: false, allErrors: true });
