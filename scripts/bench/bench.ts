@@ -1,15 +1,18 @@
 /**
- * Benchmark on MELD (npm run bench -- [--json] [--runs N] [--data ../shared/data/meld]); each run does:
+ * Benchmark on MELD (npm run bench -- [--json] [--runs N] [--rounds R] [--data ../shared/data/meld]); each run does:
  *  1. a full MELD train index build (the CLI as a child process): utterances/s over its wall time, peak RSS;
  *  2. the service on that index, driven by autocannon in a separate process with the distinct MELD test utterances
  *     (in order, cycled), k=8, at concurrency 1 and 16: p50/p99 latency, requests/s, errors; its query cache off
  *     (ERC_DEMOS_EMBED_CACHE_MB=0), as the peers have none; the server's CPU per request by thread during the
  *     concurrency-16 load (/proc), and from it the embedding-bound ceiling of this machine and our share of it;
+ *     Our service and the peers are up together and take the concurrency-16 load in turn, R rounds (default 3) in a
+ *     rotating order, each side's figures the medians of its rounds, so that other work on the machine falls on all;
  *  3. the same loads against the peers: LangChain.js' SemanticSimilarityExampleSelector over a MemoryVectorStore with
  *     our embedder (scripts/bench/bench-peer.ts, the row kept from before), and over @langchain/community's HNSWLib
  *     with USE-lite on TensorFlow.js (peer A) or with our embedder (peer B) (scripts/bench/peers/peer-hnswlib.ts);
  *  4. the replay load: MELD test once through in its order, repeats included, at concurrency 16, against the service
- *     with its query cache on (the default) and off: hit rate (from /metrics) and requests/s;
+ *     with its query cache on (the default) and off, a fresh server each time, alternating, R times each: hit rate
+ *     (from /metrics) and requests/s, medians;
  *  5. the index alone: usearch exact and HNSW beside hnswlib-node on the index's vectors (peers/index-bench.ts);
  *  6. the same build and concurrency-16 load with a sentence-transformer the size of all-MiniLM-L6-v2 (random
  *     weights, made by scripts/bench/make-minilm-sized.ts into models/ when missing): minilm_* keys.
@@ -27,16 +30,22 @@ import { parseArgs } from 'node:util';
 import { loadCorpus } from '../../src/corpus/load.js';
 import { embedThreads } from '../../src/embed/create.js';
 import { runChild } from './child-run.js';
-import { runLoad, writeUtterances } from './load-client.js';
+import { runLoad, writeUtterances, type Load } from './load-client.js';
 import { cpuByPart } from './cpu-parts.js';
-import { cpuPerRequest, threadCpuMs } from './thread-cpu.js';
+import { cpuPerRequest, threadCpuMs, type CpuSplit } from './thread-cpu.js';
 import { startServeProcess } from '../../test/support/serve-process.js';
 
 const { values } = parseArgs({
-  options: { json: { type: 'boolean', default: false }, data: { type: 'string', default: '../shared/data/meld' }, runs: { type: 'string', default: '1' } },
+  options: {
+    json: { type: 'boolean', default: false }, data: { type: 'string', default: '../shared/data/meld' }, runs: { type: 'string', default: '1' },
+    // Interleaved c16 rounds per side (and replay rounds per cache setting) within a run: the machine is shared.
+    rounds: { type: 'string', default: '3' },
+  },
 });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got "${values.runs}"`);
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got "${values.rounds}"`);
 const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 const work = mkdtempSync(join(tmpdir(), 'erc-bench-'));
 const tsx = ['--import', 'tsx'];
@@ -55,16 +64,43 @@ interface Loads { distinct: string; replay: string; replayCount: number; warmUp:
 
 type Served = Awaited<ReturnType<typeof startServeProcess>>;
 
-/** Warm-up, then concurrency 1 and 16 on the distinct load; c16 also splits the server's CPU per request by thread. */
-async function c1c16(server: Served, loads: Loads, c16Amount: number, workers: number) {
-  await load(server.url, 4, 200, loads.distinct);
-  const c1 = await load(server.url, 1, 1000, loads.distinct);
-  const before = threadCpuMs(server.child.pid!);
-  const c16 = await load(server.url, 16, c16Amount, loads.distinct);
-  const cpu = cpuPerRequest(server.child.pid!, before, threadCpuMs(server.child.pid!), c16.requests, workers);
-  server.child.kill('SIGTERM');
-  await server.exited;
-  return { c1, c16, cpu };
+/** One server of the comparison: its warm-up and c1 load, then its c16 loads, one per round. */
+interface Side { name: string; server: Served; c16Amount: number; workers: number; c1?: Load; c16: Load[]; cpu: CpuSplit[] }
+
+/**
+ * The comparison: every server up at once (idle ones cost nothing: no thread spins), each warmed up and loaded at
+ * concurrency 1, then `rounds` rounds of concurrency 16 in which every server takes its turn, the order rotating each
+ * round, so a burst of other work on this shared machine falls on every side alike; a side's figures are the
+ * medians of its rounds. The server's CPU per request by thread (/proc) is taken over each c16 load.
+ */
+async function compare(sides: Side[], loads: Loads, rounds: number): Promise<void> {
+  for (const side of sides) {
+    log(`${side.name}: warm-up, concurrency 1 ...`);
+    await load(side.server.url, 4, 200, loads.distinct);
+    side.c1 = await load(side.server.url, 1, 1000, loads.distinct);
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < sides.length; i++) {
+      const side = sides[(i + r) % sides.length];
+      log(`round ${r + 1} of ${rounds}: ${side.name}, concurrency 16 ...`);
+      const before = threadCpuMs(side.server.child.pid!);
+      const c16 = await load(side.server.url, 16, side.c16Amount, loads.distinct);
+      side.cpu.push(cpuPerRequest(side.server.child.pid!, before, threadCpuMs(side.server.child.pid!), c16.requests, side.workers));
+      side.c16.push(c16);
+    }
+  }
+  for (const side of sides) side.server.child.kill('SIGTERM');
+  await Promise.all(sides.map((side) => side.server.exited));
+}
+
+/** Medians of a side's c16 rounds. */
+function c16Of(side: Side) {
+  const m = (f: (l: Load) => number) => median(side.c16.map(f));
+  const cpu = (f: (c: CpuSplit) => number) => median(side.cpu.map(f));
+  return {
+    rps: m((l) => l.rps), p50_ms: m((l) => l.p50_ms), p99_ms: m((l) => l.p99_ms), errors: side.c16.reduce((n, l) => n + l.errors, 0) + side.c1!.errors,
+    cpu: { main_ms: cpu((c) => c.main_ms), embed_ms: cpu((c) => c.embed_ms), other_ms: cpu((c) => c.other_ms), total_ms: cpu((c) => c.total_ms) },
+  };
 }
 
 /** A counter's value in Prometheus text (0 when absent). */
@@ -74,7 +110,7 @@ async function counter(url: string, name: string): Promise<number> {
 }
 
 /** The replay load against a fresh server: warm-up on other texts (a cold cache), MELD test once in its order at c16. */
-async function replay(indexDir: string, loads: Loads, env: NodeJS.ProcessEnv) {
+async function replayOnce(indexDir: string, loads: Loads, env: NodeJS.ProcessEnv) {
   const server = await startServeProcess(['bin/erc-demos.mjs', 'serve', '--index', indexDir, '--port', '0'], env);
   await load(server.url, 4, 200, loads.warmUp);
   const [hits0, misses0] = [await counter(server.url, 'erc_demos_embed_cache_hits_total'), await counter(server.url, 'erc_demos_embed_cache_misses_total')];
@@ -84,6 +120,20 @@ async function replay(indexDir: string, loads: Loads, env: NodeJS.ProcessEnv) {
   server.child.kill('SIGTERM');
   await server.exited;
   return { ...result, hitRate: hits + misses > 0 ? hits / (hits + misses) : 0 };
+}
+
+/** The replay load with the cache on and off, alternating (a fresh server each time), `rounds` times each: medians. */
+async function replay(indexDir: string, loads: Loads, rounds: number) {
+  const on: Awaited<ReturnType<typeof replayOnce>>[] = [];
+  const off: Awaited<ReturnType<typeof replayOnce>>[] = [];
+  for (let r = 0; r < rounds; r++) {
+    log(`replay round ${r + 1} of ${rounds}: MELD test in its order, query cache on and off ...`);
+    if (r % 2 === 0) on.push(await replayOnce(indexDir, loads, {}));
+    off.push(await replayOnce(indexDir, loads, CACHE_OFF));
+    if (r % 2 === 1) on.push(await replayOnce(indexDir, loads, {}));
+  }
+  const summary = (xs: typeof on) => ({ rps: median(xs.map((x) => x.rps)), p50_ms: median(xs.map((x) => x.p50_ms)), hitRate: median(xs.map((x) => x.hitRate)), errors: xs.reduce((n, x) => n + x.errors, 0) });
+  return { cacheOn: summary(on), cacheOff: summary(off) };
 }
 
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
@@ -98,9 +148,6 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
   log(`built ${count} utterances in ${build.seconds.toFixed(1)} s, peak RSS ${build.peakRssMb.toFixed(0)} MB`);
 
   const workers = embedThreads('serve');
-  log('service (query cache off): warm-up, concurrency 1, concurrency 16 ...');
-  const ours = await c1c16(await startServeProcess(['bin/erc-demos.mjs', 'serve', '--index', indexDir, '--port', '0'], CACHE_OFF), loads, 4000, workers);
-
   log('service under the CPU profiler (main thread), concurrency 16 ...');
   const profileDir = join(work, `profile-${runNumber}`);
   mkdirSync(profileDir);
@@ -118,16 +165,20 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
   const parts = cpuByPart(join(profileDir, mainProfile), fromUs, toUs);
   const perRequest = Object.fromEntries(Object.entries(parts).map(([part, ms]) => [`profile_main_ms_${part.replace(/\W+/g, '_')}`, round(ms / profiledC16.requests, 3)]));
 
-  log('peer: LangChain.js selector + MemoryVectorStore + our embedder ...');
-  const memory = await c1c16(await startServeProcess([...tsx, 'scripts/bench/bench-peer.ts', '--index', indexDir, '--port', '0']), loads, 4000, workers);
-  log('peer B: LangChain.js selector + HNSWLib + our embedder ...');
-  const peerB = await c1c16(await startServeProcess([...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'ours', '--port', '0']), loads, 4000, workers);
-  log('peer A: LangChain.js selector + HNSWLib + USE-lite on TensorFlow.js ...');
-  const peerA = await c1c16(await startServeProcess([...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'tfjs', '--port', '0']), loads, 2000, 0);
+  log('starting our service (query cache off) and the peers ...');
+  const side = async (name: string, args: string[], c16Amount: number, sideWorkers: number, env: NodeJS.ProcessEnv = {}): Promise<Side> =>
+    ({ name, server: await startServeProcess(args, env), c16Amount, workers: sideWorkers, c16: [], cpu: [] });
+  const sides = [
+    await side('ours', ['bin/erc-demos.mjs', 'serve', '--index', indexDir, '--port', '0'], 2000, workers, CACHE_OFF),
+    await side('peer B (selector + HNSWLib + our embedder)', [...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'ours', '--port', '0'], 2000, workers),
+    await side('peer A (selector + HNSWLib + TF.js USE-lite)', [...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'tfjs', '--port', '0'], 1000, 0),
+    await side('peer (selector + MemoryVectorStore + our embedder)', [...tsx, 'scripts/bench/bench-peer.ts', '--index', indexDir, '--port', '0'], 500, workers),
+  ];
+  await compare(sides, loads, rounds);
+  const [oursSide, peerBSide, peerASide, memorySide] = sides;
+  const [c1, c16, peerB, peerA, memory] = [oursSide.c1!, c16Of(oursSide), c16Of(peerBSide), c16Of(peerASide), c16Of(memorySide)];
 
-  log('replay: MELD test in its order, query cache on, then off ...');
-  const cacheOn = await replay(indexDir, loads, {});
-  const cacheOff = await replay(indexDir, loads, CACHE_OFF);
+  const { cacheOn, cacheOff } = await replay(indexDir, loads, rounds);
 
   log('the index alone: usearch and hnswlib-node ...');
   const indexBench = await run([...tsx, `${PEERS}/index-bench.ts`, '--index', indexDir, '--data', values.data!]);
@@ -148,8 +199,7 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
   // The embedding-bound ceiling: every core doing nothing but the embedding a request needs (measured on the
   // embedder's threads during our c16 load); the main thread's and the rest's CPU are what keep us below it.
   const cores = cpus().length;
-  const ceiling = (cores * 1000) / ours.cpu.embed_ms;
-  const { c1, c16 } = ours;
+  const ceiling = (cores * 1000) / c16.cpu.embed_ms;
   return {
     build_items: count,
     build_seconds: round(build.seconds, 2),
@@ -161,30 +211,31 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
     c16_p50_ms: c16.p50_ms,
     c16_p99_ms: c16.p99_ms,
     c16_rps: round(c16.rps),
-    c16_cpu_main_ms: ours.cpu.main_ms,
-    c16_cpu_embed_ms: ours.cpu.embed_ms,
-    c16_cpu_other_ms: ours.cpu.other_ms,
-    c16_cpu_total_ms: ours.cpu.total_ms,
+    c16_cpu_main_ms: c16.cpu.main_ms,
+    c16_cpu_embed_ms: c16.cpu.embed_ms,
+    c16_cpu_other_ms: c16.cpu.other_ms,
+    c16_cpu_total_ms: c16.cpu.total_ms,
     ceiling_rps: round(ceiling),
     ceiling_share: round(c16.rps / ceiling, 3),
-    peer_c1_p50_ms: memory.c1.p50_ms,
-    peer_c16_p50_ms: memory.c16.p50_ms,
-    peer_c16_p99_ms: memory.c16.p99_ms,
-    peer_c16_rps: round(memory.c16.rps),
-    rps_ratio_vs_peer: round(c16.rps / memory.c16.rps, 2),
-    peer_a_c1_p50_ms: peerA.c1.p50_ms,
-    peer_a_c1_p99_ms: peerA.c1.p99_ms,
-    peer_a_c16_p50_ms: peerA.c16.p50_ms,
-    peer_a_c16_p99_ms: peerA.c16.p99_ms,
-    peer_a_c16_rps: round(peerA.c16.rps),
-    peer_a_rps_ratio: round(c16.rps / peerA.c16.rps, 2),
-    peer_b_c1_p50_ms: peerB.c1.p50_ms,
-    peer_b_c1_p99_ms: peerB.c1.p99_ms,
-    peer_b_c16_p50_ms: peerB.c16.p50_ms,
-    peer_b_c16_p99_ms: peerB.c16.p99_ms,
-    peer_b_c16_rps: round(peerB.c16.rps),
-    peer_b_rps_ratio: round(c16.rps / peerB.c16.rps, 2),
+    peer_c1_p50_ms: memorySide.c1!.p50_ms,
+    peer_c16_p50_ms: memory.p50_ms,
+    peer_c16_p99_ms: memory.p99_ms,
+    peer_c16_rps: round(memory.rps),
+    rps_ratio_vs_peer: round(c16.rps / memory.rps, 2),
+    peer_a_c1_p50_ms: peerASide.c1!.p50_ms,
+    peer_a_c1_p99_ms: peerASide.c1!.p99_ms,
+    peer_a_c16_p50_ms: peerA.p50_ms,
+    peer_a_c16_p99_ms: peerA.p99_ms,
+    peer_a_c16_rps: round(peerA.rps),
+    peer_a_rps_ratio: round(c16.rps / peerA.rps, 2),
+    peer_b_c1_p50_ms: peerBSide.c1!.p50_ms,
+    peer_b_c1_p99_ms: peerBSide.c1!.p99_ms,
+    peer_b_c16_p50_ms: peerB.p50_ms,
+    peer_b_c16_p99_ms: peerB.p99_ms,
+    peer_b_c16_rps: round(peerB.rps),
+    peer_b_rps_ratio: round(c16.rps / peerB.rps, 2),
     peer_b_c16_cpu_main_ms: peerB.cpu.main_ms,
+    peer_b_c16_cpu_embed_ms: peerB.cpu.embed_ms,
     peer_b_c16_cpu_total_ms: peerB.cpu.total_ms,
     replay_requests: loads.replayCount,
     replay_cache_hit_rate: round(cacheOn.hitRate, 3),
@@ -199,8 +250,8 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
     minilm_c16_p50_ms: minilmC16.p50_ms,
     minilm_c16_p99_ms: minilmC16.p99_ms,
     minilm_c16_rps: round(minilmC16.rps),
-    errors: c1.errors + c16.errors + cacheOn.errors + cacheOff.errors + minilmC16.errors,
-    peer_errors: memory.c1.errors + memory.c16.errors + peerA.c1.errors + peerA.c16.errors + peerB.c1.errors + peerB.c16.errors,
+    errors: c16.errors + cacheOn.errors + cacheOff.errors + minilmC16.errors,
+    peer_errors: memory.errors + peerA.errors + peerB.errors,
   };
 }
 
