@@ -34,6 +34,11 @@ const SETTINGS = {
   keepAliveTimeoutMs: { env: 'ERC_DEMOS_KEEP_ALIVE_TIMEOUT_MS', default: 5_000, min: 1, doc: 'an idle keep-alive connection is closed after this' },
   socketTimeoutMs: { env: 'ERC_DEMOS_SOCKET_TIMEOUT_MS', default: 60_000, min: 1, doc: 'a connection whose client keeps the server waiting (an answer, or a streamed part of one, left unread) is closed after this much silence; never counted while the server works on a request' },
   maxConnections: { env: 'ERC_DEMOS_MAX_CONNECTIONS', default: 1024, min: 1, doc: 'open connections, at most: past it, the client (address) holding the most connections gives up its oldest with nothing under way (silent, trickling its headers, idle keep-alive); the newcomer is closed only when every connection is being answered' },
+  // Writes to a live index (src/writes/, src/service/writes.ts).
+  maxWriteUtterances: { env: 'ERC_DEMOS_MAX_WRITE_UTTERANCES', default: 10_000, min: 1, doc: 'utterances one write may add (POST /indexes/{name}/dialogues, `erc-demos add`): the turns of all its dialogues' },
+  writesPollMs: { env: 'ERC_DEMOS_WRITES_POLL_MS', default: 500, min: 10, doc: 'how often `serve` looks for writes another process made to an index folder it serves (a replica on the same volume) and applies them; a write shows on every replica within about this plus the time to apply it (the lag measured by `npm run live`), and a compacted or rebuilt folder is reopened' },
+  writeLockTimeoutMs: { env: 'ERC_DEMOS_WRITE_LOCK_TIMEOUT_MS', default: 10_000, min: 0, doc: 'how long a write waits for another process writing to the same index (writes are serialised by the write log\'s lock) before it fails with WRITE_BUSY' },
+  compactHintPercent: { env: 'ERC_DEMOS_COMPACT_HINT_PERCENT', default: 20, min: 1, doc: 'per cent of an index\'s rows written (added, relabelled or removed) since its space was chosen, past which `serve` logs a hint to run `erc-demos compact`' },
   shutdownTimeoutMs: { env: 'ERC_DEMOS_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, doc: 'on SIGTERM/SIGINT, time for in-flight requests to finish before every connection is closed and the process exits' },
 } as const;
 
@@ -76,15 +81,15 @@ const TEXT_SETTINGS = {
     patternDoc: 'must be auto, * or a comma-separated list of host names',
     doc: 'Host names answered (DNS rebinding guard), any port: `auto`: the loopback names (localhost, 127.0.0.1, [::1]) when bound to a loopback address, any otherwise; `*`: any; or a comma list of names, loopback names included; other Hosts get a JSON 421',
   },
-  // API keys (src/keys/, src/cli/serve-command.ts).
-  apiKeysFile: {
-    env: 'ERC_DEMOS_API_KEYS_FILE', default: '', pattern: /^.*$/, patternDoc: 'a file',
-    doc: 'the API keys file `serve` reads (JSON, docs/RELIABILITY.md#api-keys; `serve --keys FILE` overrides it), reread on SIGHUP; with keys every route but /healthz and the page\'s files needs `Authorization: Bearer <key>`; empty: no keys, which `serve` allows only on a loopback address unless ERC_DEMOS_ALLOW_ANONYMOUS=1',
-  },
   corsOrigins: {
     env: 'ERC_DEMOS_CORS_ORIGINS', default: '', pattern: /^(https?:\/\/[^\s,/]+(\s*,\s*https?:\/\/[^\s,/]+)*)?$/,
     patternDoc: 'must be empty or a comma-separated list of origins (scheme://host[:port], no path)',
     doc: 'web origins whose pages may call the API from a browser (CORS, src/server/cors.ts), each exactly as the browser sends it (`https://app.example.org`, `http://localhost:3000`): their preflights are answered, allowing the `Authorization` header; empty: CORS off, no cross-origin page may read an answer',
+  },
+  // API keys (src/keys/, src/cli/serve-command.ts).
+  apiKeysFile: {
+    env: 'ERC_DEMOS_API_KEYS_FILE', default: '', pattern: /^.*$/, patternDoc: 'a file',
+    doc: 'the API keys file `serve` reads (JSON, docs/RELIABILITY.md#api-keys; `serve --keys FILE` overrides it), reread on SIGHUP; with keys every route but /healthz and the page\'s files needs `Authorization: Bearer <key>`; empty: no keys, which `serve` allows only on a loopback address unless ERC_DEMOS_ALLOW_ANONYMOUS=1',
   },
   allowAnonymous: {
     env: 'ERC_DEMOS_ALLOW_ANONYMOUS', default: '0', pattern: /^[01]$/, patternDoc: 'must be 0 or 1',

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
  */
 const SRC = resolve(__dirname, '..', 'src');
 const LAYER: Record<string, number> = {
-  '.': 0, corpus: 1, embed: 2, index: 3, retrieve: 4, prompt: 4, eval: 5, service: 6, keys: 6, server: 7, cli: 8,
+  '.': 0, corpus: 1, embed: 2, index: 3, retrieve: 4, prompt: 4, eval: 5, writes: 5, service: 6, keys: 6, server: 7, cli: 8,
 };
 const ENTRY_POINTS = new Set(['index.ts', 'langchain.ts']);
 

@@ -89,6 +89,10 @@ describe('live writes over HTTP, two serve processes on one folder', () => {
     expect(seen!).toBeLessThan(POLL_MS + 1500);
     const listed = (await (await call(b, 'GET', '/indexes', keys.read)).json()) as { indexes: { written: { seq: number; added: number; rows: number } }[] };
     expect(listed.indexes[0].written).toMatchObject({ seq: 1, added: 2, rows: 102 });
+    const metrics = await (await call(b, 'GET', '/metrics', keys.read)).text();
+    expect(metrics).toMatch(/^erc_demos_index_rows\{index="sample"\} 102$/m);
+    expect(metrics).toMatch(/^erc_demos_index_writes\{index="sample"\} 1$/m);
+    expect(metrics).toMatch(/^erc_demos_index_written_rows\{index="sample",kind="added"\} 2$/m);
   });
 
   it('refusals: no key 401, read key 403, key for another index 403, unknown index/dialogue/turn 404, duplicate 409, bad label 400', async () => {

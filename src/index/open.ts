@@ -11,6 +11,8 @@ import { readGraphLinks, type GraphLinks } from './graph-links.js';
 import { recoverInterruptedBuilds } from './recover.js';
 import type { SearchSpace } from './search-space.js';
 import { FILES, manifestSumLine, ManifestSchema, sha256File, type Manifest } from './manifest.js';
+import { AddedVectors, applyWrites, checkWrite, dialogueRowsNow, emptyWrittenState, LiveSpace, type Write, type WrittenState, type WriteTarget } from './written.js';
+import { DEFAULT_FOLD_SEED } from './folds.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
 
 /**
@@ -18,6 +20,9 @@ import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } 
  * must step over many rejected nodes and recall drops), while a scan of this many rows stays in low milliseconds.
  */
 export const EXACT_SEARCH_MAX_ROWS = 2000;
+
+/** Rows a search excludes, at most, that it fetches extra of and drops; more are skipped during the graph's walk. */
+const EXCLUDED_OVERFETCH_MAX = 64;
 
 export interface OpenOptions {
   /**
@@ -218,7 +223,8 @@ interface IndexParts {
 export class DemoIndex implements SearchSpace {
   readonly dir: string;
   readonly manifest: Manifest;
-  readonly rows: readonly IndexedRow[];
+  /** The rows the build wrote, as it wrote them (writes never change them: written.ts). */
+  private readonly builtRows: readonly IndexedRow[];
   readonly efSearch: number;
   /** Dimension of the space searched: the embedder's, or the projection's output. */
   readonly searchDim: number;
@@ -230,10 +236,67 @@ export class DemoIndex implements SearchSpace {
   private readonly dialogueFolds: ReadonlyMap<string, number>;
   /** The spaces fitted without each fold (empty when the index is not cross-fitted); set once, by open. */
   private foldSpaces: readonly FoldSpace[] = [];
+  /** The index's own space as the build wrote it (this index's search, without what was written since). */
+  private readonly builtSpace: SearchSpace;
+  /** What was written since the build (an empty state until a write or the write log's replay). */
+  private written: WrittenState;
+  /** Vectors of added rows per space (-1: the index's own; else the fold's), kept across writes. */
+  private readonly addedVectors = new Map<number, AddedVectors>();
 
   private constructor(parts: IndexParts) {
-    ({ dir: this.dir, manifest: this.manifest, rows: this.rows, efSearch: this.efSearch, searchDim: this.searchDim, hnsw: this.hnsw, vectors: this.vectors,
+    ({ dir: this.dir, manifest: this.manifest, rows: this.builtRows, efSearch: this.efSearch, searchDim: this.searchDim, hnsw: this.hnsw, vectors: this.vectors,
       byDialogue: this.byDialogue, exactSearchMaxRows: this.exactSearchMaxRows, projection: this.projection, dialogueFolds: this.dialogueFolds } = parts);
+    this.builtSpace = {
+      rows: this.builtRows, labels: this.manifest.labels, exactMaxRows: this.exactSearchMaxRows,
+      queryVector: (embedded) => this.queryVector(embedded),
+      vector: (id) => this.builtVector(id),
+      search: (query, k, filter) => this.builtSearch(query, k, filter),
+      exactSearch: (query, k, filter) => this.exactOver(query, k, this.allowedIds(filter ?? {})),
+      scoreRows: (query, ids) => this.exactOver(query, ids.length, ids),
+    };
+    this.written = emptyWrittenState(this.writeTarget);
+  }
+
+  /** Every row by id as it is now: the build's, then those added since; relabelled ones with their new labels. */
+  get rows(): readonly IndexedRow[] {
+    return this.written.rows;
+  }
+
+  /** What a write needs of this index (written.ts). */
+  get writeTarget(): WriteTarget {
+    return {
+      builtRows: this.builtRows, builtDialogueRows: (dialogue) => this.byDialogue.get(dialogue) ?? [],
+      folds: this.foldSpaces.length > 0 ? this.manifest.cross_fit!.folds : undefined, foldSeed: this.manifest.cross_fit?.seed ?? DEFAULT_FOLD_SEED,
+      dim: this.manifest.embedder.dim,
+    };
+  }
+
+  /** What was written since the build (rows added, relabelled, removed). */
+  get writtenState(): WrittenState {
+    return this.written;
+  }
+
+  /**
+   * Applies writes to this index in memory, in order (each checked first: a refused write throws and none of them is
+   * applied). Searches already under way finish on the rows they started with. The write log (writes/) makes them
+   * durable and shared.
+   */
+  applyWrites(writes: readonly Write[]): void {
+    this.written = applyWrites(this.written, this.writeTarget, writes);
+  }
+
+  /** Whether a write would apply to this index as it is now (throws WriteRefused naming the field if not). */
+  checkWrite(write: Write): void {
+    checkWrite(this.written, this.writeTarget, write);
+  }
+
+  /** A space with what was written since the build, or the built space itself while nothing was. */
+  private live(built: SearchSpace, key: number): SearchSpace {
+    const state = this.written;
+    if (state.rows === this.builtRows) return built;
+    let added = this.addedVectors.get(key);
+    if (!added) this.addedVectors.set(key, (added = new AddedVectors(built)));
+    return new LiveSpace(built, state, added);
   }
 
   get labels(): readonly string[] {
@@ -246,8 +309,9 @@ export class DemoIndex implements SearchSpace {
    * never saw its label, as a test utterance's are); otherwise, or with crossFit false, the index's own.
    */
   space(dialogue: string | undefined, crossFit = true): SearchSpace {
-    const fold = dialogue === undefined || !crossFit ? undefined : this.dialogueFolds.get(dialogue);
-    return fold === undefined ? this : (this.foldSpaces[fold] ?? this);
+    const fold = dialogue === undefined || !crossFit ? undefined : (this.dialogueFolds.get(dialogue) ?? this.written.folds.get(dialogue));
+    const foldSpace = fold === undefined ? undefined : this.foldSpaces[fold];
+    return foldSpace ? this.live(foldSpace, fold!) : this;
   }
 
   /** Whether this index can cross-fit (it has a learned projection and per-fold spaces). */
@@ -297,32 +361,59 @@ export class DemoIndex implements SearchSpace {
       // misses more (EmoryNLP train recall@10 0.987 with a beam of 16, 0.993 with 128).
       search: (query, k) => this.hnswSearch(query, k).map((h) => h.id),
       links: () => (links ??= readGraphLinks(join(dir, FILES.hnsw), manifest.count)),
-      dialogueRows: (dialogue) => this.dialogueRows(dialogue),
+      dialogueRows: (dialogue) => this.byDialogue.get(dialogue) ?? [],
     };
-    return readFoldSpaces(dir, manifest, projection, this.vectors, this.searchDim, this.rows, graph);
+    return readFoldSpaces(dir, manifest, projection, this.vectors, this.searchDim, this.builtRows, graph);
   }
 
-  /** The stored vector of a row, in the searched space (a view, not a copy). */
+  /** A row's vector in the searched space (a built row's: a view of the stored vectors, not a copy). */
   vector(id: number): Float32Array {
+    return this.live(this.builtSpace, -1).vector(id);
+  }
+
+  private builtVector(id: number): Float32Array {
     const dim = this.searchDim;
     return this.vectors.subarray(id * dim, (id + 1) * dim);
   }
 
-  /** Row ids of one dialogue in turn order, or [] when the index does not hold it. */
+  /** Row ids of one dialogue in turn order as the index holds it now, or [] when it does not (or it was removed). */
   dialogueRows(dialogue: string): readonly number[] {
-    return this.byDialogue.get(dialogue) ?? [];
+    return dialogueRowsNow(this.written, this.writeTarget, dialogue);
   }
 
   /** Top-k rows by cosine similarity that pass the filter, best first: HNSW, or exact where the filter is narrow. */
   search(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
+    return this.live(this.builtSpace, -1).search(query, k, filter);
+  }
+
+  /** Brute-force top-k over every row that passes the filter: the ground truth HNSW is measured against. */
+  exactSearch(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
+    return this.live(this.builtSpace, -1).exactSearch(query, k, filter);
+  }
+
+  get exactMaxRows(): number {
+    return this.exactSearchMaxRows;
+  }
+
+  scoreRows(query: Float32Array, ids: readonly number[]): Hit[] {
+    return this.live(this.builtSpace, -1).scoreRows(query, ids);
+  }
+
+  /** The built rows' search: HNSW, or exact where the filter is narrow. */
+  private builtSearch(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
     if (k <= 0) return [];
-    if (isEmptyFilter(filter)) return this.hnswSearch(query, Math.min(k, this.rows.length));
+    const count = this.builtRows.length;
+    if (isEmptyFilter(filter)) return this.hnswSearch(query, Math.min(k, count));
     if (!filter.labels && !filter.splits && !filter.corpora) {
-      // Only exclusions (a dialogue, a row): fetch that many more, drop them; exact and cheaper than a filtered walk.
       const excluded = new Set(filter.excludeIds);
-      for (const dialogue of filter.excludeDialogues ?? []) for (const id of this.dialogueRows(dialogue)) excluded.add(id);
-      const hits = this.hnswSearch(query, Math.min(k + excluded.size, this.rows.length));
-      return hits.filter((h) => !excluded.has(h.id)).slice(0, k);
+      for (const dialogue of filter.excludeDialogues ?? []) for (const id of this.byDialogue.get(dialogue) ?? []) excluded.add(id);
+      // Only a few exclusions (a dialogue, a row): fetch that many more, drop them; exact and cheaper than a filtered
+      // walk. Many (rows changed by writes): the graph's walk skips them.
+      if (excluded.size <= EXCLUDED_OVERFETCH_MAX) {
+        const hits = this.hnswSearch(query, Math.min(k + excluded.size, count));
+        return hits.filter((h) => !excluded.has(h.id)).slice(0, k);
+      }
+      return this.hnswSearch(query, Math.min(k, count - excluded.size), (id) => !excluded.has(id));
     }
     const allowed = this.allowedIds(filter);
     if (allowed.length === 0) return [];
@@ -331,21 +422,8 @@ export class DemoIndex implements SearchSpace {
     return this.hnswSearch(query, Math.min(k, allowed.length), (id) => allowedSet.has(id));
   }
 
-  /** Brute-force top-k over every row that passes the filter: the ground truth HNSW is measured against. */
-  exactSearch(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
-    return this.exactOver(query, k, this.allowedIds(filter));
-  }
-
-  get exactMaxRows(): number {
-    return this.exactSearchMaxRows;
-  }
-
-  scoreRows(query: Float32Array, ids: readonly number[]): Hit[] {
-    return this.exactOver(query, ids.length, ids);
-  }
-
   private allowedIds(filter: RowFilter): number[] {
-    return this.rows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
+    return this.builtRows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
   }
 
   private exactOver(query: Float32Array, k: number, ids: readonly number[]): Hit[] {

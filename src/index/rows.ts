@@ -14,6 +14,8 @@ export interface IndexedRow {
   /** Numeric annotations (WASSA), where the corpus has them. */
   scores?: Record<string, number | null>;
   sourceId: string | null;
+  /** Removed by a write (written.ts): kept so its id stays its own, never returned again. */
+  removed?: boolean;
 }
 
 export interface Hit {
@@ -32,6 +34,7 @@ export interface RowFilter {
 }
 
 export function rowMatches(row: IndexedRow, filter: RowFilter): boolean {
+  if (row.removed) return false;
   if (filter.excludeIds?.has(row.id)) return false;
   if (filter.excludeDialogues?.has(row.dialogue)) return false;
   if (filter.splits && !filter.splits.has(row.split)) return false;

@@ -74,7 +74,28 @@ export function createMetrics(service: DemoService): Metrics {
       callChars.observe({ embedder: id }, chars);
     };
   }
-  const rows = new Gauge({ name: 'erc_demos_index_rows', help: 'utterances in each served index', labelNames: ['index'], registers: [registry] });
+  // Read at each scrape: live writes change them while the index is served.
+  new Gauge({
+    name: 'erc_demos_index_rows', help: 'utterances each served index answers with now (built, plus added, less removed)', labelNames: ['index'], registers: [registry],
+    collect() {
+      for (const name of service.indexes.keys()) this.set({ index: name }, service.writtenSummary(name).rows);
+    },
+  });
+  new Gauge({
+    name: 'erc_demos_index_writes', help: 'writes applied to each served index since its build (its write log\'s seq)', labelNames: ['index'], registers: [registry],
+    collect() {
+      for (const name of service.indexes.keys()) this.set({ index: name }, service.writtenSummary(name).seq);
+    },
+  });
+  new Gauge({
+    name: 'erc_demos_index_written_rows', help: 'utterances added, relabelled and removed since each served index\'s build', labelNames: ['index', 'kind'], registers: [registry],
+    collect() {
+      for (const name of service.indexes.keys()) {
+        const written = service.writtenSummary(name);
+        for (const kind of ['added', 'relabelled', 'removed'] as const) this.set({ index: name, kind }, written[kind]);
+      }
+    },
+  });
   const info = new Gauge({
     name: 'erc_demos_index_info', help: 'each served index, as labels (value 1)', registers: [registry],
     labelNames: ['index', 'corpus', 'splits', 'embedder', 'projection', 'built_at'],
@@ -82,7 +103,6 @@ export function createMetrics(service: DemoService): Metrics {
   const buildSeconds = new Gauge({ name: 'erc_demos_index_build_seconds', help: 'how long each served index took to build', labelNames: ['index'], registers: [registry] });
   for (const [name, index] of service.indexes) {
     const m = index.manifest;
-    rows.set({ index: name }, m.count);
     buildSeconds.set({ index: name }, m.build_seconds);
     info.set({ index: name, corpus: m.corpus, splits: m.splits.join(','), embedder: m.embedder.id, projection: m.projection?.kind ?? 'none', built_at: m.built_at }, 1);
   }
