@@ -163,7 +163,7 @@ describe('bounded work per request, over HTTP on loopback', () => {
 
   it('GET /indexes shows names and manifests, not where the server keeps its files', async () => {
     const res = await call<{ indexes: Record<string, unknown>[] }>('/indexes');
-    expect(Object.keys(res.body.indexes[0]).sort()).toEqual(['manifest', 'name']);
+    expect(Object.keys(res.body.indexes[0]).sort()).toEqual(['manifest', 'name', 'written']);
     expect(JSON.stringify(res.body)).not.toContain(dir);
   });
 
@@ -182,11 +182,13 @@ describe('bounded work per request, over HTTP on loopback', () => {
     expect(getsDone).toBeLessThan(batchMs);
     expect(Math.max(...gets)).toBeLessThan(batchMs / 4);
 
-    // The client goes away mid-batch: its sentences leave the embedder's queue.
+    // The client goes away mid-batch: its sentences leave the embedder's queue. Other sentences than the first
+    // batch's, which the query vector cache now holds.
+    const another = { queries: batch.queries.map((_, i) => ({ utterance: long(i + 1000) })) };
     await new Promise<void>((resolvePromise) => {
       const req = httpRequest(`${base}/demonstrations`, { method: 'POST', headers: { 'content-type': 'application/json' } });
       req.on('error', () => resolvePromise());
-      req.end(JSON.stringify(batch));
+      req.end(JSON.stringify(another));
       setTimeout(() => {
         expect(embedder.queued).toBeGreaterThan(0);
         req.destroy();
