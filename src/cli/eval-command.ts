@@ -1,21 +1,10 @@
 import { settingsFromEnv } from '../settings.js';
-import type { CorpusFormat } from '../corpus/load.js';
-import type { SourceSpec } from '../corpus/sources.js';
-import { loadSourcesForIndex } from './index-sources.js';
+import { loadSplitForIndex, type IndexSplitFlags } from './index-sources.js';
 import { evaluateRetrieval } from '../eval/evaluate.js';
 import { DemoService } from '../service/service.js';
 import { progressBar } from './progress.js';
 
-export interface EvalCommandOptions {
-  index: string;
-  source?: SourceSpec[];
-  corpus?: CorpusFormat;
-  data?: string;
-  split: string;
-  corpusName?: string;
-  labelMap?: string;
-  /** Load a `--data` file whose name says another split as `--split`, on purpose (`--relabel-split`). */
-  relabelSplit?: boolean;
+export interface EvalCommandOptions extends IndexSplitFlags {
   k: number;
   search: 'exact' | 'hnsw';
   dedup?: boolean;
@@ -27,7 +16,7 @@ export interface EvalCommandOptions {
 export async function runEval(o: EvalCommandOptions): Promise<void> {
   const service = await DemoService.load([o.index], { settings: settingsFromEnv() });
   const { index } = service.index();
-  const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap, relabelSplit: o.relabelSplit }, o.split);
+  const corpus = loadSplitForIndex(index.manifest, o);
   const bar = progressBar('eval');
   const result = await evaluateRetrieval(index, service.embedderFor(index), corpus.dialogues, { k: o.k, search: o.search, dedup: o.dedup, crossFit: o.crossFit !== false, onProgress: bar.update });
   bar.stop();

@@ -1,5 +1,6 @@
+import type { CorpusFormat } from '../corpus/load.js';
 import { mergeLabelMaps, readLabelMapFile } from '../corpus/label-map.js';
-import { loadSources, type LoadedSources } from '../corpus/sources.js';
+import { loadSources, type LoadedSources, type SourceSpec } from '../corpus/sources.js';
 import { prefixesDialogues, type Manifest } from '../index/manifest.js';
 import { sourceSpecs, type BuildCommandOptions } from './build-index.js';
 
@@ -20,4 +21,22 @@ export function loadSourcesForIndex(manifest: Manifest, flags: SourceFlags, spli
     prefixIds: prefixesDialogues(manifest),
     relabelSplit: flags.relabelSplit,
   });
+}
+
+/** The flags of a command that runs over one split of a corpus against an index (prompts, eval, add), as parsed. */
+export interface IndexSplitFlags {
+  index: string;
+  source?: SourceSpec[];
+  corpus?: CorpusFormat;
+  data?: string;
+  split: string;
+  corpusName?: string;
+  labelMap?: string;
+  /** Load a `--data` file whose name says another split as `--split`, on purpose (`--relabel-split`; else refused). */
+  relabelSplit?: boolean;
+}
+
+/** The split those flags name, loaded as the index saw its own (loadSourcesForIndex). */
+export function loadSplitForIndex(manifest: Manifest, o: IndexSplitFlags): LoadedSources {
+  return loadSourcesForIndex(manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap, relabelSplit: o.relabelSplit }, o.split);
 }

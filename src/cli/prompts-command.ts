@@ -1,11 +1,9 @@
 import { settingsFromEnv } from '../settings.js';
 import { basename } from 'node:path';
-import type { CorpusFormat } from '../corpus/load.js';
 import { sampleDialogues, sampleMismatch, type SampleSpec } from '../corpus/sample.js';
-import type { SourceSpec } from '../corpus/sources.js';
 import type { Dialogue } from '../corpus/types.js';
 import { holdsCorpus, type Manifest } from '../index/manifest.js';
-import { loadSourcesForIndex } from './index-sources.js';
+import { loadSplitForIndex, type IndexSplitFlags } from './index-sources.js';
 import { InputError } from '../errors.js';
 import { parseDecimal, parseInteger } from '../numbers.js';
 import { resolveFormat, formatFromFile } from '../service/prompt-request.js';
@@ -18,16 +16,7 @@ import { STRATEGIES, type Strategy } from '../retrieve/select.js';
 import type { PromptFormat } from '../prompt/formats.js';
 import { progressBar } from './progress.js';
 
-export interface PromptsCommandOptions {
-  index: string;
-  source?: SourceSpec[];
-  corpus?: CorpusFormat;
-  data?: string;
-  split: string;
-  corpusName?: string;
-  labelMap?: string;
-  /** Load a `--data` file whose name says another split as `--split`, on purpose (`--relabel-split`; else refused). */
-  relabelSplit?: boolean;
+export interface PromptsCommandOptions extends IndexSplitFlags {
   /** Export a sample of the split's dialogues; the index must hold the same sample (its demonstration pool). */
   sample?: SampleSpec;
   format: string;
@@ -95,7 +84,7 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
   };
   const service = await DemoService.load([o.index], { settings: settingsFromEnv() });
   const { index } = service.index();
-  const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap, relabelSplit: o.relabelSplit }, o.split);
+  const corpus = loadSplitForIndex(index.manifest, o);
   if (corpus.skipped.length) console.error(`skipped ${corpus.skipped.length} rows (first: ${corpus.skipped[0].file}:${corpus.skipped[0].line}: ${corpus.skipped[0].reason})`);
   const foreign = corpus.sources.filter((s) => !holdsCorpus(index.manifest, s.corpus)).map((s) => s.corpus);
   if (foreign.length) console.error(`note: prompts for ${foreign.join(', ')} with demonstrations from a ${index.manifest.corpus} index`);

@@ -1,26 +1,16 @@
-import type { CorpusFormat } from '../corpus/load.js';
-import type { SourceSpec } from '../corpus/sources.js';
 import type { Dialogue } from '../corpus/types.js';
 import { DemoService } from '../service/service.js';
 import type { WriteDialogueInput } from '../service/writes.js';
 import { settingsFromEnv } from '../settings.js';
-import { loadSourcesForIndex } from './index-sources.js';
+import { loadSplitForIndex, type IndexSplitFlags } from './index-sources.js';
 import { createEmbedder } from '../embed/create.js';
 import { readManifest } from '../index/open.js';
 import { compactIndex } from '../writes/compact.js';
 import { describeSpace } from './build-index.js';
 import { progressBar } from './progress.js';
 
-export interface AddCommandOptions {
-  index: string;
-  source?: SourceSpec[];
-  corpus?: CorpusFormat;
-  data?: string;
-  split: string;
-  corpusName?: string;
-  labelMap?: string;
-  relabelSplit?: boolean;
-}
+/** erc-demos add's flags: the split of a corpus to add, as prompts and eval name theirs. */
+export type AddCommandOptions = IndexSplitFlags;
 
 /** A loaded dialogue as a write gives it: labels in its corpus' own names (the write maps them as the build did). */
 function asWrite(d: Dialogue): WriteDialogueInput {
@@ -62,7 +52,7 @@ export async function runAdd(o: AddCommandOptions): Promise<void> {
   const service = await DemoService.load([o.index], { settings, role: 'batch' });
   try {
     const { index } = service.index();
-    const corpus = loadSourcesForIndex(index.manifest, { sources: o.source, format: o.corpus, data: o.data, corpusName: o.corpusName, labelMapFile: o.labelMap, relabelSplit: o.relabelSplit }, o.split);
+    const corpus = loadSplitForIndex(index.manifest, o);
     const writes = inWrites(corpus.dialogues.map(asWrite), settings.maxWriteUtterances);
     let utterances = 0;
     for (const dialogues of writes) {
