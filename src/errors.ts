@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   NOT_FOUND: 'a write names an index, dialogue or turn that is not there (HTTP 404); `param` names it',
   DIALOGUE_EXISTS: 'a write adds a dialogue whose id the index already holds, or gives one twice (HTTP 409); `param` names it',
   WRITE_BUSY: "another process held the index's write lock past ERC_DEMOS_WRITE_LOCK_TIMEOUT_MS (HTTP 503): nothing was written; retry",
+  WRITE_FAILED: "the index's write log could not be written (a full disk, a read-only folder): nothing was written; the message says what SQLite said (HTTP 500)",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -236,6 +237,15 @@ export class WriteBusyError extends ErcDemosError {
   constructor(message: string) {
     super('WRITE_BUSY', message);
     this.name = 'WriteBusyError';
+  }
+}
+
+/** A write the index's write log could not take (disk full, folder not writable): nothing was written. */
+export class WriteFailedError extends ErcDemosError {
+  declare readonly code: 'WRITE_FAILED';
+  constructor(message: string) {
+    super('WRITE_FAILED', message);
+    this.name = 'WriteFailedError';
   }
 }
 

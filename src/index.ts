@@ -45,6 +45,6 @@ export { DEFAULT_SETTINGS, settingsFromEnv, type Settings } from './settings.js'
 // Errors: every one a user can meet, each with a stable code (ERROR_CODES says what each means).
 export {
   CancelledError, CorpusFormatError, CorpusSourceError, EmbedderError, ErcDemosError, ERROR_CODES, errorCode, IndexLoadError, IndexSetError,
-  InputError, LimitError, ModelFolderError, NotSupportedError, OutputRefusedError, PromptTooLongError, ServiceClosedError, SettingError, TemplateError, WriteBusyError,
+  InputError, LimitError, ModelFolderError, NotSupportedError, OutputRefusedError, PromptTooLongError, ServiceClosedError, SettingError, TemplateError, WriteBusyError, WriteFailedError,
   type ErrorCode, type InputErrorCode,
 } from './errors.js';

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCorpus } from '../src/corpus/load.js';
@@ -195,5 +195,29 @@ describe('live writes keep the leakage rules on a cross-fitted index', () => {
     const prompt = await service.prompt({ format: 'instructerc', dialogue: { id: 'fresh-7', corpus: 'sample', turns: written.turns }, target: 1, options: { k: 4 } });
     expect(prompt.demonstrations).toHaveLength(4);
     expect(prompt.demonstrations.map((d) => d.dialogue)).not.toContain('fresh-7');
+  });
+});
+
+describe('a write log that cannot be written', () => {
+  it('is WRITE_FAILED naming what SQLite said; nothing is written and the index keeps answering', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'idx');
+    const embedder = await createEmbedder('use-lite');
+    const sample = loadCorpus({ format: 'jsonl', data: SAMPLE_CORPUS, splits: ['train'], name: 'sample' });
+    await buildIndex({ dialogues: sample.dialogues.slice(0, 5), corpus: 'sample', splits: ['train'], embedder, out, name: 'sample' });
+    await embedder.close?.();
+    const service = await DemoService.load([out]);
+    // Where the log would go now stands a directory: SQLite cannot open it (as a read-only or full volume would refuse it).
+    mkdirSync(join(out, writeLogFile(builtIdentity(out))));
+    try {
+      await expect(service.addDialogues({ dialogues: [{ id: 'x', turns: [{ speaker: 'a', text: 'hello there', label: 'joy' }] }] }))
+        .rejects.toMatchObject({ code: 'WRITE_FAILED', message: expect.stringMatching(/write log could not be written \(SQLITE_CANTOPEN.*nothing was written/) });
+      expect(() => service.removeDialogue({ dialogue: sample.dialogues[0].id })).toThrow(expect.objectContaining({ code: 'WRITE_FAILED' }));
+      expect(service.index().index.dialogueRows('x')).toEqual([]);
+      expect(service.index().index.dialogueRows(sample.dialogues[0].id)).toHaveLength(4);
+      expect((await service.demonstrations({ utterance: 'hello there', k: 2 })).demonstrations).toHaveLength(2);
+    } finally {
+      await service.close();
+    }
   });
 });

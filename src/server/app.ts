@@ -87,6 +87,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number | null>> = {
   NOT_FOUND: 404,
   DIALOGUE_EXISTS: 409,
   WRITE_BUSY: 503,
+  WRITE_FAILED: 500,
 };
 
 /** A caller's mistake as the answer's `error`: the parameter to fix (a template's is the format) and why. */
@@ -111,6 +112,12 @@ export function answerError(error: unknown, req: Request, res: Response, _next: 
   if (code && HTTP_STATUS[code]! < 500) {
     if (error instanceof AuthError) res.set('WWW-Authenticate', error.challenge);
     res.status(HTTP_STATUS[code]!).json({ error: callerError(error as Error) });
+    return;
+  }
+  if (code === 'WRITE_FAILED') {
+    // The server's storage, not the caller: logged in full, answered with what SQLite said (no path).
+    req.log.error({ err: error }, 'write failed');
+    res.status(500).json({ error: { param: null, message: (error as Error).message } });
     return;
   }
   if (code === 'WRITE_BUSY') {

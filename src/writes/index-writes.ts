@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { IndexLoadError } from '../errors.js';
+import { IndexLoadError, WriteFailedError } from '../errors.js';
 import { FILES } from '../index/manifest.js';
 import type { DemoIndex } from '../index/open.js';
 import { WriteRefused, type Write } from '../index/written.js';
@@ -13,6 +13,16 @@ export interface WriteLogSettings {
 
 /** Where an index stands against its folder: in step, or the folder now holds another build (compacted, rebuilt). */
 export type FollowState = 'current' | 'rebuilt';
+
+/**
+ * SQLite failing to store a write (a full disk, a folder it cannot write, an I/O error) as the error a door answers:
+ * nothing was written. A busy lock stays SQLITE_BUSY (the service answers it WRITE_BUSY, to retry).
+ */
+function storageError(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_') || code === 'SQLITE_BUSY') return error;
+  return new WriteFailedError(`the index's write log could not be written (${code}: ${(error as Error).message}); nothing was written`);
+}
 
 /**
  * One opened index kept in step with its write log: replays the log at open, applies what other processes wrote when
@@ -66,8 +76,13 @@ export class IndexWrites {
     if (!this.stillBuilt()) {
       throw new IndexLoadError(this.index.dir, 'the folder now holds another build of this index (compacted or rebuilt); the write was not made, retry it once the index is reopened');
     }
-    this.log ??= WriteLog.open(this.index.dir, this.index.manifest.embedder.dim, { create: true, busyTimeoutMs: this.settings.busyTimeoutMs })!;
-    const seq = this.log.append(this.applied, write, (writes) => this.catchUp(writes), () => this.index.checkWrite(write));
+    let seq: number;
+    try {
+      this.log ??= WriteLog.open(this.index.dir, this.index.manifest.embedder.dim, { create: true, busyTimeoutMs: this.settings.busyTimeoutMs })!;
+      seq = this.log.append(this.applied, write, (writes) => this.catchUp(writes), () => this.index.checkWrite(write));
+    } catch (error) {
+      throw storageError(error);
+    }
     this.index.applyWrites([write]);
     this.applied = seq;
     return seq;
