@@ -87,13 +87,13 @@ export class CachedEmbedder implements Embedder {
   }
 
   embed(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
-    if (options.fixedCalls) return this.inner.embed(texts, options);
+    if (options.fixedCalls || options.callItems !== undefined) return this.inner.embed(texts, options);
     return Promise.all(this.embedEach(texts, options));
   }
 
   /** One promise per text, as ScheduledEmbedder.embedEach: hits settle at once, misses as their calls return. */
   embedEach(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array>[] {
-    if (options.fixedCalls) return this.innerEach(texts, options);
+    if (options.fixedCalls || options.callItems !== undefined) return this.innerEach(texts, options);
     const out = new Array<Promise<Float32Array>>(texts.length);
     const missed: number[] = [];
     /** A text repeated within this call: its later places, each with the place embedding it. */

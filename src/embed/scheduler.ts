@@ -123,7 +123,8 @@ export class ScheduledEmbedder implements Embedder {
       items.push({ value: { text, resolve, reject }, cost: Math.max(1, text.length) });
     }));
     for (const vector of vectors) vector.catch(() => {});
-    const calls = options.fixedCalls ? fixedCalls(items.map((i) => i.cost), this.options.callItems, this.options.callChars) : undefined;
+    const callItems = Math.min(this.options.callItems, options.callItems ?? Number.POSITIVE_INFINITY);
+    const calls = options.fixedCalls || options.callItems !== undefined ? fixedCalls(items.map((i) => i.cost), callItems, this.options.callChars) : undefined;
     const ticket = this.queue.add(items, calls, currentTenant());
     const cancel = () => {
       for (const pending of this.queue.cancel(ticket)) pending.reject(new CancelledError());

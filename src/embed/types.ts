@@ -10,6 +10,12 @@ export interface EmbedOptions {
    * asks for it; single queries do not, and share calls.
    */
   fixedCalls?: boolean;
+  /**
+   * Background work beside queries (a live write's turns): its sentences go in calls of their own of at most this
+   * many, so a query that arrives meanwhile waits for one short call at most, not a long one. Not cached (each text
+   * is embedded once).
+   */
+  callItems?: number;
 }
 
 /** Turns a batch of strings into unit-length vectors; the only thing the rest of the code knows of a model. */

@@ -196,14 +196,57 @@ function applyOne(draft: Draft, target: WriteTarget, write: Write): void {
   counts.removed += ids.length;
 }
 
-/** Vectors of added rows in one space, computed on first use and kept (a row's vector never changes). */
+/**
+ * Vectors of added rows in one space, computed on first use and kept (a row's vector never changes), row after row
+ * in one growing buffer, so a scan of thousands of written rows is one tight loop over contiguous floats.
+ */
 export class AddedVectors {
-  private readonly vectors: Float32Array[] = [];
+  private data = new Float32Array(0);
+  private dim = 0;
+  /** Added rows whose vectors are in `data` (the first `count`, in id order). */
+  private count = 0;
   constructor(private readonly space: Pick<SearchSpace, 'queryVector'>) {}
 
+  /** The vector of added row `id` (a view into the buffer). */
   get(state: WrittenState, id: number): Float32Array {
     const n = id - state.builtCount;
-    return (this.vectors[n] ??= this.space.queryVector(state.added[n]));
+    this.fill(state, n + 1);
+    return this.data.subarray(n * this.dim, (n + 1) * this.dim);
+  }
+
+  /** The query's dot product with added row `id`, from the buffer (four running sums: faster than one). */
+  score(state: WrittenState, query: Float32Array, id: number): number {
+    const n = id - state.builtCount;
+    this.fill(state, n + 1);
+    const { data, dim } = this;
+    const offset = n * dim;
+    let a = 0;
+    let b = 0;
+    let c = 0;
+    let d = 0;
+    let i = 0;
+    for (; i + 3 < dim; i += 4) {
+      a += query[i] * data[offset + i];
+      b += query[i + 1] * data[offset + i + 1];
+      c += query[i + 2] * data[offset + i + 2];
+      d += query[i + 3] * data[offset + i + 3];
+    }
+    for (; i < dim; i++) a += query[i] * data[offset + i];
+    return a + b + c + d;
+  }
+
+  /** Computes the vectors of the first `rows` added rows not computed yet (capacity doubling as rows are added). */
+  private fill(state: WrittenState, rows: number): void {
+    for (; this.count < rows; this.count++) {
+      const vector = this.space.queryVector(state.added[this.count]);
+      if (this.dim === 0) this.dim = vector.length;
+      if ((this.count + 1) * this.dim > this.data.length) {
+        const grown = new Float32Array(Math.max(64, state.added.length, 2 * this.count) * this.dim);
+        grown.set(this.data);
+        this.data = grown;
+      }
+      this.data.set(vector, this.count * this.dim);
+    }
   }
 }
 
@@ -274,7 +317,7 @@ export class LiveSpace implements SearchSpace {
     const best: Hit[] = [];
     for (const id of this.state.scanned) {
       if (!any && !rowMatches(this.state.rows[id], filter)) continue;
-      const score = dot(query, this.vector(id));
+      const score = id < this.state.builtCount ? dot(query, this.built.vector(id)) : this.addedVectors.score(this.state, query, id);
       if (best.length === k && score <= best[k - 1].score) continue;
       // Ids come in order, so an equal score stays behind the earlier row (ties to the lower id, as elsewhere).
       let at = best.length < k ? best.length : k - 1;

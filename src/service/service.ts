@@ -56,6 +56,9 @@ export interface RemoveResult extends WriteAck {
   removed: number;
 }
 
+/** Sentences in one embedder call of a write: a query waits for at most one such call (a few ms with USE-lite). */
+const WRITE_CALL_ITEMS = 4;
+
 const IndexNameSchema = z.string().trim().min(1).optional();
 const AddRequestSchema = AddDialoguesSchema.extend({ index: IndexNameSchema });
 const DialogueRefSchema = z.object({ index: IndexNameSchema, dialogue: z.string({ error: 'must be a string' }).min(1, 'must not be empty') }).strict();
@@ -412,7 +415,8 @@ export class DemoService {
     } catch (error) {
       throw writeError(error, 'dialogues');
     }
-    const vectors = await this.embedderFor(index).embed(dialogues.flatMap((d) => d.turns.map((t) => t.text)), { signal });
+    // In short calls of their own: a query arriving meanwhile waits for one of them at most (WRITE_CALL_ITEMS).
+    const vectors = await this.embedderFor(index).embed(dialogues.flatMap((d) => d.turns.map((t) => t.text)), { signal, callItems: WRITE_CALL_ITEMS });
     this.checkOpen('addDialogues');
     const seq = this.write(name, { op: 'add', dialogues, vectors }, 'dialogues');
     return {
