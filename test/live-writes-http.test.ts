@@ -32,7 +32,7 @@ describe('live writes over HTTP, two serve processes on one folder', () => {
       { name: 'trainer', scope: 'read', sha256: sha(keys.read) },
       { name: 'elsewhere', scope: 'write', sha256: sha(keys.other), indexes: ['meld'] },
     ] }));
-    const env = { ERC_DEMOS_WRITES_POLL_MS: String(POLL_MS), ERC_DEMOS_EMBED_THREADS: '1' };
+    const env = { ERC_DEMOS_WRITES_POLL_MS: String(POLL_MS), ERC_DEMOS_EMBED_THREADS: '1', ERC_DEMOS_COMPACT_HINT_ROWS: '2' };
     [a, b] = await Promise.all([0, 1].map(() => startServeProcess([BIN, 'serve', '--index', index, '--port', '0', '--keys', keysFile], env)));
   }, 240_000);
   afterAll(async () => {
@@ -89,6 +89,8 @@ describe('live writes over HTTP, two serve processes on one folder', () => {
     expect(seen!).toBeLessThan(POLL_MS + 1500);
     const listed = (await (await call(b, 'GET', '/indexes', keys.read)).json()) as { indexes: { written: { seq: number; added: number; rows: number } }[] };
     expect(listed.indexes[0].written).toMatchObject({ seq: 1, added: 2, rows: 102 });
+    // Past ERC_DEMOS_COMPACT_HINT_ROWS (2 here), each server says a compaction would fold the written rows in.
+    expect(b.stderr()).toMatch(/index "sample": .*\(2 added, 0 relabelled\).* `erc-demos compact --index <dir>`/);
     const metrics = await (await call(b, 'GET', '/metrics', keys.read)).text();
     expect(metrics).toMatch(/^erc_demos_index_rows\{index="sample"\} 102$/m);
     expect(metrics).toMatch(/^erc_demos_index_writes\{index="sample"\} 1$/m);

@@ -117,7 +117,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   // holds another build (compacted) is reopened as SIGHUP reopens.
   let reopening = false;
   const stopFollowing = followWrites({
-    current: () => served.service, pollMs: settings.writesPollMs, hintPercent: settings.compactHintPercent, log: (line) => console.error(line),
+    current: () => served.service, pollMs: settings.writesPollMs, hintPercent: settings.compactHintPercent, hintRows: settings.compactHintRows, log: (line) => console.error(line),
     onRebuilt: (names) => {
       if (reopening || lifecycle.draining) return;
       reopening = true;
