@@ -33,7 +33,7 @@ export const ERROR_CODES = {
   KEYS_FILE_INVALID: 'the API keys file cannot be read or is malformed; the message names the file and the field',
   NOT_FOUND: 'a write names an index, dialogue or turn that is not there (HTTP 404); `param` names it',
   DIALOGUE_EXISTS: 'a write adds a dialogue whose id the index already holds, or gives one twice (HTTP 409); `param` names it',
-  WRITE_BUSY: "another process held the index's write lock past ERC_DEMOS_WRITE_LOCK_TIMEOUT_MS (HTTP 503): nothing was written; retry",
+  WRITE_BUSY: "another process held the index's write lock past ERC_DEMOS_WRITE_LOCK_TIMEOUT_MS, or a compaction just swapped the index folder (HTTP 503, Retry-After): nothing was written; retry",
   WRITE_FAILED: "the index's write log could not be written (a full disk, a read-only folder): nothing was written; the message says what SQLite said (HTTP 500)",
 } as const;
 

@@ -53,7 +53,7 @@ describe('erc-demos compact: the writes folded into a fresh build, swapped in wh
       expect(result.manifest.count).toBe(88);
       // The serving service finds its folder rebuilt, and refuses to write to the old build.
       expect(serving.refreshWrites()).toEqual(['sample']);
-      expect(() => serving.relabel({ dialogue: sample.dialogues[4].id, turn: 0, label: 'joy' })).toThrow(/another build/);
+      expect(() => serving.relabel({ dialogue: sample.dialogues[4].id, turn: 0, label: 'joy' })).toThrow(expect.objectContaining({ code: 'WRITE_BUSY', message: expect.stringMatching(/another build/) }));
       const reopened = await DemoService.load([out]);
       try {
         const { index } = reopened.index();

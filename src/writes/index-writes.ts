@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { IndexLoadError, WriteFailedError } from '../errors.js';
+import { IndexLoadError, WriteBusyError, WriteFailedError } from '../errors.js';
 import { FILES } from '../index/manifest.js';
 import type { DemoIndex } from '../index/open.js';
 import { WriteRefused, type Write } from '../index/written.js';
@@ -74,7 +74,8 @@ export class IndexWrites {
    */
   write(write: Write): number {
     if (!this.stillBuilt()) {
-      throw new IndexLoadError(this.index.dir, 'the folder now holds another build of this index (compacted or rebuilt); the write was not made, retry it once the index is reopened');
+      // A compaction swapped the folder: `serve` reopens it at its next look, so the same write succeeds on a retry.
+      throw new WriteBusyError('the index folder now holds another build (compacted or rebuilt) that this process is about to reopen; nothing was written: retry');
     }
     let seq: number;
     try {
