@@ -200,7 +200,11 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
   const served = () => service.indexes;
   app.get('/demonstrations', allowIndexes(served, queryIndex), async (req, res) => {
     const query = parseInput(DemoQuerySchema, singleValued(req.query), 'query');
-    res.json(await service.demonstrations(query, requestSignal(res)));
+    // Serialised as a unit of the shared main-thread work, as a batch's results are: a key with many connections
+    // then cannot crowd a one-connection key's answers out with its own serialisation (issue 25's tail).
+    let json = '';
+    for await (const result of service.runJson(service.plan([query]), requestSignal(res))) json = result;
+    res.type('json').send(json);
   });
 
   app.post('/demonstrations', allowIndexes(served, batchIndexes), async (req, res) => {
