@@ -18,6 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { seeded } from '../../src/random.js';
 import Database from 'better-sqlite3';
 import { createQueryEmbedder } from '../../src/embed/create.js';
 import { SharedEmbedders } from '../../src/embed/shared-embedders.js';
@@ -45,17 +46,6 @@ export interface WriterJob {
   pool: FaultTurn[];
 }
 
-/** A seeded generator (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The writes of one round, drawn as they go: adds of 1 to 3 dialogues of 1 to 10 turns (now and then one of 60 to
@@ -68,7 +58,7 @@ export class OpScript {
   private n = 0;
 
   constructor(private readonly job: Pick<WriterJob, 'seed' | 'prefix' | 'targets' | 'labels' | 'pool'>) {
-    this.random = prng(job.seed);
+    this.random = seeded(job.seed);
     this.targets = new Map(job.targets);
   }
 
@@ -348,7 +338,7 @@ export async function runFaults(o: FaultOptions): Promise<FaultReport> {
   const started = performance.now();
   const log = o.log ?? (() => undefined);
   const children = o.children ?? new Set<ChildProcess>();
-  const random = prng(o.seed ?? 1);
+  const random = seeded(o.seed ?? 1);
   const groupSize = o.groupSize ?? 10;
   const maxKillMs = o.maxKillMs ?? 1500;
   const doors = o.doors ?? ['service', 'http'];

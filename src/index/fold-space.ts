@@ -357,7 +357,7 @@ class MaxHeap {
  * The dot product of query[0, n) and rows[offset, offset + n), in four running sums (faster than one; the sum's
  * rounding differs from a single running sum's, so its scores are re-computed where they must equal exactSearch's).
  */
-function rawDot(query: Float32Array, rows: Float32Array, offset: number, n: number): number {
+export function rawDot(query: Float32Array, rows: Float32Array, offset: number, n: number): number {
   let a = 0;
   let b = 0;
   let c = 0;

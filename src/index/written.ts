@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { dot } from '../embed/types.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
 import type { SearchSpace } from './search-space.js';
+import { rawDot } from './fold-space.js';
 
 /**
  * What was written to an index since it was built (added dialogues, relabelled turns, removed dialogues), as one
@@ -214,25 +215,11 @@ export class AddedVectors {
     return this.data.subarray(n * this.dim, (n + 1) * this.dim);
   }
 
-  /** The query's dot product with added row `id`, from the buffer (four running sums: faster than one). */
+  /** The query's dot product with added row `id`, from the buffer (rawDot's four running sums). */
   score(state: WrittenState, query: Float32Array, id: number): number {
     const n = id - state.builtCount;
     this.fill(state, n + 1);
-    const { data, dim } = this;
-    const offset = n * dim;
-    let a = 0;
-    let b = 0;
-    let c = 0;
-    let d = 0;
-    let i = 0;
-    for (; i + 3 < dim; i += 4) {
-      a += query[i] * data[offset + i];
-      b += query[i + 1] * data[offset + i + 1];
-      c += query[i + 2] * data[offset + i + 2];
-      d += query[i + 3] * data[offset + i + 3];
-    }
-    for (; i < dim; i++) a += query[i] * data[offset + i];
-    return a + b + c + d;
+    return rawDot(query, this.data, n * this.dim, this.dim);
   }
 
   /** Computes the vectors of the first `rows` added rows not computed yet (capacity doubling as rows are added). */

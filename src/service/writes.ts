@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { charCount } from '../chars.js';
-import { InputError, WriteBusyError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { prefixesDialogues, type Manifest } from '../index/manifest.js';
 import { WriteRefused, type WrittenDialogue } from '../index/written.js';
 import { resolveLabels } from '../retrieve/select.js';
-import { SETTINGS_TABLE } from '../settings.js';
 import { inIndexSpace, resolveCorpora } from './corpora.js';
 import { MAX_UTTERANCE_CHARS } from './query.js';
 
@@ -93,17 +92,11 @@ export function toWrittenDialogues(manifest: Manifest, dialogues: readonly z.out
   });
 }
 
-/** A write the index refused, or SQLite's lock timeout, as the error a door answers (404, 409, 400, 503). */
+/** A write the index refused as the error a door answers (404, 409, 400), its field under `prefix`. */
 export function writeError(error: unknown, prefix?: string): unknown {
-  if (error instanceof WriteRefused) {
-    const code = error.kind === 'not-found' ? 'NOT_FOUND' : error.kind === 'exists' ? 'DIALOGUE_EXISTS' : 'INPUT_INVALID';
-    return new InputError(prefix && !error.param.startsWith(prefix) ? `${prefix}.${error.param}` : error.param, error.message, code);
-  }
-  if ((error as { code?: string }).code === 'SQLITE_BUSY') {
-    const variable = SETTINGS_TABLE.find((s) => s.name === 'writeLockTimeoutMs')!.env;
-    return new WriteBusyError(`another process kept this index's write lock past ${variable}; nothing was written, retry`);
-  }
-  return error;
+  if (!(error instanceof WriteRefused)) return error;
+  const code = error.kind === 'not-found' ? 'NOT_FOUND' : error.kind === 'exists' ? 'DIALOGUE_EXISTS' : 'INPUT_INVALID';
+  return new InputError(prefix && !error.param.startsWith(prefix) ? `${prefix}.${error.param}` : error.param, error.message, code);
 }
 
 /** What the write routes answer (the OpenAPI document is generated from these). */

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { IndexLoadError, WriteBusyError, WriteFailedError } from '../errors.js';
+import { SETTINGS_TABLE } from '../settings.js';
 import { FILES } from '../index/manifest.js';
 import type { DemoIndex } from '../index/open.js';
 import { WriteRefused, type Write } from '../index/written.js';
@@ -15,12 +16,17 @@ export interface WriteLogSettings {
 export type FollowState = 'current' | 'rebuilt';
 
 /**
- * SQLite failing to store a write (a full disk, a folder it cannot write, an I/O error) as the error a door answers:
- * nothing was written. A busy lock stays SQLITE_BUSY (the service answers it WRITE_BUSY, to retry).
+ * SQLite failing to store a write as the error a door answers; either way nothing was written. Its lock held by
+ * another process past the timeout: WRITE_BUSY, to retry; a full disk, a folder it cannot write, an I/O error:
+ * WRITE_FAILED.
  */
 function storageError(error: unknown): unknown {
   const code = (error as { code?: unknown }).code;
-  if (typeof code !== 'string' || !code.startsWith('SQLITE_') || code === 'SQLITE_BUSY') return error;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return error;
+  if (code === 'SQLITE_BUSY') {
+    const variable = SETTINGS_TABLE.find((s) => s.name === 'writeLockTimeoutMs')!.env;
+    return new WriteBusyError(`another process kept this index's write lock past ${variable}; nothing was written, retry`);
+  }
   return new WriteFailedError(`the index's write log could not be written (${code}: ${(error as Error).message}); nothing was written`);
 }
 
