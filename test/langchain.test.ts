@@ -79,9 +79,9 @@ describe('ErcDemosExampleSelector in a real @langchain/core FewShotPromptTemplat
     const second = await selector.addExample({ text: 'The spider is back in the bath and it is huge.', label: 'fear' });
     expect(second).not.toBe(id);
     expect((await selector.selectExamples({ utterance: 'The spider is back in the bath and it is huge.' }))[0]).toMatchObject({ label: 'fear', speaker: 'unknown', dialogue: second });
-    service.relabel({ dialogue: second, turn: 0, label: 'surprise' });
+    await service.relabel({ dialogue: second, turn: 0, label: 'surprise' });
     expect((await selector.selectExamples({ utterance: 'The spider is back in the bath and it is huge.' }))[0]).toMatchObject({ label: 'surprise', dialogue: second });
-    service.removeDialogue({ dialogue: second });
+    await service.removeDialogue({ dialogue: second });
     expect((await selector.selectExamples({ utterance: 'The spider is back in the bath and it is huge.' }))[0].dialogue).not.toBe(second);
 
     // Durable: a service opened afresh on the folder selects it.

@@ -32,28 +32,27 @@ describe('erc-demos compact: the writes folded into a fresh build, swapped in wh
     const serving = await DemoService.load([out]);
     try {
       await serving.addDialogues({ dialogues: sample.dialogues.slice(20, 23).map(asWrite) });
-      serving.removeDialogue({ dialogue: sample.dialogues[0].id });
-      serving.relabel({ dialogue: sample.dialogues[1].id, turn: 0, label: 'disgust' });
+      await serving.removeDialogue({ dialogue: sample.dialogues[0].id });
+      await serving.relabel({ dialogue: sample.dialogues[1].id, turn: 0, label: 'disgust' });
       const expected = liveDialogues(serving.index().index.rows);
-      let during = false;
+      const during: Promise<unknown>[] = [];
       const result = await compactIndex(out, {
         embedder, busyTimeoutMs: 5000,
         onProgress: (_done, _total, phase) => {
-          // Writes while the new build runs (after its snapshot): carried into its log.
-          if (phase === 'writing' && !during) {
-            during = true;
-            serving.relabel({ dialogue: sample.dialogues[2].id, turn: 1, label: 'fear' });
-            serving.removeDialogue({ dialogue: sample.dialogues[3].id });
+          // Writes while the new build embeds (after its snapshot): carried into its log.
+          if (phase === 'embedding' && during.length === 0) {
+            during.push(serving.relabel({ dialogue: sample.dialogues[2].id, turn: 1, label: 'fear' }));
+            during.push(serving.removeDialogue({ dialogue: sample.dialogues[3].id }));
           }
         },
       });
-      expect(during).toBe(true);
+      expect(await Promise.all(during)).toMatchObject([{ seq: 4 }, { seq: 5 }]);
       expect(result.carried).toBe(2);
       expect(result.before).toMatchObject({ built: 80, added: 12, removed: 4, relabelled: 1 });
       expect(result.manifest.count).toBe(88);
       // The serving service finds its folder rebuilt, and refuses to write to the old build.
       expect(serving.refreshWrites()).toEqual(['sample']);
-      expect(() => serving.relabel({ dialogue: sample.dialogues[4].id, turn: 0, label: 'joy' })).toThrow(expect.objectContaining({ code: 'WRITE_BUSY', message: expect.stringMatching(/another build/) }));
+      await expect(serving.relabel({ dialogue: sample.dialogues[4].id, turn: 0, label: 'joy' })).rejects.toMatchObject({ code: 'WRITE_BUSY', message: expect.stringMatching(/another build/) });
       const reopened = await DemoService.load([out]);
       try {
         const { index } = reopened.index();

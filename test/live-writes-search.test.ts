@@ -29,8 +29,8 @@ describe.skipIf(!HAVE_SHARED)('searching a MELD index with writes: HNSW beside t
     service = await DemoService.load([out]);
     await service.addDialogues({ dialogues: meld.slice(330, 360).map((d) => ({ id: d.id, turns: d.turns.map((t) => ({ speaker: t.speaker, text: t.text, label: t.labels[0] })) })) });
     // 100 dialogues removed (several hundred rows: far more than a search fetches extra of), 60 turns relabelled.
-    for (const d of meld.slice(0, 100)) service.removeDialogue({ dialogue: d.id });
-    for (const d of meld.slice(100, 160)) service.relabel({ dialogue: d.id, turn: 0, label: d.turns[0].labels[0] === 'joy' ? 'fear' : 'joy' });
+    for (const d of meld.slice(0, 100)) await service.removeDialogue({ dialogue: d.id });
+    for (const d of meld.slice(100, 160)) await service.relabel({ dialogue: d.id, turn: 0, label: d.turns[0].labels[0] === 'joy' ? 'fear' : 'joy' });
   }, 600_000);
   afterAll(async () => {
     await service?.close();

@@ -71,9 +71,9 @@ describe('live writes: add, relabel, remove', () => {
       .rejects.toMatchObject({ param: 'dialogues.0.turns.0.label' });
     await expect(service.addDialogues({ dialogues: [{ id: 'x', split: 'test', turns: [{ speaker: 'a', text: 'hello', label: 'joy' }] }] }))
       .rejects.toMatchObject({ param: 'dialogues.0.split' });
-    expect(() => service.relabel({ dialogue: 'nope', turn: 0, label: 'joy' })).toThrow(expect.objectContaining({ code: 'NOT_FOUND', param: 'dialogue' }));
-    expect(() => service.relabel({ dialogue: 'new-1', turn: 7, label: 'joy' })).toThrow(expect.objectContaining({ code: 'NOT_FOUND', param: 'turn' }));
-    expect(() => service.removeDialogue({ dialogue: 'nope' })).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+    await expect(service.relabel({ dialogue: 'nope', turn: 0, label: 'joy' })).rejects.toMatchObject({ code: 'NOT_FOUND', param: 'dialogue' });
+    await expect(service.relabel({ dialogue: 'new-1', turn: 7, label: 'joy' })).rejects.toMatchObject({ code: 'NOT_FOUND', param: 'turn' });
+    await expect(service.removeDialogue({ dialogue: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(service.writeSeq('sample')).toBe(seq);
   });
 
@@ -82,7 +82,7 @@ describe('live writes: add, relabel, remove', () => {
     const s01 = index.dialogueRows('train/s01');
     const turn0 = index.rows[s01[0]];
     expect(turn0.labels).toEqual(['anger']);
-    const result = service.relabel({ dialogue: 'train/s01', turn: 0, label: 'fear' });
+    const result = await service.relabel({ dialogue: 'train/s01', turn: 0, label: 'fear' });
     expect(result).toMatchObject({ id: turn0.id, labels: ['fear'] });
     const topk = await service.demonstrations({ utterance: turn0.text, k: 1 });
     expect(topk.demonstrations[0]).toMatchObject({ id: turn0.id, label: 'fear' });
@@ -96,7 +96,7 @@ describe('live writes: add, relabel, remove', () => {
     const { index } = service.index();
     const s02 = [...index.dialogueRows('train/s02')];
     const text = index.rows[s02[0]].text;
-    expect(service.removeDialogue({ dialogue: 'train/s02' })).toMatchObject({ removed: s02.length });
+    expect(await service.removeDialogue({ dialogue: 'train/s02' })).toMatchObject({ removed: s02.length });
     for (const strategy of ['topk', 'per-label', 'mmr'] as const) {
       const answer = await service.demonstrations({ utterance: text, strategy, k: 10 });
       expect(answer.demonstrations.filter((d) => d.dialogue === 'train/s02'), strategy).toEqual([]);
@@ -212,7 +212,7 @@ describe('a write log that cannot be written', () => {
     try {
       await expect(service.addDialogues({ dialogues: [{ id: 'x', turns: [{ speaker: 'a', text: 'hello there', label: 'joy' }] }] }))
         .rejects.toMatchObject({ code: 'WRITE_FAILED', message: expect.stringMatching(/write log could not be written \(SQLITE_CANTOPEN.*nothing was written/) });
-      expect(() => service.removeDialogue({ dialogue: sample.dialogues[0].id })).toThrow(expect.objectContaining({ code: 'WRITE_FAILED' }));
+      await expect(service.removeDialogue({ dialogue: sample.dialogues[0].id })).rejects.toMatchObject({ code: 'WRITE_FAILED' });
       expect(service.index().index.dialogueRows('x')).toEqual([]);
       expect(service.index().index.dialogueRows(sample.dialogues[0].id)).toHaveLength(4);
       expect((await service.demonstrations({ utterance: 'hello there', k: 2 })).demonstrations).toHaveLength(2);

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_CORPUS } from '../src/paths.js';
@@ -65,6 +66,37 @@ describe.skipIf(!HAVE_PROC)('serve: SIGHUP reloads', () => {
       const answer = await fetch(`${serve.url}/demonstrations?utterance=hello&k=2`);
       expect(answer.status).toBe(200);
       expect((await answer.json()).demonstrations).toHaveLength(2);
+    } finally {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    }
+  });
+
+  it('a reload after writes ends the old write log\'s commit thread: 10 write-then-reload rounds leave as many threads as one', async () => {
+    const key = randomBytes(32).toString('base64url');
+    const keysFile = join(dir, 'keys.json');
+    writeFileSync(keysFile, JSON.stringify({ keys: [{ name: 'ops', scope: 'write', sha256: createHash('sha256').update(key).digest('hex') }] }));
+    const serve = await startServeProcess([BIN, 'serve', '--index', index, '--port', '0', '--keys', keysFile]);
+    const labels = ['joy', 'anger'];
+    try {
+      const pid = serve.child.pid!;
+      const round = async (n: number) => {
+        // Each generation's first write starts its commit thread; the reload must end it.
+        const res = await fetch(`${serve.url}/indexes/sample/dialogues/train%2Fs01/turns/0`, {
+          method: 'PATCH', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ label: labels[n % 2] }),
+        });
+        expect(res.status, await res.text()).toBe(200);
+        serve.child.kill('SIGHUP');
+        await waitFor(serve, /SIGHUP: reopened/, n);
+      };
+      await round(1);
+      await new Promise((r) => setTimeout(r, 500));
+      const first = usage(pid);
+      for (let n = 2; n <= 10; n++) await round(n);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(usage(pid).threads).toBe(first.threads);
+      const listed = (await (await fetch(`${serve.url}/indexes`, { headers: { authorization: `Bearer ${key}` } })).json()) as { indexes: { written: { seq: number } }[] };
+      expect(listed.indexes[0].written.seq).toBe(10);
     } finally {
       serve.child.kill('SIGTERM');
       await serve.exited;

@@ -19,8 +19,8 @@ say({ ready: true });
 
 async function write(op: FaultOp): Promise<number> {
   if (op.kind === 'add') return (await service.addDialogues({ dialogues: op.dialogues })).seq;
-  if (op.kind === 'relabel') return service.relabel({ dialogue: op.dialogue, turn: op.turn, label: op.label }).seq;
-  return service.removeDialogue({ dialogue: op.dialogue }).seq;
+  if (op.kind === 'relabel') return (await service.relabel({ dialogue: op.dialogue, turn: op.turn, label: op.label })).seq;
+  return (await service.removeDialogue({ dialogue: op.dialogue })).seq;
 }
 
 for (let n = 0; ; n++) {

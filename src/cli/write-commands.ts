@@ -71,7 +71,7 @@ export async function runRelabel(o: { index: string; dialogue: string; turn: num
   const service = await DemoService.load([o.index], { settings: settingsFromEnv(), role: 'batch' });
   try {
     const labels = o.label.length === 1 ? { label: o.label[0] } : { labels: o.label };
-    console.log(JSON.stringify(service.relabel({ dialogue: o.dialogue, turn: o.turn, ...labels })));
+    console.log(JSON.stringify(await service.relabel({ dialogue: o.dialogue, turn: o.turn, ...labels })));
   } finally {
     await service.close();
   }
@@ -81,7 +81,7 @@ export async function runRelabel(o: { index: string; dialogue: string; turn: num
 export async function runRemove(o: { index: string; dialogue: string }): Promise<void> {
   const service = await DemoService.load([o.index], { settings: settingsFromEnv(), role: 'batch' });
   try {
-    console.log(JSON.stringify(service.removeDialogue({ dialogue: o.dialogue })));
+    console.log(JSON.stringify(await service.removeDialogue({ dialogue: o.dialogue })));
   } finally {
     await service.close();
   }

@@ -28,15 +28,15 @@ export function writeRoutes(service: DemoService): Router {
     res.status(201).json(await service.addDialogues({ index, dialogues: body.dialogues }, requestSignal(res)));
   });
 
-  router.patch('/indexes/:name/dialogues/:dialogue/turns/:turn', ...guard, (req: Request, res: Response) => {
+  router.patch('/indexes/:name/dialogues/:dialogue/turns/:turn', ...guard, async (req: Request, res: Response) => {
     const index = indexOf(req);
     const body = parseInput(RelabelSchema, req.body ?? {}, 'body');
     const turn = parseInteger('turn', String(req.params.turn), { min: 0 });
-    res.json(service.relabel({ index, dialogue: String(req.params.dialogue), turn, ...body }));
+    res.json(await service.relabel({ index, dialogue: String(req.params.dialogue), turn, ...body }));
   });
 
-  router.delete('/indexes/:name/dialogues/:dialogue', ...guard, (req: Request, res: Response) => {
-    res.json(service.removeDialogue({ index: indexOf(req), dialogue: String(req.params.dialogue) }));
+  router.delete('/indexes/:name/dialogues/:dialogue', ...guard, async (req: Request, res: Response) => {
+    res.json(await service.removeDialogue({ index: indexOf(req), dialogue: String(req.params.dialogue) }));
   });
   return router;
 }

@@ -418,7 +418,7 @@ export class DemoService {
     // In short calls of their own: a query arriving meanwhile waits for one of them at most (WRITE_CALL_ITEMS).
     const vectors = await this.embedderFor(index).embed(dialogues.flatMap((d) => d.turns.map((t) => t.text)), { signal, callItems: WRITE_CALL_ITEMS });
     this.checkOpen('addDialogues');
-    const seq = this.write(name, { op: 'add', dialogues, vectors }, 'dialogues');
+    const seq = await this.write(name, { op: 'add', dialogues, vectors }, 'dialogues');
     return {
       index: name, seq, took_ms: Number((performance.now() - started).toFixed(2)),
       dialogues: dialogues.map((d) => ({ id: d.id, rows: [...index.dialogueRows(d.id)] })),
@@ -426,7 +426,7 @@ export class DemoService {
   }
 
   /** Gives one turn of an indexed dialogue new gold labels (in its corpus' names or the index's); answered at once. */
-  relabel(given: { index?: string; dialogue: string; turn: number; label?: string; labels?: string[] }): RelabelResult {
+  async relabel(given: { index?: string; dialogue: string; turn: number; label?: string; labels?: string[] }): Promise<RelabelResult> {
     const started = performance.now();
     this.checkOpen('relabel');
     const request = parseInput(RelabelRequestSchema, given, 'body');
@@ -435,19 +435,19 @@ export class DemoService {
     if (ids.length === 0) throw new InputError('dialogue', `the index holds no dialogue "${request.dialogue}"`, 'NOT_FOUND');
     const corpus = index.rows[ids[0]].corpus;
     const { labels, sourceLabels } = labelsInIndex(index.manifest, corpus, givenLabels(request, '', index.manifest.multi_label), request.label !== undefined ? 'label' : 'labels');
-    const seq = this.write(name, { op: 'relabel', dialogue: request.dialogue, turn: request.turn, labels, sourceLabels });
+    const seq = await this.write(name, { op: 'relabel', dialogue: request.dialogue, turn: request.turn, labels, sourceLabels });
     const id = index.dialogueRows(request.dialogue).find((r) => index.rows[r].turn === request.turn)!;
     return { index: name, seq, took_ms: Number((performance.now() - started).toFixed(2)), dialogue: request.dialogue, turn: request.turn, id, labels, source_labels: sourceLabels };
   }
 
   /** Removes a dialogue from an index: its rows are never returned again, by any door or strategy, from now on. */
-  removeDialogue(given: { index?: string; dialogue: string }): RemoveResult {
+  async removeDialogue(given: { index?: string; dialogue: string }): Promise<RemoveResult> {
     const started = performance.now();
     this.checkOpen('removeDialogue');
     const request = parseInput(DialogueRefSchema, given, 'body');
     const { name, index } = this.index(request.index);
     const removed = index.dialogueRows(request.dialogue).length;
-    const seq = this.write(name, { op: 'remove', dialogue: request.dialogue });
+    const seq = await this.write(name, { op: 'remove', dialogue: request.dialogue });
     return { index: name, seq, took_ms: Number((performance.now() - started).toFixed(2)), dialogue: request.dialogue, removed };
   }
 
@@ -476,9 +476,9 @@ export class DemoService {
     return this.writes.get(name)?.seq ?? 0;
   }
 
-  private write(name: string, write: Parameters<IndexWrites['write']>[0], param?: string): number {
+  private async write(name: string, write: Parameters<IndexWrites['write']>[0], param?: string): Promise<number> {
     try {
-      return this.writes.get(name)!.write(write);
+      return await this.writes.get(name)!.write(write);
     } catch (error) {
       throw writeError(error, param);
     }

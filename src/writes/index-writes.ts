@@ -5,7 +5,8 @@ import { SETTINGS_TABLE } from '../settings.js';
 import { FILES } from '../index/manifest.js';
 import type { DemoIndex } from '../index/open.js';
 import { WriteRefused, type Write } from '../index/written.js';
-import { builtIdentity, WriteLog, writeLogFile, type LoggedWrite } from './log.js';
+import { builtIdentity, encodeWrite, WriteLog, writeLogFile, type EncodedWrite, type LoggedWrite } from './log.js';
+import { CommitError, LogCommitter, type CommitOutcome } from './log-committer.js';
 
 export interface WriteLogSettings {
   /** How long a writer waits for another process's write to the same index before failing (ms). */
@@ -37,6 +38,11 @@ function storageError(error: unknown): unknown {
  */
 export class IndexWrites {
   private log: WriteLog | undefined;
+  /** Commits this process's writes in a thread of their own (started by the first write). */
+  private committer: LogCommitter | undefined;
+  /** This process's last write: the next one commits after it settles. */
+  private lastWrite: Promise<unknown> = Promise.resolve();
+  private closed = false;
   /** The seq of the last write applied to the index in memory. */
   private applied = 0;
   private readonly identity: string;
@@ -74,25 +80,70 @@ export class IndexWrites {
   }
 
   /**
-   * Writes durably, then applies in memory: under the log's lock, the writes of other processes come first, then this
-   * one is checked against the index as they leave it (a WriteRefused names the field), committed and synced. Returns
-   * its seq; when it returns, the write is on disk and this index answers with it.
+   * Writes durably, then applies in memory: checked against the index with every write committed before it (by any
+   * process), then committed off the main thread on condition that none came since; when one did, it is applied and
+   * the write checked again (a WriteRefused names the field). Returns its seq; when the promise resolves, the write is
+   * on disk and this index answers with it. A process's own writes commit one after another, in the order called.
    */
-  write(write: Write): number {
-    if (!this.stillBuilt()) {
-      // A compaction swapped the folder: `serve` reopens it at its next look, so the same write succeeds on a retry.
-      throw new WriteBusyError('the index folder now holds another build (compacted or rebuilt) that this process is about to reopen; nothing was written: retry');
+  write(write: Write): Promise<number> {
+    const turn = this.lastWrite.then(() => this.commitInTurn(write));
+    this.lastWrite = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async commitInTurn(write: Write): Promise<number> {
+    // Closed (a reload replaced this index) while the write waited for its turn: nothing is opened again here.
+    if (this.closed) throw new WriteBusyError('the index was reloaded while this write waited for its turn; nothing was written: retry');
+    const encoded = encodeWrite(write);
+    const deadline = performance.now() + this.settings.busyTimeoutMs;
+    for (;;) {
+      if (!this.stillBuilt()) {
+        // A compaction swapped the folder: `serve` reopens it at its next look, so the same write succeeds on a retry.
+        throw new WriteBusyError('the index folder now holds another build (compacted or rebuilt) that this process is about to reopen; nothing was written: retry');
+      }
+      let outcome: CommitOutcome;
+      let after = this.applied;
+      const log = this.openLog();
+      try {
+        this.catchUp(log.since(after));
+        after = this.applied;
+        this.index.checkWrite(write);
+        this.committer ??= new LogCommitter(log.path, this.settings.busyTimeoutMs);
+        outcome = await this.committer.commit(after, encoded);
+      } catch (error) {
+        outcome = this.settledElsewise(log, after, encoded, error);
+      }
+      if (outcome.kind === 'retired') throw new WriteBusyError('the index was compacted while this write waited for its turn; nothing was written: retry it');
+      if (outcome.kind === 'committed') {
+        // refresh() may have applied it from the log while the commit was answered; else it is applied here.
+        if (this.applied === after) {
+          this.index.applyWrites([write]);
+          this.applied = outcome.seq;
+        }
+        return outcome.seq;
+      }
+      // Another process wrote first: catch up and check again, until the lock timeout says the log is too busy.
+      if (performance.now() > deadline) throw storageError(new CommitError('SQLITE_BUSY', 'other writers kept committing first'));
     }
-    let seq: number;
+  }
+
+  /**
+   * A commit whose thread ended before answering (killed with its process's teardown, out of memory) may have been
+   * committed or not: the log says which, so the caller is told the truth. Any other failure maps to a door's error.
+   */
+  private settledElsewise(log: WriteLog, after: number, encoded: EncodedWrite, error: unknown): CommitOutcome {
+    if (!(error instanceof CommitError) || error.code !== undefined) throw storageError(error);
+    const next = log.rawAt(after + 1);
+    if (next && next.op === encoded.op && next.body === encoded.body) return { kind: 'committed', seq: after + 1 };
+    throw new WriteFailedError(`${error.message}; the log does not hold this write, so nothing was written`);
+  }
+
+  private openLog(): WriteLog {
     try {
-      this.log ??= WriteLog.open(this.index.dir, this.index.manifest.embedder.dim, { create: true, busyTimeoutMs: this.settings.busyTimeoutMs })!;
-      seq = this.log.append(this.applied, write, (writes) => this.catchUp(writes), () => this.index.checkWrite(write));
+      return (this.log ??= WriteLog.open(this.index.dir, this.index.manifest.embedder.dim, { create: true, busyTimeoutMs: this.settings.busyTimeoutMs })!);
     } catch (error) {
       throw storageError(error);
     }
-    this.index.applyWrites([write]);
-    this.applied = seq;
-    return seq;
   }
 
   /**
@@ -102,7 +153,7 @@ export class IndexWrites {
    * every write acknowledged before is in the new folder.
    */
   handOver(tmp: string, swapIn: () => void): number {
-    const log = (this.log ??= WriteLog.open(this.index.dir, this.index.manifest.embedder.dim, { create: true, busyTimeoutMs: this.settings.busyTimeoutMs })!);
+    const log = this.openLog();
     let carried = 0;
     log.retireWith(() => {
       const pending = log.since(this.applied);
@@ -121,6 +172,9 @@ export class IndexWrites {
   }
 
   close(): void {
+    this.closed = true;
+    this.committer?.close();
+    this.committer = undefined;
     this.log?.close();
     this.log = undefined;
   }

@@ -46,7 +46,14 @@ function decodeVectors(bytes: Buffer, dim: number): Float32Array[] {
   return vectors;
 }
 
-function encode(write: Write): { op: string; body: string; vectors: Buffer | null } {
+/** A write as the log's row stores it. */
+export interface EncodedWrite {
+  op: Write['op'];
+  body: string;
+  vectors: Buffer | null;
+}
+
+export function encodeWrite(write: Write): EncodedWrite {
   if (write.op === 'add') return { op: 'add', body: JSON.stringify({ dialogues: write.dialogues }), vectors: encodeVectors(write.vectors) };
   const { op, ...rest } = write;
   return { op, body: JSON.stringify(rest), vectors: null };
@@ -62,9 +69,9 @@ function decode(row: LogRow, dim: number): Write {
 
 /**
  * The durable, ordered record of every write to one index: a SQLite database in WAL mode with full sync, so a write is
- * on disk when append returns (a power cut or `kill -9` after it cannot lose it; one before it leaves no trace), and
- * writers from any number of processes on the folder are serialised by SQLite's own lock, each seeing every write
- * committed before its own. Every process holding the index replays it in `seq` order (follow.ts), so replicas on one
+ * on disk when its commit is answered (log-committer.ts commits in a thread of its own; a power cut or `kill -9` after
+ * the answer cannot lose it, one before it leaves no trace), and writers from any number of processes on the folder
+ * are serialised by SQLite's own lock, each committing only on top of the writes it was checked against. Every process holding the index replays it in `seq` order (follow.ts), so replicas on one
  * folder converge without a protocol of our own.
  */
 export class WriteLog {
@@ -112,28 +119,15 @@ export class WriteLog {
     return (this.db.prepare('SELECT coalesce(max(seq), 0) AS head FROM writes').get() as { head: number }).head;
   }
 
+  /** Write `seq` as its row holds it (undefined: none yet). */
+  rawAt(seq: number): Pick<EncodedWrite, 'op' | 'body'> | undefined {
+    return this.db.prepare('SELECT op, body FROM writes WHERE seq = ?').get(seq) as Pick<EncodedWrite, 'op' | 'body'> | undefined;
+  }
+
   /** The writes after `seq`, in order. */
   since(seq: number): LoggedWrite[] {
     const rows = this.db.prepare('SELECT seq, op, body, vectors FROM writes WHERE seq > ? ORDER BY seq').all(seq) as LogRow[];
     return rows.map((row) => ({ seq: row.seq, write: decode(row, this.dim) }));
-  }
-
-  /**
-   * Appends a write under the log's lock: first `catchUp` gets every write committed after `after` (by this or another
-   * process) to apply, then `check` may refuse this one against the state they make, then it is committed and synced.
-   * Returns its seq. A write refused or failed leaves nothing behind.
-   */
-  append(after: number, write: Write, catchUp: (writes: readonly LoggedWrite[]) => void, check: () => void): number {
-    const { op, body, vectors } = encode(write);
-    return this.db.transaction(() => {
-      if (this.db.prepare("SELECT 1 FROM log_meta WHERE key = 'retired'").get()) {
-        throw new WriteBusyError('the index was compacted while this write waited for its turn; nothing was written: retry it');
-      }
-      catchUp(this.since(after));
-      check();
-      const result = this.db.prepare('INSERT INTO writes (at, op, body, vectors) VALUES (?, ?, ?, ?)').run(new Date().toISOString(), op, body, vectors);
-      return Number(result.lastInsertRowid);
-    }).immediate();
   }
 
   /**
@@ -152,7 +146,7 @@ export class WriteLog {
     const insert = this.db.prepare('INSERT INTO writes (at, op, body, vectors) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
       for (const { write } of writes) {
-        const { op, body, vectors } = encode(write);
+        const { op, body, vectors } = encodeWrite(write);
         insert.run(new Date().toISOString(), op, body, vectors);
       }
     }).immediate();
