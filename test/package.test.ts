@@ -44,7 +44,7 @@ describe('the packed package, installed into an empty project', () => {
     expect(packed.code, packed.out).toBe(0);
     const [{ filename, files }] = JSON.parse(packed.out.slice(packed.out.indexOf('['), packed.out.lastIndexOf(']') + 1)) as { filename: string; files: { path: string }[] }[];
     const paths = files.map((f) => f.path);
-    for (const needed of ['bin/erc-demos.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/langchain.js', 'dist/cli/main.js', 'dist/embed/embed-worker.mjs', 'dist/server/page/index.html', 'data/sample/sample.jsonl', 'package.json', 'README.md']) {
+    for (const needed of ['bin/erc-demos.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/langchain.js', 'dist/cli/main.js', 'dist/embed/embed-worker.mjs', 'dist/writes/commit-worker.mjs', 'dist/server/page/index.html', 'data/sample/sample.jsonl', 'package.json', 'README.md']) {
       expect(paths, needed).toContain(needed);
     }
     expect(paths.filter((p) => /^(src|test|scripts|docs|clients|deploy|indexes)\//.test(p) || p.includes('.tsbuildinfo'))).toEqual([]);

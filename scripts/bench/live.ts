@@ -10,7 +10,8 @@
  *  load    A real `serve` (keys file with a write key; reads anonymous, --allow-anonymous) on the smallest size: GET /demonstrations (k=8, MELD test utterances,
  *          autocannon in its own process, query cache off) for --seconds at concurrency 1 and 16, idle and while a
  *          writer posts one dialogue of 10 turns after another through POST /indexes/{name}/dialogues (back to back, or
- *          --write-rate writes a second); idle again after.
+ *          --write-rate writes a second); --rounds such pairs per concurrency (default 3; the p99 ratio is their
+ *          median), then idle again after.
  *  lag     Two `serve` on one folder (the smallest size): --lag-writes writes through one, each then polled on the
  *          other (GET /demonstrations for its text, every 10 ms) until it answers with the written dialogue.
  *  faults  The kill -9 run (scripts/reliability/live-faults.ts) on a MELD dev index: --kills kills.
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     'lag-writes': { type: 'string' },
     kills: { type: 'string' },
     'write-rate': { type: 'string', default: '0' },
+    rounds: { type: 'string' },
     seed: { type: 'string', default: '1' },
     cache: { type: 'string', default: join(tmpdir(), 'erc-demos-live-cache') },
     rebuild: { type: 'boolean', default: false },
@@ -60,6 +62,8 @@ const positive = (name: string, v: string | undefined, fallback: number): number
 const sizes = (values.sizes ?? (quick ? '10000' : '10000,100000')).split(',').map((s) => positive('sizes', s.trim(), 0)).sort((a, b) => a - b);
 const reps = positive('reps', values.reps, quick ? 2 : 5);
 const seconds = positive('seconds', values.seconds, quick ? 4 : 10);
+/** Idle-then-writing pairs per concurrency in the load phase: the p99 ratio is their median (one pair is noise here). */
+const rounds = positive('rounds', values.rounds, quick ? 1 : 3);
 const lagWrites = positive('lag-writes', values['lag-writes'], quick ? 5 : 30);
 const kills = positive('kills', values.kills, quick ? 4 : 50);
 /** Writes per second the load phase's writer keeps to (0: one after another, as fast as they are acknowledged). */
@@ -79,6 +83,7 @@ const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+const round2 = (x: number) => round(x, 2);
 const quantile = (xs: readonly number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
@@ -255,9 +260,13 @@ async function post(url: string, name: string, key: string, dialogues: readonly 
   return body;
 }
 
-interface LoadPair { idle: Load; writes: Load; after: Load; p99_ratio: number; writes_acked: number; write_p50_ms: number; write_p99_ms: number; write_utterances_per_s: number }
+/** One idle load, then one while writing, at one concurrency. */
+interface LoadRound { idle: Load; writes: Load; p99_ratio: number; writes_acked: number; write_p50_ms: number; write_p99_ms: number; write_utterances_per_s: number }
 
-async function loadPhase(base: readonly Dialogue[], queries: readonly Dialogue[]): Promise<{ utterances: number; seconds: number; write_rate: number; c1: LoadPair; c16: LoadPair; rows_written: number }> {
+/** A concurrency's rounds (the first one's loads in full), the median of their p99 ratios, and the idle load after them all. */
+interface LoadPair extends LoadRound { rounds: Omit<LoadRound, 'idle' | 'writes'>[]; round_p99_ms: { idle: number; writes: number }[]; after: Load }
+
+async function loadPhase(base: readonly Dialogue[], queries: readonly Dialogue[]): Promise<{ utterances: number; seconds: number; rounds: number; write_rate: number; c1: LoadPair; c16: LoadPair; rows_written: number }> {
   const built = await ensureIndex(base, sizes[0]);
   removeLogs(built.dir);
   const { file, key } = keys();
@@ -288,29 +297,34 @@ async function loadPhase(base: readonly Dialogue[], queries: readonly Dialogue[]
   };
   try {
     await runLoad(server.url, utterances, { connections: 4, amount: 200, seconds: 30 });
-    const pairs: Partial<Record<'c1' | 'c16', Omit<LoadPair, 'after' | 'p99_ratio'>>> = {};
-    for (const c of [1, 16] as const) {
-      log(`load: concurrency ${c}, idle ...`);
-      const idle = await runLoad(server.url, utterances, { connections: c, seconds });
-      log(`load: concurrency ${c}, while writing ...`);
-      const w = writer();
-      await sleep(200);
-      const writes = await runLoad(server.url, utterances, { connections: c, seconds });
-      const latencies = await w.stop();
-      pairs[`c${c}`] = {
-        idle, writes, writes_acked: latencies.length, write_p50_ms: Math.round(median(latencies)), write_p99_ms: Math.round(quantile(latencies, 0.99)),
-        write_utterances_per_s: round((latencies.length * 10) / seconds),
-      };
+    const done: Record<'c1' | 'c16', LoadRound[]> = { c1: [], c16: [] };
+    for (let n = 1; n <= rounds; n++) {
+      for (const c of [1, 16] as const) {
+        log(`load: round ${n}/${rounds}, concurrency ${c}, idle ...`);
+        const idle = await runLoad(server.url, utterances, { connections: c, seconds });
+        log(`load: round ${n}/${rounds}, concurrency ${c}, while writing ...`);
+        const w = writer();
+        await sleep(200);
+        const writes = await runLoad(server.url, utterances, { connections: c, seconds });
+        const latencies = await w.stop();
+        done[`c${c}`].push({
+          idle, writes, p99_ratio: round2(writes.p99_ms / idle.p99_ms), writes_acked: latencies.length, write_p50_ms: Math.round(median(latencies)),
+          write_p99_ms: Math.round(quantile(latencies, 0.99)), write_utterances_per_s: round((latencies.length * 10) / seconds),
+        });
+      }
     }
     const result: Partial<Record<'c1' | 'c16', LoadPair>> = {};
     for (const c of [1, 16] as const) {
       log(`load: concurrency ${c}, idle after the writes ...`);
       const after = await runLoad(server.url, utterances, { connections: c, seconds });
-      const pair = pairs[`c${c}`]!;
-      result[`c${c}`] = { ...pair, after, p99_ratio: round(pair.writes.p99_ms / pair.idle.p99_ms, 2) };
+      const all = done[`c${c}`];
+      result[`c${c}`] = {
+        ...all[0], after, p99_ratio: round2(median(all.map((r) => r.p99_ratio))),
+        rounds: all.map(({ idle: _idle, writes: _writes, ...rest }) => rest), round_p99_ms: all.map((r) => ({ idle: r.idle.p99_ms, writes: r.writes.p99_ms })),
+      };
     }
     const indexes = (await (await fetch(`${server.url}/indexes`, { headers: { authorization: `Bearer ${key}` } })).json()) as { indexes: { written?: { added: number } }[] };
-    return { utterances: sizes[0], seconds, write_rate: writeRate, c1: result.c1!, c16: result.c16!, rows_written: indexes.indexes[0]?.written?.added ?? -1 };
+    return { utterances: sizes[0], seconds, rounds, write_rate: writeRate, c1: result.c1!, c16: result.c16!, rows_written: indexes.indexes[0]?.written?.added ?? -1 };
   } finally {
     await stop(server);
     removeLogs(built.dir);
