@@ -84,6 +84,8 @@ const median = (xs: readonly number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const round2 = (x: number) => round(x, 2);
+/** A process's resident memory now, from /proc (MB). */
+const rssMb = (pid: number) => round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 const quantile = (xs: readonly number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
@@ -266,7 +268,7 @@ interface LoadRound { idle: Load; writes: Load; p99_ratio: number; writes_acked:
 /** A concurrency's rounds (the first one's loads in full), the median of their p99 ratios, and the idle load after them all. */
 interface LoadPair extends LoadRound { rounds: Omit<LoadRound, 'idle' | 'writes'>[]; round_p99_ms: { idle: number; writes: number }[]; after: Load }
 
-async function loadPhase(base: readonly Dialogue[], queries: readonly Dialogue[]): Promise<{ utterances: number; seconds: number; rounds: number; write_rate: number; c1: LoadPair; c16: LoadPair; rows_written: number }> {
+async function loadPhase(base: readonly Dialogue[], queries: readonly Dialogue[]): Promise<{ utterances: number; seconds: number; rounds: number; write_rate: number; c1: LoadPair; c16: LoadPair; rows_written: number; rss: { before_mb: number; after_mb: number; kb_per_written_row: number } }> {
   const built = await ensureIndex(base, sizes[0]);
   removeLogs(built.dir);
   const { file, key } = keys();
@@ -297,6 +299,7 @@ async function loadPhase(base: readonly Dialogue[], queries: readonly Dialogue[]
   };
   try {
     await runLoad(server.url, utterances, { connections: 4, amount: 200, seconds: 30 });
+    const rssBefore = rssMb(server.child.pid!);
     const done: Record<'c1' | 'c16', LoadRound[]> = { c1: [], c16: [] };
     for (let n = 1; n <= rounds; n++) {
       for (const c of [1, 16] as const) {
@@ -324,7 +327,13 @@ async function loadPhase(base: readonly Dialogue[], queries: readonly Dialogue[]
       };
     }
     const indexes = (await (await fetch(`${server.url}/indexes`, { headers: { authorization: `Bearer ${key}` } })).json()) as { indexes: { written?: { added: number } }[] };
-    return { utterances: sizes[0], seconds, rounds, write_rate: writeRate, c1: result.c1!, c16: result.c16!, rows_written: indexes.indexes[0]?.written?.added ?? -1 };
+    const rowsWritten = indexes.indexes[0]?.written?.added ?? -1;
+    // Serving memory against the rows written: RSS after the warm-up and after every load (GC's timing moves it some).
+    const rss = { before_mb: rssBefore, after_mb: rssMb(server.child.pid!) };
+    return {
+      utterances: sizes[0], seconds, rounds, write_rate: writeRate, c1: result.c1!, c16: result.c16!, rows_written: rowsWritten,
+      rss: { ...rss, kb_per_written_row: round(((rss.after_mb - rss.before_mb) * 1024) / Math.max(1, rowsWritten), 2) },
+    };
   } finally {
     await stop(server);
     removeLogs(built.dir);

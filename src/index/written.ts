@@ -3,6 +3,7 @@ import { dot } from '../embed/types.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
 import type { SearchSpace } from './search-space.js';
 import { rawDot } from './fold-space.js';
+import { WRITTEN_GRAPH_MIN_ROWS, WrittenGraph } from './written-graph.js';
 
 /**
  * What was written to an index since it was built (added dialogues, relabelled turns, removed dialogues), as one
@@ -199,13 +200,17 @@ function applyOne(draft: Draft, target: WriteTarget, write: Write): void {
 
 /**
  * Vectors of added rows in one space, computed on first use and kept (a row's vector never changes), row after row
- * in one growing buffer, so a scan of thousands of written rows is one tight loop over contiguous floats.
+ * in one growing buffer, so a scan of thousands of written rows is one tight loop over contiguous floats; past
+ * WRITTEN_GRAPH_MIN_ROWS, also put into a graph of their own (written-graph.ts) that queries search instead.
  */
 export class AddedVectors {
   private data = new Float32Array(0);
   private dim = 0;
   /** Added rows whose vectors are in `data` (the first `count`, in id order). */
   private count = 0;
+  /** The newest state seen: the graph's filling asks it for vectors. */
+  private latest: WrittenState | undefined;
+  private graph: WrittenGraph | undefined;
   constructor(private readonly space: Pick<SearchSpace, 'queryVector'>) {}
 
   /** The vector of added row `id` (a view into the buffer). */
@@ -220,6 +225,21 @@ export class AddedVectors {
     const n = id - state.builtCount;
     this.fill(state, n + 1);
     return rawDot(query, this.data, n * this.dim, this.dim);
+  }
+
+  /**
+   * The graph of this space's added rows, once there are enough of them (undefined before); each call lets it take
+   * the rows of `state` it does not hold yet, in slices between requests.
+   */
+  graphOf(state: WrittenState): WrittenGraph | undefined {
+    if (state.added.length < WRITTEN_GRAPH_MIN_ROWS) return undefined;
+    if (!this.latest || state.added.length > this.latest.added.length) this.latest = state;
+    if (!this.graph) {
+      const first = this.get(state, state.builtCount);
+      this.graph = new WrittenGraph(first.length, (n) => this.get(this.latest!, this.latest!.builtCount + n));
+    }
+    this.graph.grow(state.added.length);
+    return this.graph;
   }
 
   /** Computes the vectors of the first `rows` added rows not computed yet (capacity doubling as rows are added). */
@@ -281,7 +301,7 @@ export class LiveSpace implements SearchSpace {
 
   exactSearch(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
     if (k <= 0) return [];
-    return mergeBest([this.built.exactSearch(query, k, this.builtFilter(filter)), this.scanWritten(query, k, filter)], k);
+    return mergeBest([this.built.exactSearch(query, k, this.builtFilter(filter)), this.scanWritten(query, k, filter, true)], k);
   }
 
   scoreRows(query: Float32Array, ids: readonly number[]): Hit[] {
@@ -298,11 +318,41 @@ export class LiveSpace implements SearchSpace {
     return { ...filter, excludeIds: new Set([...filter.excludeIds, ...this.state.changed]) };
   }
 
-  /** The k best written rows (as they are now) passing the filter, by an exact scan keeping the k best as it goes. */
-  private scanWritten(query: Float32Array, k: number, filter: RowFilter): Hit[] {
+  /**
+   * The k best written rows (as they are now) passing the filter: those in the space's written graph by searching it
+   * (unless `exact`, or the filter leaves few of them), the rest (the newest added rows, relabelled built rows) by an
+   * exact scan; each scored as the exact scan scores it.
+   */
+  private scanWritten(query: Float32Array, k: number, filter: RowFilter, exact = false): Hit[] {
+    const { rows, builtCount } = this.state;
+    const any = isEmptyFilter(filter);
+    const graph = exact ? undefined : this.addedVectors.graphOf(this.state);
+    let inGraph = graph ? builtCount + graph.indexed : builtCount;
+    const accept = (id: number) => id < rows.length && !rows[id].removed && (any || rowMatches(rows[id], filter));
+    if (graph && !any && !filter.excludeIds && !filter.excludeDialogues && this.fewMatch(builtCount, inGraph, accept)) inGraph = builtCount;
+    const hits = this.scanExactly(query, k, filter, (id) => id < builtCount || id >= inGraph);
+    if (!graph || inGraph === builtCount) return hits;
+    const found = graph.search(query, k, (n) => accept(builtCount + n)).map((n) => {
+      const id = builtCount + n;
+      return { id, score: this.addedVectors.score(this.state, query, id) };
+    });
+    return mergeBest([hits, found], k);
+  }
+
+  /** Whether a filter lets through so few of the rows from..to-1 that an exact scan of them beats a filtered graph walk. */
+  private fewMatch(from: number, to: number, accept: (id: number) => boolean): boolean {
+    const limit = Math.max(this.built.exactMaxRows, (to - from) / 20);
+    let matched = 0;
+    for (let id = from; id < to; id++) if (accept(id) && ++matched > limit) return false;
+    return true;
+  }
+
+  /** The k best of the written rows `take` picks that pass the filter, by an exact scan keeping the k best as it goes. */
+  private scanExactly(query: Float32Array, k: number, filter: RowFilter, take: (id: number) => boolean): Hit[] {
     const any = isEmptyFilter(filter);
     const best: Hit[] = [];
     for (const id of this.state.scanned) {
+      if (!take(id)) continue;
       if (!any && !rowMatches(this.state.rows[id], filter)) continue;
       const score = id < this.state.builtCount ? dot(query, this.built.vector(id)) : this.addedVectors.score(this.state, query, id);
       if (best.length === k && score <= best[k - 1].score) continue;

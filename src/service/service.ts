@@ -56,9 +56,6 @@ export interface RemoveResult extends WriteAck {
   removed: number;
 }
 
-/** Sentences in one embedder call of a write: a query waits for at most one such call (a few ms with USE-lite). */
-const WRITE_CALL_ITEMS = 4;
-
 const IndexNameSchema = z.string().trim().min(1).optional();
 const AddRequestSchema = AddDialoguesSchema.extend({ index: IndexNameSchema });
 const DialogueRefSchema = z.object({ index: IndexNameSchema, dialogue: z.string({ error: 'must be a string' }).min(1, 'must not be empty') }).strict();
@@ -110,7 +107,7 @@ export class DemoService {
     private readonly writes: ReadonlyMap<string, IndexWrites>,
     /** One embedder per embedder id the indexes need. */
     readonly embedders: ReadonlyMap<string, Embedder>,
-    readonly limits: RequestLimits & Pick<Settings, 'maxWriteUtterances'>,
+    readonly limits: RequestLimits & Pick<Settings, 'maxWriteUtterances' | 'writeCallItems'>,
     /** Whether the embedders are this service's to close (false: shared across openings, closed by their owner). */
     private readonly ownsEmbedders: boolean,
   ) {}
@@ -415,8 +412,8 @@ export class DemoService {
     } catch (error) {
       throw writeError(error, 'dialogues');
     }
-    // In short calls of their own: a query arriving meanwhile waits for one of them at most (WRITE_CALL_ITEMS).
-    const vectors = await this.embedderFor(index).embed(dialogues.flatMap((d) => d.turns.map((t) => t.text)), { signal, callItems: WRITE_CALL_ITEMS });
+    // In short calls of their own: a query arriving meanwhile waits for one of them at most (ERC_DEMOS_WRITE_CALL_ITEMS).
+    const vectors = await this.embedderFor(index).embed(dialogues.flatMap((d) => d.turns.map((t) => t.text)), { signal, callItems: this.limits.writeCallItems });
     this.checkOpen('addDialogues');
     const seq = await this.write(name, { op: 'add', dialogues, vectors }, 'dialogues');
     return {
