@@ -6,8 +6,9 @@ import { createEmbedder } from '../src/embed/create.js';
 import type { Embedder } from '../src/embed/types.js';
 import { buildIndex } from '../src/index/build.js';
 import { WRITTEN_GRAPH_MIN_ROWS, WrittenGraph } from '../src/index/written-graph.js';
-import { retrieve, retrieveExact } from '../src/retrieve/retrieve.js';
+import { retrieve } from '../src/retrieve/retrieve.js';
 import { DemoService } from '../src/service/service.js';
+import { recallWithWrites } from './support/written-recall.js';
 import { HAVE_SHARED, SHARED_DATA, SHARED_SKIP_REASON, tempDir } from './helpers.js';
 
 /**
@@ -57,26 +58,7 @@ describe.skipIf(!HAVE_SHARED)('searching many added rows through their own graph
     searched.mockClear();
     const texts = queries.flatMap((d) => d.turns.map((t) => t.text)).slice(0, 60);
     const vectors = await embedder.embed(texts);
-    let found = 0;
-    let wanted = 0;
-    for (const raw of vectors) {
-      for (const options of [{ k: 10, strategy: 'topk' as const }, { k: 3, strategy: 'per-label' as const }, { k: 10, strategy: 'topk' as const, labels: ['joy', 'neutral'] }]) {
-        const q = index.queryVector(raw);
-        const got = retrieve(index, q, options);
-        const exact = retrieveExact(index, q, options);
-        for (const d of got) {
-          const row = index.rows[d.id];
-          expect(row.removed, `row ${d.id}`).toBeFalsy();
-          expect(d.labels).toEqual(row.labels);
-          if (options.labels) expect(options.labels).toContain(d.label);
-        }
-        const ids = new Set(got.map((d) => d.id));
-        found += exact.filter((d) => ids.has(d.id)).length;
-        wanted += exact.length;
-      }
-    }
-    expect(searched).toHaveBeenCalled();
-    expect(found / wanted).toBeGreaterThan(0.95);
+    expect(recallWithWrites(index, vectors, ['joy', 'neutral'])).toBeGreaterThan(0.95);
     // An added row relabelled, found by its own text under its new label only.
     const relabelled = index.dialogueRows(added[30].id)[0];
     const [own] = await embedder.embed([index.rows[relabelled].text]);

@@ -7,6 +7,7 @@ import type { Embedder } from '../src/embed/types.js';
 import { buildIndex } from '../src/index/build.js';
 import { retrieve, retrieveExact } from '../src/retrieve/retrieve.js';
 import { DemoService } from '../src/service/service.js';
+import { recallWithWrites } from './support/written-recall.js';
 import { HAVE_SHARED, SHARED_DATA, SHARED_SKIP_REASON, tempDir } from './helpers.js';
 
 /**
@@ -43,25 +44,7 @@ describe.skipIf(!HAVE_SHARED)('searching a MELD index with writes: HNSW beside t
     expect(index.writtenState.counts.removed).toBeGreaterThan(200);
     const texts = queries.flatMap((d) => d.turns.map((t) => t.text)).slice(0, 60);
     const vectors = await embedder.embed(texts);
-    let found = 0;
-    let wanted = 0;
-    for (const raw of vectors) {
-      for (const options of [{ k: 10, strategy: 'topk' as const }, { k: 3, strategy: 'per-label' as const }, { k: 10, strategy: 'topk' as const, labels: ['joy', 'fear'] }]) {
-        const q = index.queryVector(raw);
-        const got = retrieve(index, q, options);
-        const exact = retrieveExact(index, q, options);
-        for (const d of got) {
-          const row = index.rows[d.id];
-          expect(row.removed, `row ${d.id}`).toBeFalsy();
-          expect(d.labels).toEqual(row.labels);
-          if (options.labels) expect(options.labels).toContain(d.label);
-        }
-        const ids = new Set(got.map((d) => d.id));
-        found += exact.filter((d) => ids.has(d.id)).length;
-        wanted += exact.length;
-      }
-    }
-    expect(found / wanted).toBeGreaterThan(0.95);
+    expect(recallWithWrites(index, vectors, ['joy', 'fear'])).toBeGreaterThan(0.95);
     // A cross-fitted search of an indexed training dialogue too (its fold's space, with writes).
     const kept = index.rows.find((r) => !r.removed && r.id < index.writtenState.builtCount)!;
     const space = index.space(kept.dialogue);
