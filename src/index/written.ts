@@ -257,6 +257,18 @@ export class AddedVectors {
   }
 }
 
+/** The first place in ascending `ids` holding an id >= `id` (ids.length if none). */
+function firstAtLeast(ids: readonly number[], id: number): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** The k best of several best-first hit lists (ties to the lower id, as every search orders them). */
 function mergeBest(lists: readonly Hit[][], k: number): Hit[] {
   return lists.flat().sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
@@ -330,7 +342,9 @@ export class LiveSpace implements SearchSpace {
     let inGraph = graph ? builtCount + graph.indexed : builtCount;
     const accept = (id: number) => id < rows.length && !rows[id].removed && (any || rowMatches(rows[id], filter));
     if (graph && !any && !filter.excludeIds && !filter.excludeDialogues && this.fewMatch(builtCount, inGraph, accept)) inGraph = builtCount;
-    const hits = this.scanExactly(query, k, filter, (id) => id < builtCount || id >= inGraph);
+    // `scanned` is in id order: the relabelled built rows first, then the added ones; those in the graph are skipped.
+    const { scanned } = this.state;
+    const hits = this.scanExactly(query, k, filter, [[0, firstAtLeast(scanned, builtCount)], [firstAtLeast(scanned, inGraph), scanned.length]]);
     if (!graph || inGraph === builtCount) return hits;
     const found = graph.search(query, k, (n) => accept(builtCount + n)).map((n) => {
       const id = builtCount + n;
@@ -347,24 +361,29 @@ export class LiveSpace implements SearchSpace {
     return true;
   }
 
-  /** The k best of the written rows `take` picks that pass the filter, by an exact scan keeping the k best as it goes. */
-  private scanExactly(query: Float32Array, k: number, filter: RowFilter, take: (id: number) => boolean): Hit[] {
+  /**
+   * The k best of the written rows at these [from, to) places of `scanned` that pass the filter, by an exact scan
+   * keeping the k best as it goes.
+   */
+  private scanExactly(query: Float32Array, k: number, filter: RowFilter, ranges: readonly (readonly [number, number])[]): Hit[] {
     const any = isEmptyFilter(filter);
     const best: Hit[] = [];
-    for (const id of this.state.scanned) {
-      if (!take(id)) continue;
-      if (!any && !rowMatches(this.state.rows[id], filter)) continue;
-      const score = id < this.state.builtCount ? dot(query, this.built.vector(id)) : this.addedVectors.score(this.state, query, id);
-      if (best.length === k && score <= best[k - 1].score) continue;
-      // Ids come in order, so an equal score stays behind the earlier row (ties to the lower id, as elsewhere).
-      let at = best.length < k ? best.length : k - 1;
-      if (best.length < k) best.push({ id, score });
-      while (at > 0 && best[at - 1].score < score) {
-        best[at] = best[at - 1];
-        at--;
-      }
-      best[at] = { id, score };
-    }
+    for (const [from, to] of ranges) for (let at = from; at < to; at++) this.keepBest(best, k, query, this.state.scanned[at], any, filter);
     return best;
+  }
+
+  /** Scores written row `id` if it passes the filter and keeps it in `best` (the k best so far, best first). */
+  private keepBest(best: Hit[], k: number, query: Float32Array, id: number, any: boolean, filter: RowFilter): void {
+    if (!any && !rowMatches(this.state.rows[id], filter)) return;
+    const score = id < this.state.builtCount ? dot(query, this.built.vector(id)) : this.addedVectors.score(this.state, query, id);
+    if (best.length === k && score <= best[k - 1].score) return;
+    // Ids come in order, so an equal score stays behind the earlier row (ties to the lower id, as elsewhere).
+    let at = best.length < k ? best.length : k - 1;
+    if (best.length < k) best.push({ id, score });
+    while (at > 0 && best[at - 1].score < score) {
+      best[at] = best[at - 1];
+      at--;
+    }
+    best[at] = { id, score };
   }
 }
