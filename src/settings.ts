@@ -11,6 +11,7 @@ import { numberFromText, readNumber } from './numbers.js';
 const SETTINGS = {
   // Embedder scheduling (src/embed/scheduler.ts).
   embedCallChars: { env: 'ERC_DEMOS_EMBED_CALL_CHARS', default: 3072, min: 1, doc: 'characters in one embedder call when serving, at most (one longer sentence goes alone): bounds how long a single query waits behind a batch' },
+  embedCallItems: { env: 'ERC_DEMOS_EMBED_CALL_ITEMS', default: 8, min: 1, doc: 'sentences in one embedder call when serving, at most: a query waits for the call in flight, then its own call, each at most this many sentences (USE-lite on a 2-core machine: ~1 ms each, the same per sentence from 8 up to 32 in a call)' },
   maxWorkersPerRequest: { env: 'ERC_DEMOS_MAX_WORKERS_PER_REQUEST', default: 0, min: 0, doc: 'embedder threads one request may hold at once when serving; 0: all but one (at least one)' },
   // Query vectors kept per embedder (src/embed/query-cache.ts).
   embedCacheMb: { env: 'ERC_DEMOS_EMBED_CACHE_MB', default: 32, min: 0, doc: 'megabytes of query vectors kept per embedder model, least recently used out (vector, text and bookkeeping counted: about 12,500 short utterances at 512 dims), so a repeated utterance is not embedded again (serve, the CLI and the library; never a build); 0: off' },

@@ -23,10 +23,10 @@ beforeAll(async () => {
 });
 
 /** Serves the app with a logger at `level` whose JSON lines are collected. */
-async function serveWithLogs(level: string): Promise<{ server: Server; base: string; lines: Record<string, unknown>[] }> {
+async function serveWithLogs(level: string, served: DemoService = service): Promise<{ server: Server; base: string; lines: Record<string, unknown>[] }> {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({ write(chunk: Buffer, _enc, done) { for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } });
-  const server = createApp(service, { logger: createLogger(level, sink) }).listen(0, '127.0.0.1');
+  const server = createApp(served, { logger: createLogger(level, sink) }).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, lines };
 }
@@ -77,6 +77,29 @@ describe('logs', () => {
     expect(typeof line.responseTime).toBe('number');
     expect(lines.some((l) => (l.req as { id?: string } | undefined)?.id === 'trace-42')).toBe(true);
     expect(JSON.stringify(lines)).not.toContain('secret');
+  });
+
+  it('a GET answer is JSON with its length and no ETag; a 5xx is logged at level error as "request errored", with the door\'s own line', async () => {
+    const { server: ok, base: okBase } = await serveWithLogs('info');
+    const res = await fetch(`${okBase}/demonstrations?utterance=so%20happy&k=2`);
+    const body = Buffer.from(await res.arrayBuffer());
+    await new Promise<void>((r) => ok.close(() => r()));
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(Number(res.headers.get('content-length'))).toBe(body.length);
+    expect(res.headers.get('etag')).toBeNull();
+    expect((JSON.parse(body.toString()) as { demonstrations: unknown[] }).demonstrations).toHaveLength(2);
+    // A closed service answers every query with SERVICE_CLOSED: a fault of the service, a 500.
+    const closed = await DemoService.load([join(dir, 'sample')], { role: 'serve' });
+    await closed.close();
+    const { server, base, lines } = await serveWithLogs('info', closed);
+    const failed = await fetch(`${base}/demonstrations?utterance=hello&k=1`, { headers: { 'x-request-id': 'fails-1' } });
+    await new Promise<void>((r) => server.close(() => r()));
+    expect(failed.status).toBe(500);
+    const mine = lines.filter((l) => (l.req as { id?: string } | undefined)?.id === 'fails-1');
+    expect(mine.find((l) => l.msg === 'unexpected error')).toMatchObject({ level: 50, req: { id: 'fails-1', method: 'GET', path: '/demonstrations' }, err: { type: 'ServiceClosedError' } });
+    const line = mine.find((l) => l.msg === 'request errored')!;
+    expect(line).toMatchObject({ level: 50, service: 'erc-demos', req: { id: 'fails-1' }, res: { status: 500 }, err: { message: 'failed with status code 500' } });
+    expect(typeof line.responseTime).toBe('number');
   });
 
   it('at debug level the query string is logged; a bad ERC_DEMOS_LOG_LEVEL is refused by name', async () => {

@@ -16,6 +16,8 @@ import type { HostileContext } from './hostile-phases.js';
 
 interface Loop {
   latencies: number[];
+  /** With KEYS_PHASE_DEBUG, B's answers under load: request id (sent as x-request-id, to find it in the server's own timings), start (epoch ms), latency. */
+  traced: { id: string; at: number; ms: number }[];
   statuses: Map<number, number>;
   retryAfter: string[];
 }
@@ -28,10 +30,10 @@ function percentile(sorted: readonly number[], p: number): number {
 const round = (x: number) => Math.round(x * 10) / 10;
 
 /** One GET on a keep-alive agent: its status, latency (ms) and Retry-After. */
-function get(base: string, path: string, key: string, agent: Agent): Promise<{ status: number; ms: number; retryAfter: string | undefined }> {
+function get(base: string, path: string, key: string, agent: Agent, id?: string): Promise<{ status: number; ms: number; retryAfter: string | undefined }> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { agent, headers: { authorization: `Bearer ${key}` } }, (res) => {
+    const req = request(`${base}${path}`, { agent, headers: { authorization: `Bearer ${key}`, ...(id ? { 'x-request-id': id } : {}) } }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, retryAfter: res.headers['retry-after'] }));
     });
@@ -40,21 +42,32 @@ function get(base: string, path: string, key: string, agent: Agent): Promise<{ s
   });
 }
 
-/** `connections` closed loops of GETs with `key` until `until` (performance.now()). */
-async function loops(base: string, key: string, connections: number, until: number, utterances: readonly string[], offset: number): Promise<Loop> {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  const out: Loop = { latencies: [], statuses: new Map(), retryAfter: [] };
+/**
+ * A client of `connections` kept-alive connections (one key's), kept for the whole phase as a real client keeps its
+ * pool. Not one per window: 33 connections opened in the same instant queue in the kernel for the server's accept,
+ * which Node 20's libuv (1.45+, libuv#3696) takes one per turn of the event loop; under load a turn is 10-25 ms, so
+ * the 33rd waited 130-480 ms before its first byte was read, whatever its key (no key is known before a request is
+ * read). That made B's first answer of every loaded window its slowest: the tail measured connection setup, not the
+ * sharing of work between keys (docs/RELIABILITY.md).
+ */
+const client = (connections: number) => new Agent({ keepAlive: true, maxSockets: connections });
+
+/** `connections` closed loops of GETs with `key` on `agent` until `until` (performance.now()); `tag` traces them (KEYS_PHASE_DEBUG). */
+async function loops(base: string, key: string, agent: Agent, connections: number, until: number, utterances: readonly string[], offset: number, tag?: string): Promise<Loop> {
+  const out = emptyLoop();
   let n = offset;
   await Promise.all(Array.from({ length: connections }, async () => {
     while (performance.now() < until) {
       const utterance = utterances[n++ % utterances.length];
-      const r = await get(base, `/demonstrations?strategy=per-label&k=20&utterance=${encodeURIComponent(utterance)}`, key, agent);
+      const id = tag && process.env.KEYS_PHASE_DEBUG ? `${tag}-${n}` : undefined;
+      const at = performance.timeOrigin + performance.now();
+      const r = await get(base, `/demonstrations?strategy=per-label&k=20&utterance=${encodeURIComponent(utterance)}`, key, agent, id);
       out.statuses.set(r.status, (out.statuses.get(r.status) ?? 0) + 1);
+      if (id) out.traced.push({ id, at, ms: r.ms });
       if (r.status === 200) out.latencies.push(r.ms);
       if (r.status === 429 && r.retryAfter !== undefined) out.retryAfter.push(r.retryAfter);
     }
   }));
-  agent.destroy();
   out.latencies.sort((a, b) => a - b);
   return out;
 }
@@ -64,12 +77,13 @@ const count = (loop: Loop, status: number) => loop.statuses.get(status) ?? 0;
 /** Alternations of an idle window and a loaded one. */
 const ROUNDS = 4;
 
-const emptyLoop = (): Loop => ({ latencies: [], statuses: new Map(), retryAfter: [] });
+const emptyLoop = (): Loop => ({ latencies: [], statuses: new Map(), retryAfter: [], traced: [] });
 
 function merge(into: Loop, from: Loop): void {
   into.latencies.push(...from.latencies);
   for (const [status, n] of from.statuses) into.statuses.set(status, (into.statuses.get(status) ?? 0) + n);
   into.retryAfter.push(...from.retryAfter);
+  into.traced.push(...from.traced);
 }
 
 export async function keysPhase(ctx: HostileContext, utterances: readonly string[], seconds: number): Promise<Record<string, number>> {
@@ -84,11 +98,14 @@ export async function keysPhase(ctx: HostileContext, utterances: readonly string
   ] }));
   // The query cache off: every request embeds its utterance (the heaviest case; with it, repeats skip the embedder).
   const served = await startServeProcess([ctx.bin, 'serve', '--index', ctx.indexDir, '--port', '0', '--keys', file], { ERC_DEMOS_EMBED_CACHE_MB: '0' });
+  const [agentA, agentB, agentC] = [client(32), client(1), client(4)];
   try {
     const base = served.url;
     const ms = seconds * 1000;
-    // Warm up (the model, the index pages) before anything is measured.
-    await loops(base, b, 2, performance.now() + 1500, utterances, 5000);
+    // Warm up (the model, the index pages) before anything is measured; A's and B's connections are opened here and
+    // kept (the server's keep-alive timeout, 5 s by default, outlasts a window at the default --seconds).
+    const warm = performance.now() + 1500;
+    await Promise.all([loops(base, a, agentA, 32, warm, utterances, 5000), loops(base, b, agentB, 1, warm, utterances, 6000)]);
     // Idle and loaded windows alternate (ROUNDS of each, `seconds` in all of each kind), so both meet the same
     // background on a shared machine; their latencies are pooled.
     ctx.log(`keys: ${ROUNDS} rounds of key B alone on 1 connection, then beside key A on 32, ${seconds} s of each in all ...`);
@@ -96,17 +113,20 @@ export async function keysPhase(ctx: HostileContext, utterances: readonly string
     const loadA = emptyLoop();
     const loadB = emptyLoop();
     for (let round = 0; round < ROUNDS; round++) {
-      merge(idle, await loops(base, b, 1, performance.now() + ms / ROUNDS, utterances, round * 300));
+      merge(idle, await loops(base, b, agentB, 1, performance.now() + ms / ROUNDS, utterances, round * 300));
       const until = performance.now() + ms / ROUNDS;
-      const [ra, rb] = await Promise.all([loops(base, a, 32, until, utterances, 1000 + round * 300), loops(base, b, 1, until, utterances, 2000 + round * 300)]);
+      const [ra, rb] = await Promise.all([loops(base, a, agentA, 32, until, utterances, 1000 + round * 300), loops(base, b, agentB, 1, until, utterances, 2000 + round * 300, 'B')]);
       merge(loadA, ra);
       merge(loadB, rb);
     }
     for (const loop of [idle, loadA, loadB]) loop.latencies.sort((x, y) => x - y);
-    if (process.env.KEYS_PHASE_DEBUG) ctx.log(`keys: slowest B idle ${idle.latencies.slice(-6).map(round).join(' ')}; under load ${loadB.latencies.slice(-6).map(round).join(' ')}`);
+    if (process.env.KEYS_PHASE_DEBUG) {
+      const slowest = [...loadB.traced].sort((x, y) => y.ms - x.ms).slice(0, 6);
+      ctx.log(`keys: slowest B idle ${idle.latencies.slice(-6).map(round).join(' ')}; under load ${slowest.map((t) => `${round(t.ms)} (${t.id} at ${t.at.toFixed(1)})`).join(', ')}`);
+    }
     ctx.log(`keys: key C (rate 5/s, burst 5) on 4 connections beside key B on 1, for ${seconds} s ...`);
     const rateUntil = performance.now() + ms;
-    const [rateC, rateB] = await Promise.all([loops(base, c, 4, rateUntil, utterances, 2000), loops(base, b, 1, rateUntil, utterances, 0)]);
+    const [rateC, rateB] = await Promise.all([loops(base, c, agentC, 4, rateUntil, utterances, 2000), loops(base, b, agentB, 1, rateUntil, utterances, 0)]);
     const idleP99 = percentile(idle.latencies, 99);
     const retry = rateC.retryAfter.map(Number);
     return {
@@ -134,6 +154,7 @@ export async function keysPhase(ctx: HostileContext, utterances: readonly string
       keys_rate_b_p99_ms: round(percentile(rateB.latencies, 99)),
     };
   } finally {
+    for (const agent of [agentA, agentB, agentC]) agent.destroy();
     served.child.kill('SIGTERM');
     await served.exited;
   }

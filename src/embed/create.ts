@@ -24,15 +24,15 @@ export function embedThreads(role: EmbedRole = 'batch', setting: Settings['embed
 }
 
 /**
- * How calls are cut and shared. Serving bounds a call's characters (how long a single query can wait behind a
- * batch) and one request's share of the threads (by default all but one, so a batch always leaves one to single
- * queries). A build, export or eval is the only request: it takes every thread in full calls (the character cap
- * would cost it ~4%, docs/RELIABILITY.md).
+ * How calls are cut and shared. Serving bounds a call's sentences and characters (how long a single query can wait
+ * behind a batch, or behind the sentences of 32 connections arriving at once) and one request's share of the threads
+ * (by default all but one, so a batch always leaves one to single queries). A build, export or eval is the only
+ * request: it takes every thread in full calls (the character cap would cost it ~4%, docs/RELIABILITY.md).
  */
 export function scheduleFor(role: EmbedRole, executors: number, settings: Settings = DEFAULT_SETTINGS): ScheduleOptions {
   if (role === 'batch') return { callItems: 32, callChars: Number.POSITIVE_INFINITY, maxExecutorsPerRequest: executors };
   const share = settings.maxWorkersPerRequest > 0 ? settings.maxWorkersPerRequest : Math.max(1, executors - 1);
-  return { callItems: 32, callChars: settings.embedCallChars, maxExecutorsPerRequest: share };
+  return { callItems: settings.embedCallItems, callChars: settings.embedCallChars, maxExecutorsPerRequest: share };
 }
 
 export const DEFAULT_EMBEDDER = 'use-lite';

@@ -14,7 +14,7 @@ import { allowIndexes, authenticate, batchIndexes, bodyIndex, mayUseIndex, query
 import { limiterFor, rateLimit, type RateLimiter } from '../keys/rate.js';
 import { ApiKeys } from '../keys/ring.js';
 import { shareByTenant } from '../keys/tenant-scope.js';
-import { createLogger, requestLogging } from './logging.js';
+import { createLogger, requestLog, requestLogging } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { requestGuards, type HostAllowList } from './request-guards.js';
@@ -116,7 +116,7 @@ export function answerError(error: unknown, req: Request, res: Response, _next: 
   }
   if (code === 'WRITE_FAILED') {
     // The server's storage, not the caller: logged in full, answered with what SQLite said (no path).
-    req.log.error({ err: error }, 'write failed');
+    requestLog(req).error({ err: error }, 'write failed');
     res.status(500).json({ error: { param: null, message: (error as Error).message } });
     return;
   }
@@ -131,8 +131,18 @@ export function answerError(error: unknown, req: Request, res: Response, _next: 
     res.status(status).json({ error: { param: 'body', message: (error as Error).message } });
     return;
   }
-  req.log.error({ err: error }, 'unexpected error');
+  requestLog(req).error({ err: error }, 'unexpected error');
   res.status(500).json({ error: { param: null, message: 'internal error' } });
+}
+
+/**
+ * An answer already encoded, sent as is: no ETag (every answer differs, if only by took_ms, so none would ever
+ * validate, and express would hash the whole body for it) and no second copy of the body (res.send re-encodes text).
+ */
+function sendJson(res: Response, body: Buffer): void {
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
 }
 
 /** The HTTP door: routing, validation and error mapping only; the work is DemoService's. */
@@ -202,9 +212,9 @@ export function createApp(service: DemoService, options: AppOptions = {}): expre
     const query = parseInput(DemoQuerySchema, singleValued(req.query), 'query');
     // Serialised as a unit of the shared main-thread work, as a batch's results are: a key with many connections
     // then cannot crowd a one-connection key's answers out with its own serialisation (issue 25's tail).
-    let json = '';
-    for await (const result of service.runJson(service.plan([query]), requestSignal(res))) json = result;
-    res.type('json').send(json);
+    let json: Buffer | undefined;
+    for await (const result of service.runJsonBytes(service.plan([query]), requestSignal(res))) json = result;
+    sendJson(res, json!);
   });
 
   app.post('/demonstrations', allowIndexes(served, batchIndexes), async (req, res) => {
