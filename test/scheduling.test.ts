@@ -3,6 +3,8 @@ import { CancelledError } from '../src/errors.js';
 import { FairQueue } from '../src/embed/fair-queue.js';
 import { startUseLitePool } from '../src/embed/pool.js';
 import { ScheduledEmbedder, type EmbedExecutor } from '../src/embed/scheduler.js';
+import { scheduleFor } from '../src/embed/create.js';
+import { settingsFromEnv } from '../src/settings.js';
 
 const items = (prefix: string, n: number, cost = 1) => Array.from({ length: n }, (_, i) => ({ value: `${prefix}${i}`, cost }));
 
@@ -81,6 +83,22 @@ class ManualExecutor implements EmbedExecutor {
 }
 
 describe('scheduled embedder', () => {
+  it('serving calls hold at most ERC_DEMOS_EMBED_CALL_ITEMS sentences (default 8); a build\'s hold 32', async () => {
+    expect(scheduleFor('serve', 1).callItems).toBe(8);
+    expect(scheduleFor('batch', 1).callItems).toBe(32);
+    const executor = new ManualExecutor();
+    const embedder = new ScheduledEmbedder('test', 2, [executor], scheduleFor('serve', 1, settingsFromEnv({ ERC_DEMOS_EMBED_CALL_ITEMS: '3' })));
+    const all = embedder.embed(['a', 'b', 'c', 'd', 'e']);
+    await Promise.resolve();
+    expect(executor.calls.map((c) => c.texts)).toEqual([['a', 'b', 'c']]);
+    executor.calls[0].finish();
+    await new Promise((r) => setImmediate(r));
+    expect(executor.calls.map((c) => c.texts)).toEqual([['a', 'b', 'c'], ['d', 'e']]);
+    executor.calls[1].finish();
+    await expect(all).resolves.toHaveLength(5);
+    expect(() => settingsFromEnv({ ERC_DEMOS_EMBED_CALL_ITEMS: '0' })).toThrow(/ERC_DEMOS_EMBED_CALL_ITEMS=0: must be at least 1/);
+  });
+
   it('caps the executors one request holds, leaving the others to the next request', async () => {
     const executors = [new ManualExecutor(), new ManualExecutor(), new ManualExecutor()];
     const embedder = new ScheduledEmbedder('test', 2, executors, { callItems: 1, callChars: 100, maxExecutorsPerRequest: 2 });
