@@ -10,6 +10,9 @@
  *     16 with MELD test utterances (k=8);
  *  3. exports training prompts (instructerc, k=4) cross-fitted and with --no-cross-fit: the whole split up to
  *     --export-rows utterances, else the dialogues of its first --export-rows utterances; rows/s, peak RSS.
+ * With --compare <checkout root> (another checkout with node_modules and dist/, e.g. an earlier commit's), steps 2 and
+ * 3 run with that checkout's CLI too, on the same index, before this one's: serving memory, open time and query
+ * latency before and after a change, in one run.
  * Writes docs/scale-results.md after every size (so a run cut short keeps what it measured) and prints one JSON
  * object with --json. The corpora and indexes live in a temporary directory (--work to choose it, --keep to keep it).
  */
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     work: { type: 'string' },
     keep: { type: 'boolean', default: false },
     out: { type: 'string', default: 'docs/scale-results.md' },
+    compare: { type: 'string' },
   },
 });
 const positive = (name: string, v: string): number => {
@@ -50,6 +54,7 @@ const exportRows = positive('export-rows', values['export-rows']!);
 const work = values.work ?? mkdtempSync(join(tmpdir(), 'erc-scale-'));
 mkdirSync(work, { recursive: true });
 const cli = 'bin/erc-demos.mjs';
+const compareCli = values.compare === undefined ? undefined : join(values.compare, 'bin', 'erc-demos.mjs');
 const log = (s: string) => process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
 /** "Well, " before, ", you know?" after: copy 0 is the corpus itself, copy r > 0 one prefix and one suffix. */
@@ -151,7 +156,18 @@ function checked(run: ChildRun, what: string): ChildRun {
 interface BuildResult { seconds: number; peak_rss_mb: number; phases: Record<string, number>; longest_silence_s: number; silence_after: string }
 interface ExportResult { seconds: number; rows_per_s: number; peak_rss_mb: number; longest_silence_s: number }
 interface LoadResult { p50_ms: number; p99_ms: number; rps: number; errors: number }
+/** Serving and exporting one index with one checkout's CLI. */
+interface ServeResult {
+  open_seconds: number;
+  serve_rss_mb: number;
+  c1: LoadResult;
+  c16: LoadResult;
+  export_cross_fit: ExportResult;
+  export_no_cross_fit: ExportResult;
+}
 interface SizeResult {
+  /** The same steps with --compare's checkout. */
+  compare?: ServeResult & { checkout: string };
   utterances: number;
   size_seconds: number;
   build: BuildResult;
@@ -175,8 +191,8 @@ async function build(corpusFile: string, out: string, extra: string[]): Promise<
   return { seconds: round(run.seconds), peak_rss_mb: Math.round(run.peakRssMb), phases: split.phases, longest_silence_s: split.longestSilenceS, silence_after: split.silenceAfter };
 }
 
-async function exportPrompts(index: string, file: string, out: string, extra: string[], rows: number): Promise<ExportResult> {
-  const run = checked(await runChild([cli, 'prompts', '--index', index, '--corpus', 'jsonl', '--corpus-name', 'scale', '--data', file, '--split', 'train', '--out', out, ...extra], { sampleMs: 200 }), `prompts ${extra.join(' ')}`);
+async function exportPrompts(index: string, file: string, out: string, extra: string[], rows: number, bin = cli): Promise<ExportResult> {
+  const run = checked(await runChild([bin, 'prompts', '--index', index, '--corpus', 'jsonl', '--corpus-name', 'scale', '--data', file, '--split', 'train', '--out', out, ...extra], { sampleMs: 200 }), `prompts ${extra.join(' ')}`);
   return { seconds: round(run.seconds), rows_per_s: Math.round(rows / run.seconds), peak_rss_mb: Math.round(run.peakRssMb), longest_silence_s: splitPhases(run.lines, run.seconds).longestSilenceS };
 }
 
@@ -202,23 +218,27 @@ async function measure(size: number, base: readonly Dialogue[], utterances: stri
   const manifest = JSON.parse(readFileSync(join(indexDir, 'manifest.json'), 'utf8')) as { projection: { shrinkage: number; blend: number } | null };
   const space = manifest.projection ? `lda s=${manifest.projection.shrinkage} b=${manifest.projection.blend}` : 'raw';
 
-  log(`${size}: serving ...`);
-  const openStarted = performance.now();
-  const server = await startServeProcess([cli, 'serve', '--index', indexDir, '--port', '0']);
-  const openSeconds = (performance.now() - openStarted) / 1000;
-  await runLoad(server.url, utterances, { connections: 4, amount: 200, seconds: 60 });
-  const c1 = await runLoad(server.url, utterances, { connections: 1, amount: 1000, seconds: 60 });
-  const c16 = await runLoad(server.url, utterances, { connections: 16, amount: 4000, seconds: 60 });
-  const serveRss = rssMb(server.child.pid!);
-  server.child.kill('SIGTERM');
-  await server.exited;
-
   const rows = Math.min(exportUtterances, size);
-  log(`${size}: exporting ${rows} training prompts, cross-fitted and not ...`);
-  const crossFit = await exportPrompts(indexDir, exportFile, join(work, 'export-cf.jsonl'), [], rows);
-  const noCrossFit = await exportPrompts(indexDir, exportFile, join(work, 'export-plain.jsonl'), ['--no-cross-fit'], rows);
-  rmSync(join(work, 'export-cf.jsonl'), { force: true });
-  rmSync(join(work, 'export-plain.jsonl'), { force: true });
+  const serveAndExport = async (bin: string): Promise<ServeResult> => {
+    log(`${size}: serving with ${bin} ...`);
+    const openStarted = performance.now();
+    const server = await startServeProcess([bin, 'serve', '--index', indexDir, '--port', '0']);
+    const openSeconds = (performance.now() - openStarted) / 1000;
+    await runLoad(server.url, utterances, { connections: 4, amount: 200, seconds: 60 });
+    const c1 = await runLoad(server.url, utterances, { connections: 1, amount: 1000, seconds: 60 });
+    const c16 = await runLoad(server.url, utterances, { connections: 16, amount: 4000, seconds: 60 });
+    const serveRss = rssMb(server.child.pid!);
+    server.child.kill('SIGTERM');
+    await server.exited;
+    log(`${size}: open ${openSeconds.toFixed(2)} s, serving RSS ${Math.round(serveRss)} MB; exporting ${rows} training prompts, cross-fitted and not ...`);
+    const crossFit = await exportPrompts(indexDir, exportFile, join(work, 'export-cf.jsonl'), [], rows, bin);
+    const noCrossFit = await exportPrompts(indexDir, exportFile, join(work, 'export-plain.jsonl'), ['--no-cross-fit'], rows, bin);
+    rmSync(join(work, 'export-cf.jsonl'), { force: true });
+    rmSync(join(work, 'export-plain.jsonl'), { force: true });
+    return { open_seconds: round(openSeconds, 2), serve_rss_mb: Math.round(serveRss), c1: loadResult(c1), c16: loadResult(c16), export_cross_fit: crossFit, export_no_cross_fit: noCrossFit };
+  };
+  const compared = compareCli === undefined ? undefined : { checkout: values.compare!, ...(await serveAndExport(compareCli)) };
+  const { open_seconds: openSeconds, serve_rss_mb: serveRss, c1, c16, export_cross_fit: crossFit, export_no_cross_fit: noCrossFit } = await serveAndExport(cli);
   const indexMb = dirMb(indexDir);
   if (!values.keep) for (const f of [corpusFile, exportFile, indexDir]) rmSync(f, { recursive: true, force: true });
   return {
@@ -229,14 +249,15 @@ async function measure(size: number, base: readonly Dialogue[], utterances: stri
     build_ratio_vs_none: none ? round(built.seconds / none.seconds, 2) : null,
     space,
     index_mb: round(indexMb),
-    open_seconds: round(openSeconds, 2),
-    serve_rss_mb: Math.round(serveRss),
-    c1: loadResult(c1),
-    c16: loadResult(c16),
+    open_seconds: openSeconds,
+    serve_rss_mb: serveRss,
+    c1,
+    c16,
     export_rows: rows,
     export_cross_fit: crossFit,
     export_no_cross_fit: noCrossFit,
     export_ratio: round(crossFit.seconds / noCrossFit.seconds, 2),
+    ...(compared ? { compare: compared } : {}),
   };
 }
 
@@ -279,6 +300,17 @@ function report(results: readonly SizeResult[]): string {
     );
     for (const p of phaseNames.filter((p) => results.every((r) => (r.build.phases[p] ?? 0) > 0))) lines.push(`- ${p}: ${exponents(results, (r) => r.build.phases[p])}`);
     lines.push('');
+  }
+  const withCompare = results.filter((r) => r.compare);
+  if (withCompare.length > 0) {
+    lines.push(
+      `The same index served and exported by ${withCompare[0].compare!.checkout} (--compare), just before this checkout:`,
+      '',
+      '| utterances | open (s) | serving RSS (MB) | c1 p50 / p99 (ms) | c16 p50 / p99 (ms) | c16 req/s | cross-fitted (rows/s) | --no-cross-fit (rows/s) | export peak RSS (MB) |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...withCompare.map(({ utterances, compare: c }) => `| ${k(utterances)} | ${c!.open_seconds} | ${c!.serve_rss_mb} | ${c!.c1.p50_ms} / ${c!.c1.p99_ms} | ${c!.c16.p50_ms} / ${c!.c16.p99_ms} | ${c!.c16.rps} | ${c!.export_cross_fit.rows_per_s} | ${c!.export_no_cross_fit.rows_per_s} | ${Math.max(c!.export_cross_fit.peak_rss_mb, c!.export_no_cross_fit.peak_rss_mb)} |`),
+      '',
+    );
   }
   lines.push('Longest silence of each build, after the line:', '', ...results.map((r) => `- ${k(r.utterances)}: ${r.build.longest_silence_s} s after \`${r.build.silence_after}\``), '');
   return lines.join('\n');

@@ -1,6 +1,7 @@
 import { project, type Projection } from '../embed/projection.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
 import type { GraphLinks } from './graph-links.js';
+import type { RowVectors } from './row-vectors.js';
 import type { SearchSpace } from './search-space.js';
 
 /**
@@ -53,9 +54,8 @@ export class FoldSpace implements SearchSpace {
     private readonly projection: Projection,
     /** Every row's LDA part (unit vectors), row-major rows x projection.dimOut. */
     private readonly lda: Float32Array,
-    /** The index's stored vectors, row-major rows x storedDim. */
-    private readonly stored: Float32Array,
-    private readonly storedDim: number,
+    /** The index's stored vectors (their first rawDim floats are a row's raw part here). */
+    private readonly stored: RowVectors,
     readonly rows: readonly IndexedRow[],
     readonly labels: readonly string[],
     private readonly graph?: IndexGraph,
@@ -71,7 +71,8 @@ export class FoldSpace implements SearchSpace {
   vector(id: number): Float32Array {
     const m = this.projection.dimOut;
     const out = new Float32Array(this.rawDim + m);
-    out.set(this.stored.subarray(id * this.storedDim, id * this.storedDim + this.rawDim));
+    const data = this.stored.locate(id);
+    out.set(data.subarray(this.stored.offset, this.stored.offset + this.rawDim));
     for (let j = 0; j < m; j++) out[this.rawDim + j] = this.ldaScale * this.lda[id * m + j];
     this.rowOf.set(out, id);
     return out;
@@ -118,7 +119,7 @@ export class FoldSpace implements SearchSpace {
 
   exactSearch(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
     if (k <= 0) return [];
-    const { rawDim, storedDim, stored, lda } = this;
+    const { rawDim, stored, lda } = this;
     const m = this.projection.dimOut;
     let rawNorm = 0;
     for (let i = 0; i < rawDim; i++) rawNorm += query[i] * query[i];
@@ -134,8 +135,9 @@ export class FoldSpace implements SearchSpace {
       ldaScore *= this.ldaScale;
       if (ids.length === k && ldaScore + rawBound <= scores[k - 1]) continue;
       let score = ldaScore;
-      const offset = id * storedDim;
-      for (let i = 0; i < rawDim; i++) score += query[i] * stored[offset + i];
+      const data = stored.locate(id);
+      const offset = stored.offset;
+      for (let i = 0; i < rawDim; i++) score += query[i] * data[offset + i];
       if (ids.length === k && score <= scores[k - 1]) continue;
       let p = ids.length < k ? ids.length : k - 1;
       if (ids.length < k) {
@@ -156,14 +158,15 @@ export class FoldSpace implements SearchSpace {
 
   /** The given rows scored in this space, the k best (ties to the lower id). */
   private exactOver(query: Float32Array, k: number, ids: readonly number[]): Hit[] {
-    const { rawDim, storedDim, stored, lda, ldaScale } = this;
+    const { rawDim, stored, lda, ldaScale } = this;
     const m = this.projection.dimOut;
     const hits = ids.map((id) => {
       let ldaScore = 0;
       for (let j = 0; j < m; j++) ldaScore += query[rawDim + j] * lda[id * m + j];
       let score = ldaScale * ldaScore;
-      const offset = id * storedDim;
-      for (let i = 0; i < rawDim; i++) score += query[i] * stored[offset + i];
+      const data = stored.locate(id);
+      const offset = stored.offset;
+      for (let i = 0; i < rawDim; i++) score += query[i] * data[offset + i];
       return { id, score };
     });
     return hits.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
@@ -179,7 +182,7 @@ export class FoldSpace implements SearchSpace {
    * `allowed` are walked through but never kept. Returns the kept rows.
    */
   private walk(query: Float32Array, seeds: readonly number[], ef: number, allowed: ((id: number) => boolean) | undefined, links: GraphLinks): MinHeap {
-    const { rawDim, storedDim, stored, lda, ldaScale } = this;
+    const { rawDim, stored, lda, ldaScale } = this;
     const m = this.projection.dimOut;
     if (!this.marks || this.walkNumber >= 0xfffffff0) {
       this.marks = new Uint32Array(this.rows.length);
@@ -221,7 +224,8 @@ export class FoldSpace implements SearchSpace {
       let score = ldaScale * ldaScore;
       const full = kept.size === ef;
       if (full && score + rawBound <= kept.peekScore()) continue;
-      score += rawDot(query, stored, id * storedDim, rawDim);
+      const data = stored.locate(id);
+      score += rawDot(query, data, stored.offset, rawDim);
       if (full && score <= kept.peekScore()) continue;
       frontier.push(score, id);
       if (!allowed || allowed(id)) kept.push(score, id);

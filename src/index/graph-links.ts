@@ -17,8 +17,9 @@ const BLOCK = 2048;
  * per element its link count and maxM0 neighbour slots, its vector and its label), block by block, so that memory
  * holds the links (4 bytes a slot) and one block of the file, not the file's copy of every vector.
  */
-export function readGraphLinks(file: string, rows: number): GraphLinks {
-  const fd = openSync(file, 'r');
+export function readGraphLinks(file: string, rows: number, openFd?: number): GraphLinks {
+  // An index reads the file it opened (openFd, held since: held-file.ts); closed here only if opened here.
+  const fd = openFd ?? openSync(file, 'r');
   try {
     const header = Buffer.alloc(96);
     if (readSync(fd, header, 0, 96, 0) !== 96) throw new Error(`${file}: too short for an hnswlib index`);
@@ -57,6 +58,6 @@ export function readGraphLinks(file: string, rows: number): GraphLinks {
     }
     return { width: maxM0, neighbours, counts };
   } finally {
-    closeSync(fd);
+    if (openFd === undefined) closeSync(fd);
   }
 }

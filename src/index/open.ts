@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
@@ -10,7 +10,10 @@ import { DEFAULT_CROSS_FIT_EF, FoldSpace, type IndexGraph } from './fold-space.j
 import { readGraphLinks, type GraphLinks } from './graph-links.js';
 import { recoverInterruptedBuilds } from './recover.js';
 import type { SearchSpace } from './search-space.js';
-import { FILES, manifestSumLine, ManifestSchema, sha256File, type Manifest } from './manifest.js';
+import { FILES, manifestSumLine, ManifestSchema, type Manifest } from './manifest.js';
+import { DEFAULT_VECTOR_CACHE_MB, FileVectors, MemoryVectors, type RowVectors } from './row-vectors.js';
+import { hashFiles } from './verify-files.js';
+import { holdFile } from './held-file.js';
 import { AddedVectors, applyWrites, checkWrite, dialogueRowsNow, emptyWrittenState, LiveSpace, type Write, type WrittenState, type WriteTarget } from './written.js';
 import { DEFAULT_FOLD_SEED } from './folds.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
@@ -41,6 +44,17 @@ export interface OpenOptions {
    * ERC_DEMOS_CROSS_FIT_EF).
    */
   crossFitEf?: number;
+  /**
+   * Where the searched vectors (FILES.vectors) are read from: `file` (default) by position as searches need them,
+   * at most vectorCacheMb of them kept in the heap, the rest left to the page cache (the graph holds its own copy for
+   * its search); `memory`: the whole file read into the heap at open, as before issue 26 (twice the memory; the
+   * reference the identity test compares against).
+   */
+  vectors?: 'file' | 'memory';
+  /** Megabytes of vectors kept in the heap when read from the file (default DEFAULT_VECTOR_CACHE_MB). */
+  vectorCacheMb?: number;
+  /** Files adding up to this many bytes or more are hashed in a thread of their own (default HASH_IN_THREAD_MIN_BYTES). */
+  hashThreadMinBytes?: number;
 }
 
 /** An `utterances` row as SQLite returns it: labels and scores as JSON text, snake_case source id. */
@@ -101,24 +115,29 @@ function checkFingerprint(dir: string, manifest: Manifest, now: EmbedderFingerpr
       'or put back the files it was built with');
 }
 
+/** Floats in FILES.crossFit: per fold, its projection's mean and weights, then every row's LDA part. */
+function crossFitFloats(manifest: Manifest, dimIn: number): number {
+  return manifest.cross_fit!.dims.reduce((n, m) => n + dimIn + dimIn * m + manifest.count * m, 0);
+}
+
 /**
- * Reads FILES.crossFit: per fold, its projection, then every row's LDA part in that fold's space; their searches
- * walk the index's own graph.
+ * Reads FILES.crossFit (from `fd`, the file as the index opened and checked it; its length checked then): per fold,
+ * its projection, then every row's LDA part in that fold's space; their searches walk the index's own graph.
  */
-function readFoldSpaces(dir: string, manifest: Manifest, base: Projection, stored: Float32Array, storedDim: number, rows: readonly IndexedRow[], graph: IndexGraph): FoldSpace[] {
-  const crossFit = manifest.cross_fit!;
+function readFoldSpaces(fd: number, manifest: Manifest, base: Projection, stored: RowVectors, rows: readonly IndexedRow[], graph: IndexGraph): FoldSpace[] {
   const { dimIn } = base;
-  const expected = crossFit.dims.reduce((n, m) => n + dimIn + dimIn * m + manifest.count * m, 0);
-  const bytes = readFileSync(join(dir, FILES.crossFit));
-  if (crossFit.dims.length !== crossFit.folds || bytes.byteLength !== 4 * expected) {
-    throw new IndexLoadError(dir, `${FILES.crossFit} has ${bytes.byteLength} bytes, expected ${4 * expected} for ${crossFit.folds} folds`);
+  const all = new Float32Array(crossFitFloats(manifest, dimIn));
+  const bytes = new Uint8Array(all.buffer);
+  for (let done = 0; done < bytes.length; ) {
+    const n = readSync(fd, bytes, done, bytes.length - done, done);
+    if (n === 0) throw new Error(`${FILES.crossFit} ended at byte ${done} of ${bytes.length}`);
+    done += n;
   }
-  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   let at = 0;
   const take = (n: number) => all.subarray(at, (at += n));
-  return crossFit.dims.map((m, fold) => {
+  return manifest.cross_fit!.dims.map((m, fold) => {
     const projection: Projection = { ...base, dimOut: m, mean: take(dimIn), weights: take(dimIn * m) };
-    return new FoldSpace(fold, projection, take(manifest.count * m), stored, storedDim, rows, manifest.labels, graph);
+    return new FoldSpace(fold, projection, take(manifest.count * m), stored, rows, manifest.labels, graph);
   });
 }
 
@@ -132,15 +151,37 @@ function checkEmbedder(dir: string, manifest: Manifest, expected: OpenOptions['e
   checkFingerprint(dir, manifest, expected?.fingerprint);
 }
 
-/** Every file the manifest names is there and, unless `verify` is false, matches its checksum. */
-async function checkFiles(dir: string, manifest: Manifest, verify: boolean): Promise<void> {
-  for (const file of [FILES.hnsw, FILES.vectors, FILES.meta, ...(manifest.projection ? [FILES.projection] : []), ...(manifest.cross_fit ? [FILES.crossFit] : [])]) {
-    const path = join(dir, file);
-    if (!existsSync(path)) throw new IndexLoadError(dir, `missing ${file}`);
-    if (verify && (await sha256File(path)) !== manifest.checksums[file]) {
-      throw new IndexLoadError(dir, `${file} does not match its checksum in the manifest (corrupted or replaced)`);
-    }
-  }
+/**
+ * The files the manifest names, in the order an open needs them checked (the projection before the graph is made
+ * for its dimension, the graph before it is read, the cross-fit spaces, then the rest).
+ */
+function checkedFiles(manifest: Manifest): string[] {
+  return [...(manifest.projection ? [FILES.projection] : []), FILES.hnsw, ...(manifest.cross_fit ? [FILES.crossFit] : []), FILES.meta, FILES.vectors];
+}
+
+/**
+ * Every file the manifest names is there; unless `verify` is false, their checksums are computed from now on (in a
+ * thread of their own for a large index: verify-files.ts) in checkedFiles' order, and `check(file)` resolves once that
+ * file matches its checksum or rejects naming it. The open reads the rows meanwhile, the graph once its file is
+ * checked (hnswlib's reader must never see a damaged file), and resolves only when every file is checked: a damaged
+ * file is still refused, but the seconds of hashing overlap the reading instead of coming before it.
+ */
+function checkFiles(dir: string, manifest: Manifest, verify: boolean, threadMinBytes: number | undefined): (file: string) => Promise<void> {
+  const files = checkedFiles(manifest);
+  for (const file of files) if (!existsSync(join(dir, file))) throw new IndexLoadError(dir, `missing ${file}`);
+  if (!verify) return async () => undefined;
+  const sums = hashFiles(files.map((f) => join(dir, f)), threadMinBytes);
+  const checked = new Map(files.map((file, i) => [file, sums[i].then(
+    (sum) => {
+      if (sum !== manifest.checksums[file]) throw new IndexLoadError(dir, `${file} does not match its checksum in the manifest (corrupted or replaced)`);
+    },
+    (error: Error) => {
+      throw new IndexLoadError(dir, `${file} could not be read to check its checksum: ${error.message}`);
+    },
+  )]));
+  for (const p of checked.values()) p.catch(() => undefined);
+  // A file the index does not have (no projection, no cross-fit) has nothing to check.
+  return (file) => checked.get(file) ?? Promise.resolve();
 }
 
 /** A file of float32s, checked against the length the manifest implies. */
@@ -166,25 +207,66 @@ function readGraph(dir: string, manifest: Manifest, searchDim: number, efSearch:
   return hnsw;
 }
 
-/** Every row's metadata in id order, and each indexed dialogue's cross-validation fold. */
+/**
+ * One shared copy of each distinct value: SQLite hands out a new string (and JSON.parse a new array) per row, so a
+ * million rows would hold a million copies of "train", of each speaker's name, of each label list.
+ */
+class Interned<T> {
+  private readonly seen = new Map<string, T>();
+  constructor(private readonly make: (text: string) => T) {}
+  get(text: string): T {
+    let value = this.seen.get(text);
+    if (value === undefined) this.seen.set(text, (value = this.make(text)));
+    return value;
+  }
+}
+
+/**
+ * Every row's metadata in id order, and each indexed dialogue's cross-validation fold: read row by row (no second
+ * array of SQLite's records), repeated values shared (Interned; label lists are frozen, as they are shared).
+ */
 function readRows(dir: string, manifest: Manifest): { rows: IndexedRow[]; dialogueFolds: Map<string, number> } {
   const db = new Database(join(dir, FILES.meta), { readonly: true, fileMustExist: true });
-  const records = db.prepare('SELECT * FROM utterances ORDER BY id').all() as MetaRecord[];
-  db.close();
-  if (records.length !== manifest.count || records.some((r, i) => r.id !== i)) {
-    throw new IndexLoadError(dir, `${FILES.meta} rows do not match the manifest (${records.length} rows, ${manifest.count} expected)`);
-  }
+  const rows: IndexedRow[] = [];
   const dialogueFolds = new Map<string, number>();
-  const rows = records.map((r): IndexedRow => {
-    if (r.fold !== undefined && r.fold !== null) dialogueFolds.set(r.dialogue, r.fold);
-    const labels = JSON.parse(r.labels) as string[];
-    return {
-      id: r.id, corpus: r.corpus, split: r.split, dialogue: r.dialogue, turn: r.turn, speaker: r.speaker, text: r.text,
-      labels, sourceLabels: r.source_labels ? (JSON.parse(r.source_labels) as string[]) : labels, sourceId: r.source_id,
-      ...(r.scores ? { scores: JSON.parse(r.scores) as Record<string, number | null> } : {}),
-    };
-  });
+  const strings = new Interned((s) => s);
+  const lists = new Interned((json) => Object.freeze(JSON.parse(json) as string[]) as string[]);
+  try {
+    for (const r of db.prepare('SELECT * FROM utterances ORDER BY id').iterate() as IterableIterator<MetaRecord>) {
+      if (r.id !== rows.length || rows.length >= manifest.count) break;
+      const dialogue = strings.get(r.dialogue);
+      if (r.fold !== undefined && r.fold !== null) dialogueFolds.set(dialogue, r.fold);
+      const labels = lists.get(r.labels);
+      rows.push({
+        id: r.id, corpus: strings.get(r.corpus), split: strings.get(r.split), dialogue, turn: r.turn, speaker: strings.get(r.speaker), text: r.text,
+        labels, sourceLabels: r.source_labels ? lists.get(r.source_labels) : labels, sourceId: r.source_id,
+        ...(r.scores ? { scores: JSON.parse(r.scores) as Record<string, number | null> } : {}),
+      });
+    }
+    const count = (db.prepare('SELECT count(*) AS n FROM utterances').get() as { n: number }).n;
+    if (rows.length !== manifest.count || count !== manifest.count) {
+      throw new IndexLoadError(dir, `${FILES.meta} rows do not match the manifest (${count} rows, ${manifest.count} expected)`);
+    }
+  } finally {
+    db.close();
+  }
   return { rows, dialogueFolds };
+}
+
+/** The searched vectors: read on demand from the file (default), or all of them into the heap. */
+function openVectors(dir: string, manifest: Manifest, searchDim: number, options: OpenOptions): RowVectors {
+  if (options.vectors === 'memory') return new MemoryVectors(readFloats(dir, FILES.vectors, manifest.count * searchDim), searchDim);
+  try {
+    return new FileVectors(join(dir, FILES.vectors), manifest.count, searchDim, (options.vectorCacheMb ?? DEFAULT_VECTOR_CACHE_MB) * 2 ** 20);
+  } catch (error) {
+    throw new IndexLoadError(dir, `${FILES.vectors}: ${(error as Error).message}`);
+  }
+}
+
+/** Throws the checksum error of the first damaged file, if any is (after every file's check has settled). */
+async function firstDamaged(checked: (file: string) => Promise<void>, manifest: Manifest): Promise<void> {
+  const files = checkedFiles(manifest);
+  for (const file of files) await checked(file);
 }
 
 /** Row ids by dialogue, in turn order. */
@@ -204,7 +286,7 @@ interface IndexParts {
   manifest: Manifest;
   hnsw: hnswlib.HierarchicalNSW;
   /** Every row's vector in the searched space, row after row. */
-  vectors: Float32Array;
+  vectors: RowVectors;
   rows: readonly IndexedRow[];
   byDialogue: ReadonlyMap<string, readonly number[]>;
   exactSearchMaxRows: number;
@@ -217,7 +299,9 @@ interface IndexParts {
 }
 
 /**
- * An opened index: HNSW graph, raw vectors for exact search, and all row metadata in memory. It is the search space
+ * An opened index: the HNSW graph and all row metadata in memory; the searched vectors (exact scans, rows re-scored,
+ * MMR, cross-fitted walks) read from their file as needed through a bounded cache (row-vectors.ts), as the graph
+ * holds its own copy for its search. It is the search space
  * of every unseen query; `space()` gives a training utterance the space of its own fold.
  */
 export class DemoIndex implements SearchSpace {
@@ -229,13 +313,27 @@ export class DemoIndex implements SearchSpace {
   /** Dimension of the space searched: the embedder's, or the projection's output. */
   readonly searchDim: number;
   private readonly hnsw: hnswlib.HierarchicalNSW;
-  private readonly vectors: Float32Array;
+  private readonly vectors: RowVectors;
   private readonly byDialogue: ReadonlyMap<string, readonly number[]>;
   private readonly exactSearchMaxRows: number;
   private readonly projection: Projection | undefined;
   private readonly dialogueFolds: ReadonlyMap<string, number>;
-  /** The spaces fitted without each fold (empty when the index is not cross-fitted); set once, by open. */
-  private foldSpaces: readonly FoldSpace[] = [];
+  /** The spaces fitted without each fold, once read (foldSpaces). */
+  private foldSpacesRead: readonly FoldSpace[] | undefined;
+  /** Reads them (set by open where the index is cross-fitted; undefined once read). */
+  private readFoldSpacesLater: (() => FoldSpace[]) | undefined;
+
+  /**
+   * The spaces fitted without each fold (empty when the index is not cross-fitted), read on the first search that
+   * needs one: an open does not read what only cross-fitted searches (training utterances) use.
+   */
+  private get foldSpaces(): readonly FoldSpace[] {
+    if (!this.foldSpacesRead) {
+      this.foldSpacesRead = this.readFoldSpacesLater?.() ?? [];
+      this.readFoldSpacesLater = undefined;
+    }
+    return this.foldSpacesRead;
+  }
   /** The index's own space as the build wrote it (this index's search, without what was written since). */
   private readonly builtSpace: SearchSpace;
   /** What was written since the build (an empty state until a write or the write log's replay). */
@@ -266,7 +364,7 @@ export class DemoIndex implements SearchSpace {
   get writeTarget(): WriteTarget {
     return {
       builtRows: this.builtRows, builtDialogueRows: (dialogue) => this.byDialogue.get(dialogue) ?? [],
-      folds: this.foldSpaces.length > 0 ? this.manifest.cross_fit!.folds : undefined, foldSeed: this.manifest.cross_fit?.seed ?? DEFAULT_FOLD_SEED,
+      folds: this.crossFitted ? this.manifest.cross_fit!.folds : undefined, foldSeed: this.manifest.cross_fit?.seed ?? DEFAULT_FOLD_SEED,
       dim: this.manifest.embedder.dim,
     };
   }
@@ -316,7 +414,7 @@ export class DemoIndex implements SearchSpace {
 
   /** Whether this index can cross-fit (it has a learned projection and per-fold spaces). */
   get crossFitted(): boolean {
-    return this.foldSpaces.length > 0;
+    return this.readFoldSpacesLater !== undefined || (this.foldSpacesRead?.length ?? 0) > 0;
   }
 
   /** An embedder vector in the space this index searches (through its learned projection, if it has one). */
@@ -332,27 +430,54 @@ export class DemoIndex implements SearchSpace {
     const dir = resolve(dirArg);
     const manifest = readManifest(dir);
     checkEmbedder(dir, manifest, options.embedder);
-    await checkFiles(dir, manifest, options.verify !== false);
-    const projection = readProjection(dir, manifest);
-    const searchDim = projection ? projectedDim(projection) : manifest.embedder.dim;
-    const efSearch = options.efSearch ?? manifest.hnsw.efSearch;
-    const hnsw = readGraph(dir, manifest, searchDim, efSearch);
-    const vectors = readFloats(dir, FILES.vectors, manifest.count * searchDim);
-    const { rows, dialogueFolds } = readRows(dir, manifest);
-    const byDialogue = rowsByDialogue(rows);
-    const index = new DemoIndex({ dir, manifest, hnsw, vectors, rows, byDialogue, exactSearchMaxRows: options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection, dialogueFolds });
-    if (manifest.cross_fit) index.foldSpaces = index.openFoldSpaces(options.crossFitEf ?? DEFAULT_CROSS_FIT_EF);
-    return index;
+    const checked = checkFiles(dir, manifest, options.verify !== false, options.hashThreadMinBytes);
+    try {
+      // The rows (SQLite reads a damaged file without harm) while the graph's file is hashed; the graph once it is
+      // checked; the vectors' file is not read at all (by default), only hashed.
+      const { rows, dialogueFolds } = readRows(dir, manifest);
+      await checked(FILES.projection);
+      const projection = readProjection(dir, manifest);
+      const searchDim = projection ? projectedDim(projection) : manifest.embedder.dim;
+      const efSearch = options.efSearch ?? manifest.hnsw.efSearch;
+      await checked(FILES.hnsw);
+      const hnsw = readGraph(dir, manifest, searchDim, efSearch);
+      const vectors = openVectors(dir, manifest, searchDim, options);
+      const byDialogue = rowsByDialogue(rows);
+      const index = new DemoIndex({ dir, manifest, hnsw, vectors, rows, byDialogue, exactSearchMaxRows: options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection, dialogueFolds });
+      if (manifest.cross_fit) {
+        await checked(FILES.crossFit);
+        index.readFoldSpacesLater = index.openFoldSpaces(options.crossFitEf ?? DEFAULT_CROSS_FIT_EF);
+      }
+      await checked(FILES.meta);
+      await checked(FILES.vectors);
+      return index;
+    } catch (error) {
+      // A damaged file is named as such even where reading it failed first (a SQLite error, a row count).
+      await firstDamaged(checked, manifest);
+      throw error;
+    }
   }
 
-  /** The spaces fitted without each fold, which walk this index's graph (its links read on the first such search). */
-  private openFoldSpaces(crossFitEf: number): FoldSpace[] {
+  /**
+   * Checks what the spaces fitted without each fold need (a projection, folds, the file's length) and returns what
+   * reads them: they walk this index's graph (its links, too, read on the first such search).
+   */
+  private openFoldSpaces(crossFitEf: number): () => FoldSpace[] {
     const { dir, manifest, projection, dialogueFolds, byDialogue } = this;
     if (!projection) throw new IndexLoadError(dir, 'cross_fit without a projection in the manifest');
     if (dialogueFolds.size !== byDialogue.size || [...dialogueFolds.values()].some((f) => f >= manifest.cross_fit!.folds)) {
       throw new IndexLoadError(dir, `${FILES.meta} folds do not match the manifest's ${manifest.cross_fit!.folds} folds`);
     }
+    const crossFit = manifest.cross_fit!;
+    // The files as this index opened and checked them, read on the first cross-fitted search (see held-file.ts).
+    const crossFitFile = holdFile(join(dir, FILES.crossFit), this);
+    const expected = 4 * crossFitFloats(manifest, projection.dimIn);
+    const size = fstatSync(crossFitFile).size;
+    if (crossFit.dims.length !== crossFit.folds || size !== expected) {
+      throw new IndexLoadError(dir, `${FILES.crossFit} has ${size} bytes, expected ${expected} for ${crossFit.folds} folds`);
+    }
     let links: GraphLinks | undefined;
+    const graphFile = holdFile(join(dir, FILES.hnsw), this);
     const graph: IndexGraph = {
       projection,
       ef: crossFitEf,
@@ -360,20 +485,19 @@ export class DemoIndex implements SearchSpace {
       // Seeds from the graph's own search at its usual beam: the walk from rows it found with a narrower one
       // misses more (EmoryNLP train recall@10 0.987 with a beam of 16, 0.993 with 128).
       search: (query, k) => this.hnswSearch(query, k).map((h) => h.id),
-      links: () => (links ??= readGraphLinks(join(dir, FILES.hnsw), manifest.count)),
+      links: () => (links ??= readGraphLinks(join(dir, FILES.hnsw), manifest.count, graphFile)),
       dialogueRows: (dialogue) => this.byDialogue.get(dialogue) ?? [],
     };
-    return readFoldSpaces(dir, manifest, projection, this.vectors, this.searchDim, this.builtRows, graph);
+    return () => readFoldSpaces(crossFitFile, manifest, projection, this.vectors, this.builtRows, graph);
   }
 
-  /** A row's vector in the searched space (a built row's: a view of the stored vectors, not a copy). */
+  /** A row's vector in the searched space (a built row's: a view of the block of stored vectors it was read in). */
   vector(id: number): Float32Array {
     return this.live(this.builtSpace, -1).vector(id);
   }
 
   private builtVector(id: number): Float32Array {
-    const dim = this.searchDim;
-    return this.vectors.subarray(id * dim, (id + 1) * dim);
+    return this.vectors.row(id);
   }
 
   /** Row ids of one dialogue in turn order as the index holds it now, or [] when it does not (or it was removed). */
@@ -429,12 +553,12 @@ export class DemoIndex implements SearchSpace {
   private exactOver(query: Float32Array, k: number, ids: readonly number[]): Hit[] {
     const dim = this.searchDim;
     const scored: Hit[] = new Array(ids.length);
-    for (let n = 0; n < ids.length; n++) {
-      const offset = ids[n] * dim;
+    // Rows in runs where they are dense in the file (a wide filter, every row), else through the cache.
+    this.vectors.scan(ids, (n, data, offset) => {
       let dot = 0;
-      for (let i = 0; i < dim; i++) dot += query[i] * this.vectors[offset + i];
+      for (let i = 0; i < dim; i++) dot += query[i] * data[offset + i];
       scored[n] = { id: ids[n], score: dot };
-    }
+    });
     return scored.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
   }
 

@@ -1,0 +1,22 @@
+import { closeSync, openSync } from 'node:fs';
+
+/** Closes each held file once its owner is gone (an index replaced by a reload is dropped, never closed). */
+const closeWhenCollected = new FinalizationRegistry<number>((fd) => {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed: nothing to release.
+  }
+});
+
+/**
+ * Opens a file of an index for reading for as long as `owner` lives: what an open index reads later (vectors on
+ * demand, the graph's links on the first cross-fitted search) comes from the files it checked when it opened, even
+ * after a rebuild or a compaction has swapped another folder in under the same path (the old files stay readable
+ * while open, though renamed or removed).
+ */
+export function holdFile(path: string, owner: object): number {
+  const fd = openSync(path, 'r');
+  closeWhenCollected.register(owner, fd);
+  return fd;
+}
