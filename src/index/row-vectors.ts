@@ -7,9 +7,12 @@ import { holdFile } from './held-file.js';
  * operating system's page cache (not this process's RSS). The HNSW graph holds its own copy of every vector for its
  * search; this file is read only for what the graph does not do (exact scans of a narrow filter, rows re-scored,
  * MMR's pairs, cross-fitted walks), so it no longer doubles the serving memory. A file smaller than this is still
- * read block by block, as queries touch it (nothing is read at open). OpenOptions.vectorCacheMb.
+ * read block by block, as queries touch it (nothing is read at open). 256 MB holds every vector of a 100k index
+ * (208 MB at 520 dims), so a cross-fitted export there walks from memory after its first rows (with 64 MB, 30% of the
+ * rows, its cross-fitted half took more than twice as long: docs/PERFORMANCE.md); at 1M it is an eighth of the file,
+ * and plain top-k serving reads none of it. OpenOptions.vectorCacheMb.
  */
-export const DEFAULT_VECTOR_CACHE_MB = 64;
+export const DEFAULT_VECTOR_CACHE_MB = 256;
 /**
  * Rows read together from FILES.vectors into the cache: one. The rows a search reads (a graph walk's, a label's) lie
  * far apart in the file, so a larger block would fill the cache with rows nobody asked for; a scan of many rows in
