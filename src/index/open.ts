@@ -269,6 +269,17 @@ async function firstDamaged(checked: (file: string) => Promise<void>, manifest: 
   for (const file of files) await checked(file);
 }
 
+/**
+ * query[0, dim) . data[offset, offset + dim), one running sum (exact scans' order: their scores must not change). A
+ * function of its own: the same loop inside scan()'s callback read query and dim from the closure every step (an
+ * exact scan of 540 cached rows took 1.5 ms, against 0.8 ms inline).
+ */
+function dotAt(query: Float32Array, data: Float32Array, offset: number, dim: number): number {
+  let dot = 0;
+  for (let i = 0; i < dim; i++) dot += query[i] * data[offset + i];
+  return dot;
+}
+
 /** Row ids by dialogue, in turn order. */
 function rowsByDialogue(rows: readonly IndexedRow[]): Map<string, number[]> {
   const byDialogue = new Map<string, number[]>();
@@ -555,9 +566,7 @@ export class DemoIndex implements SearchSpace {
     const scored: Hit[] = new Array(ids.length);
     // Rows in runs where they are dense in the file (a wide filter, every row), else through the cache.
     this.vectors.scan(ids, (n, data, offset) => {
-      let dot = 0;
-      for (let i = 0; i < dim; i++) dot += query[i] * data[offset + i];
-      scored[n] = { id: ids[n], score: dot };
+      scored[n] = { id: ids[n], score: dotAt(query, data, offset, dim) };
     });
     return scored.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
   }
