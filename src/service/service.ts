@@ -156,7 +156,7 @@ export class DemoService {
     for (const [i, dir] of dirs.entries()) {
       const id = forced?.id ?? manifests[i].embedder.id;
       if (!embedders.has(id)) embedders.set(id, await acquire(id, manifests[i].embedder.fingerprint));
-      const index = await DemoIndex.open(dir, { embedder: embedders.get(id)!, crossFitEf: settings.crossFitEf });
+      const index = await DemoIndex.open(dir, { embedder: embedders.get(id)!, crossFitEf: settings.crossFitEf, vectorCacheMb: settings.vectorCacheMb });
       const name = options.names?.[i] ?? index.name;
       if (indexes.has(name)) throw new IndexSetError('INDEX_NAME_TAKEN', `two indexes are named "${name}"; name them with --index name=<dir>`);
       indexes.set(name, index);
