@@ -110,7 +110,7 @@ export class DemoService {
     private readonly writes: ReadonlyMap<string, IndexWrites>,
     /** One embedder per embedder id the indexes need. */
     readonly embedders: ReadonlyMap<string, Embedder>,
-    readonly limits: RequestLimits & Pick<Settings, 'maxWriteUtterances' | 'writeCallItems'>,
+    readonly limits: RequestLimits & Pick<Settings, 'maxWriteUtterances'> & { writeCallItems?: number },
     /** Whether the embedders are this service's to close (false: shared across openings, closed by their owner). */
     private readonly ownsEmbedders: boolean,
   ) {}
@@ -164,7 +164,9 @@ export class DemoService {
     }
     // A model's first call allocates and plans (tens of ms): pay it at start, not on a request.
     for (const embedder of embedders.values()) await embedder.embed(['warm up']);
-    return new DemoService(indexes, writes, embedders, settings, !shared);
+    // A write's sentences go in short calls only where queries may wait behind them (serve); a batch door's in full ones.
+    const limits = { ...settings, writeCallItems: options.role === 'serve' ? settings.writeCallItems : undefined };
+    return new DemoService(indexes, writes, embedders, limits, !shared);
   }
 
   /**
@@ -424,8 +426,9 @@ export class DemoService {
     } catch (error) {
       throw writeError(error, 'dialogues');
     }
-    // In short calls of their own: a query arriving meanwhile waits for one of them at most (ERC_DEMOS_WRITE_CALL_ITEMS).
-    const vectors = await this.embedderFor(index).embed(dialogues.flatMap((d) => d.turns.map((t) => t.text)), { signal, callItems: this.limits.writeCallItems });
+    // Serving, in short calls of their own: a query arriving meanwhile waits for one of them at most (ERC_DEMOS_WRITE_CALL_ITEMS).
+    const calls = this.limits.writeCallItems === undefined ? {} : { callItems: this.limits.writeCallItems };
+    const vectors = await this.embedderFor(index).embed(dialogues.flatMap((d) => d.turns.map((t) => t.text)), { signal, ...calls });
     this.checkOpen('addDialogues');
     const seq = await this.write(name, { op: 'add', dialogues, vectors }, 'dialogues');
     return {
