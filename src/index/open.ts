@@ -1,4 +1,4 @@
-import { existsSync, fstatSync, readFileSync, readSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
@@ -13,7 +13,7 @@ import type { SearchSpace } from './search-space.js';
 import { FILES, manifestSumLine, ManifestSchema, type Manifest } from './manifest.js';
 import { DEFAULT_VECTOR_CACHE_MB, FileVectors, MemoryVectors, type RowVectors } from './row-vectors.js';
 import { hashFiles } from './verify-files.js';
-import { holdFile } from './held-file.js';
+import { holdFile, readFullyAt } from './held-file.js';
 import { AddedVectors, applyWrites, checkWrite, dialogueRowsNow, emptyWrittenState, LiveSpace, type Write, type WrittenState, type WriteTarget } from './written.js';
 import { DEFAULT_FOLD_SEED } from './folds.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
@@ -127,12 +127,7 @@ function crossFitFloats(manifest: Manifest, dimIn: number): number {
 function readFoldSpaces(fd: number, manifest: Manifest, base: Projection, stored: RowVectors, rows: readonly IndexedRow[], graph: IndexGraph): FoldSpace[] {
   const { dimIn } = base;
   const all = new Float32Array(crossFitFloats(manifest, dimIn));
-  const bytes = new Uint8Array(all.buffer);
-  for (let done = 0; done < bytes.length; ) {
-    const n = readSync(fd, bytes, done, bytes.length - done, done);
-    if (n === 0) throw new Error(`${FILES.crossFit} ended at byte ${done} of ${bytes.length}`);
-    done += n;
-  }
+  readFullyAt(fd, new Uint8Array(all.buffer), 0, FILES.crossFit);
   let at = 0;
   const take = (n: number) => all.subarray(at, (at += n));
   return manifest.cross_fit!.dims.map((m, fold) => {

@@ -1,5 +1,5 @@
-import { fstatSync, readSync } from 'node:fs';
-import { holdFile } from './held-file.js';
+import { fstatSync } from 'node:fs';
+import { holdFile, readFullyAt } from './held-file.js';
 
 /**
  * Megabytes of an index's searched vectors (FILES.vectors) kept in the heap while serving, at most, in blocks read
@@ -150,14 +150,7 @@ export class FileVectors implements RowVectors {
 
   /** Reads `count` rows from row `first` into the start of `into`. */
   private read(into: Float32Array, first: number, count: number): void {
-    const bytes = new Uint8Array(into.buffer, into.byteOffset, count * this.dim * 4);
-    const position = first * this.dim * 4;
-    let done = 0;
-    while (done < bytes.length) {
-      const n = readSync(this.fd, bytes, done, bytes.length - done, position + done);
-      if (n === 0) throw new Error(`vectors file ended at byte ${position + done}, expected ${position + bytes.length}`);
-      done += n;
-    }
+    readFullyAt(this.fd, new Uint8Array(into.buffer, into.byteOffset, count * this.dim * 4), first * this.dim * 4, 'vectors file');
     this.reads += 1;
   }
 
