@@ -27,7 +27,7 @@ export const ERROR_CODES = {
   MODEL_CHANGED: "the model's files changed while they were being loaded",
   SETTING_INVALID: 'a setting (environment variable) has a bad value; the message names the variable',
   NOT_SUPPORTED: 'an operation erc-demos does not offer',
-  SERVICE_CLOSED: 'a DemoService was called after its close(): open a new one',
+  SERVICE_CLOSED: 'a DemoService, or an index it opened, was called after its close(): open a new one',
   AUTH_REQUIRED: 'a request without a key, or with a key that is not one of the service\'s (HTTP 401): send Authorization: Bearer <key>',
   AUTH_FORBIDDEN: 'a key without the scope or the index a request needs (HTTP 403); `param` names what was refused',
   KEYS_FILE_INVALID: 'the API keys file cannot be read or is malformed; the message names the file and the field',
@@ -193,10 +193,13 @@ export class NotSupportedError extends ErcDemosError {
   }
 }
 
-/** A DemoService called after its close() (a program's mistake: its embedders may be gone). */
+/**
+ * A DemoService called after its close(), or an index it opened (a program's mistake: its embedders may be gone, its
+ * graphs are freed). `what` names the call: `DemoService.plan`, `index meld`.
+ */
 export class ServiceClosedError extends ErcDemosError {
-  constructor(method: string) {
-    super('SERVICE_CLOSED', `DemoService.${method}: the service is closed; open a new one with DemoService.load`);
+  constructor(what: string) {
+    super('SERVICE_CLOSED', `${what}: the service is closed; open a new one with DemoService.load`);
     this.name = 'ServiceClosedError';
   }
 }

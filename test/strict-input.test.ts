@@ -204,7 +204,12 @@ describe('the doors over one index: HTTP, the library (DemoService), LangChain',
   it('a closed service refuses every call with SERVICE_CLOSED', async () => {
     const closed = await DemoService.load([join(dir, 'sample')]);
     const plan = closed.plan([{ utterance: 'hi' }]);
+    // An index taken from the service before its close: its graph is freed with the service (release-graph.ts).
+    const { index } = closed.index();
+    const query = index.queryVector(new Float32Array(index.manifest.embedder.dim).fill(0.05));
+    expect(index.search(query, 2)).toHaveLength(2);
     await closed.close();
+    expect(await thrown(() => index.search(query, 2))).toMatchObject({ code: 'SERVICE_CLOSED', message: expect.stringMatching(/^index sample: the service is closed/) });
     expect(Object.keys(ERROR_CODES)).toContain('SERVICE_CLOSED');
     expect(HTTP_STATUS.SERVICE_CLOSED).toBe(500);
     for (const call of [

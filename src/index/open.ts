@@ -3,12 +3,13 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import { CORPUS_FORMATS } from '../corpus/load.js';
-import { IndexLoadError } from '../errors.js';
+import { IndexLoadError, ServiceClosedError } from '../errors.js';
 import { fingerprintDifferences, type EmbedderFingerprint } from '../embed/fingerprint.js';
 import { project, projectedDim, type Projection } from '../embed/projection.js';
 import { DEFAULT_CROSS_FIT_EF, FoldSpace, type IndexGraph } from './fold-space.js';
 import { readGraphLinks, type GraphLinks } from './graph-links.js';
 import { recoverInterruptedBuilds } from './recover.js';
+import { releaseGraph } from './release-graph.js';
 import type { SearchSpace } from './search-space.js';
 import { FILES, manifestSumLine, ManifestSchema, type Manifest } from './manifest.js';
 import { DEFAULT_VECTOR_CACHE_MB, FileVectors, MemoryVectors, type RowVectors } from './row-vectors.js';
@@ -346,6 +347,8 @@ export class DemoIndex implements SearchSpace {
   private written: WrittenState;
   /** Vectors of added rows per space (-1: the index's own; else the fold's), kept across writes. */
   private readonly addedVectors = new Map<number, AddedVectors>();
+  /** Set by close(): the graphs are freed, and a search is refused. */
+  private closed = false;
 
   private constructor(parts: IndexParts) {
     ({ dir: this.dir, manifest: this.manifest, rows: this.builtRows, efSearch: this.efSearch, searchDim: this.searchDim, hnsw: this.hnsw, vectors: this.vectors,
@@ -566,8 +569,21 @@ export class DemoIndex implements SearchSpace {
     return scored.sort((a, b) => b.score - a.score || a.id - b.id).slice(0, k);
   }
 
+  /**
+   * Frees the graphs (this index's and those of its written rows) now rather than whenever V8 collects them
+   * (release-graph.ts); for a service's close, when no request is using the index any more. Later searches are
+   * refused with SERVICE_CLOSED.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    releaseGraph(this.hnsw);
+    for (const added of this.addedVectors.values()) added.close();
+  }
+
   /** The graph's k best rows (passing `filter`), best first; `ef`: the beam this once (default efSearch, at least k). */
   private hnswSearch(query: Float32Array, k: number, filter?: (id: number) => boolean, ef = this.efSearch): Hit[] {
+    if (this.closed) throw new ServiceClosedError(`index ${this.name}`);
     // The graph's beam must be at least k wide to return k results.
     const beam = Math.max(k, ef);
     if (beam !== this.efSearch) this.hnsw.setEf(beam);

@@ -1,4 +1,6 @@
 import hnswlib from 'hnswlib-node';
+import { ServiceClosedError } from '../errors.js';
+import { releaseGraph } from './release-graph.js';
 
 /**
  * Added rows past which a space puts them in a graph of their own: below it, the exact scan (about 0.7 ms per 1,000
@@ -28,6 +30,7 @@ export class WrittenGraph {
   /** Added rows whose vectors can be asked for (the newest state's). */
   private available = 0;
   private filling = false;
+  private closed = false;
 
   constructor(
     dim: number,
@@ -50,8 +53,15 @@ export class WrittenGraph {
     setImmediate(() => this.fill());
   }
 
+  /** Stops the filling and frees the graph (its index is closed; release-graph.ts). */
+  close(): void {
+    this.closed = true;
+    releaseGraph(this.hnsw);
+  }
+
   /** The k best added rows in the graph that `accept` lets through, as added-row numbers (best first). */
   search(query: Float32Array, k: number, accept: (n: number) => boolean): number[] {
+    if (this.closed) throw new ServiceClosedError('the graph of written rows');
     const n = Math.min(k, this.count);
     if (n <= 0) return [];
     this.hnsw.setEf(Math.max(EF_SEARCH, n));
@@ -59,6 +69,7 @@ export class WrittenGraph {
   }
 
   private fill(): void {
+    if (this.closed) return;
     const until = performance.now() + SLICE_MS;
     while (this.count < this.available && performance.now() < until) {
       if (this.count === this.capacity) {

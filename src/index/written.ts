@@ -242,6 +242,11 @@ export class AddedVectors {
     return this.graph;
   }
 
+  /** Frees the graph (its index is closed). */
+  close(): void {
+    this.graph?.close();
+  }
+
   /** Computes the vectors of the first `rows` added rows not computed yet (capacity doubling as rows are added). */
   private fill(state: WrittenState, rows: number): void {
     for (; this.count < rows; this.count++) {

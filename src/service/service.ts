@@ -170,19 +170,20 @@ export class DemoService {
   }
 
   /**
-   * Refuses further work and waits for the embedder calls in flight: a process must not exit while a worker thread
-   * is inside an onnxruntime call (the teardown crashes it).
+   * Refuses further work, frees the indexes' graphs and waits for the embedder calls in flight: a process must not
+   * exit while a worker thread is inside an onnxruntime call (the teardown crashes it).
    */
   async close(): Promise<void> {
     this.closed = true;
     for (const writes of this.writes.values()) writes.close();
+    for (const index of this.indexes.values()) index.close();
     if (!this.ownsEmbedders) return;
     await Promise.all([...this.embedders.values()].map((e) => e.close?.()));
   }
 
   /** Refuses a call on a closed service with a coded error (its embedders may be closed). */
   private checkOpen(method: string): void {
-    if (this.closed) throw new ServiceClosedError(method);
+    if (this.closed) throw new ServiceClosedError(`DemoService.${method}`);
   }
 
   /** The named index, or the only one when no name is given, with the name it is served under. */
