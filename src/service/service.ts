@@ -151,19 +151,30 @@ export class DemoService {
     }
     const { shared } = options;
     const acquire = (spec: string, wanted?: EmbedderFingerprint | null) => (shared ? shared.get(spec, wanted ?? undefined) : createQueryEmbedder(spec, options.role, settings));
-    const forced = options.embedder ? await acquire(options.embedder, manifests[0]?.embedder.fingerprint) : undefined;
-    if (forced) embedders.set(forced.id, forced);
-    for (const [i, dir] of dirs.entries()) {
-      const id = forced?.id ?? manifests[i].embedder.id;
-      if (!embedders.has(id)) embedders.set(id, await acquire(id, manifests[i].embedder.fingerprint));
-      const index = await DemoIndex.open(dir, { embedder: embedders.get(id)!, crossFitEf: settings.crossFitEf, vectorCacheMb: settings.vectorCacheMb });
-      const name = options.names?.[i] ?? index.name;
-      if (indexes.has(name)) throw new IndexSetError('INDEX_NAME_TAKEN', `two indexes are named "${name}"; name them with --index name=<dir>`);
-      indexes.set(name, index);
-      writes.set(name, IndexWrites.open(index, { busyTimeoutMs: settings.writeLockTimeoutMs }));
+    try {
+      const forced = options.embedder ? await acquire(options.embedder, manifests[0]?.embedder.fingerprint) : undefined;
+      if (forced) embedders.set(forced.id, forced);
+      for (const [i, dir] of dirs.entries()) {
+        const id = forced?.id ?? manifests[i].embedder.id;
+        if (!embedders.has(id)) embedders.set(id, await acquire(id, manifests[i].embedder.fingerprint));
+        const index = await DemoIndex.open(dir, { embedder: embedders.get(id)!, crossFitEf: settings.crossFitEf, vectorCacheMb: settings.vectorCacheMb });
+        const name = options.names?.[i] ?? index.name;
+        if (indexes.has(name)) {
+          index.close();
+          throw new IndexSetError('INDEX_NAME_TAKEN', `two indexes are named "${name}"; name them with --index name=<dir>`);
+        }
+        indexes.set(name, index);
+        writes.set(name, IndexWrites.open(index, { busyTimeoutMs: settings.writeLockTimeoutMs }));
+      }
+      // A model's first call allocates and plans (tens of ms): pay it at start, not on a request.
+      for (const embedder of embedders.values()) await embedder.embed(['warm up']);
+    } catch (error) {
+      // A failed load (a damaged index among several: a SIGHUP reload refused) keeps nothing of what it opened.
+      for (const w of writes.values()) w.close();
+      for (const index of indexes.values()) index.close();
+      if (!shared) await Promise.all([...embedders.values()].map((e) => e.close?.()));
+      throw error;
     }
-    // A model's first call allocates and plans (tens of ms): pay it at start, not on a request.
-    for (const embedder of embedders.values()) await embedder.embed(['warm up']);
     // A write's sentences go in short calls only where queries may wait behind them (serve); a batch door's in full ones.
     const limits = { ...settings, writeCallItems: options.role === 'serve' ? settings.writeCallItems : undefined };
     return new DemoService(indexes, writes, embedders, limits, !shared);
