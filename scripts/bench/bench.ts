@@ -9,7 +9,8 @@
  *     rotating order, each side's figures the medians of its rounds, so that other work on the machine falls on all;
  *  3. the same loads against the peers: LangChain.js' SemanticSimilarityExampleSelector over a MemoryVectorStore with
  *     our embedder (scripts/bench/bench-peer.ts, the row kept from before), and over @langchain/community's HNSWLib
- *     with USE-lite on TensorFlow.js (peer A) or with our embedder (peer B) (scripts/bench/peers/peer-hnswlib.ts);
+ *     with USE-lite on TensorFlow.js (peer A) or with our embedder (peer B) (scripts/bench/peers/peer-hnswlib.ts), and
+ *     peer B once more with its graph searching at our ef (peer_b_ef_* keys: the same recall as ours);
  *  4. the replay load: MELD test once through in its order, repeats included, at concurrency 16, against the service
  *     with its query cache on (the default) and off, a fresh server each time, alternating, R times each: hit rate
  *     (from /metrics) and requests/s, medians;
@@ -144,7 +145,7 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
   const indexDir = join(work, `meld-${runNumber}`);
   const build = await run(['bin/erc-demos.mjs', 'build', '--corpus', 'meld', '--data', values.data!, '--split', 'train', '--projection', 'none', '--out', indexDir]);
   if (build.code !== 0) throw new Error(`build failed: ${build.stderr}`);
-  const count = (JSON.parse(readFileSync(join(indexDir, 'manifest.json'), 'utf8')) as { count: number }).count;
+  const { count, hnsw: { efSearch } } = JSON.parse(readFileSync(join(indexDir, 'manifest.json'), 'utf8')) as { count: number; hnsw: { efSearch: number } };
   log(`built ${count} utterances in ${build.seconds.toFixed(1)} s, peak RSS ${build.peakRssMb.toFixed(0)} MB`);
 
   const workers = embedThreads('serve');
@@ -171,12 +172,14 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
   const sides = [
     await side('ours', ['bin/erc-demos.mjs', 'serve', '--index', indexDir, '--port', '0'], 2000, workers, CACHE_OFF),
     await side('peer B (selector + HNSWLib + our embedder)', [...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'ours', '--port', '0'], 2000, workers),
+    // Peer B searching at our ef (the index's efSearch): the same recall, so the difference left is the service layer.
+    await side('peer B at our ef', [...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'ours', '--ef', String(efSearch), '--port', '0'], 2000, workers),
     await side('peer A (selector + HNSWLib + TF.js USE-lite)', [...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'tfjs', '--port', '0'], 1000, 0),
     await side('peer (selector + MemoryVectorStore + our embedder)', [...tsx, 'scripts/bench/bench-peer.ts', '--index', indexDir, '--port', '0'], 500, workers),
   ];
   await compare(sides, loads, rounds);
-  const [oursSide, peerBSide, peerASide, memorySide] = sides;
-  const [c1, c16, peerB, peerA, memory] = [oursSide.c1!, c16Of(oursSide), c16Of(peerBSide), c16Of(peerASide), c16Of(memorySide)];
+  const [oursSide, peerBSide, peerBEfSide, peerASide, memorySide] = sides;
+  const [c1, c16, peerB, peerBEf, peerA, memory] = [oursSide.c1!, c16Of(oursSide), c16Of(peerBSide), c16Of(peerBEfSide), c16Of(peerASide), c16Of(memorySide)];
 
   const { cacheOn, cacheOff } = await replay(indexDir, loads, rounds);
 
@@ -237,6 +240,16 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
     peer_b_c16_cpu_main_ms: peerB.cpu.main_ms,
     peer_b_c16_cpu_embed_ms: peerB.cpu.embed_ms,
     peer_b_c16_cpu_total_ms: peerB.cpu.total_ms,
+    peer_b_ef: efSearch,
+    peer_b_ef_c1_p50_ms: peerBEfSide.c1!.p50_ms,
+    peer_b_ef_c1_p99_ms: peerBEfSide.c1!.p99_ms,
+    peer_b_ef_c16_p50_ms: peerBEf.p50_ms,
+    peer_b_ef_c16_p99_ms: peerBEf.p99_ms,
+    peer_b_ef_c16_rps: round(peerBEf.rps),
+    peer_b_ef_rps_ratio: round(c16.rps / peerBEf.rps, 2),
+    peer_b_ef_c16_cpu_main_ms: peerBEf.cpu.main_ms,
+    peer_b_ef_c16_cpu_embed_ms: peerBEf.cpu.embed_ms,
+    peer_b_ef_c16_cpu_total_ms: peerBEf.cpu.total_ms,
     replay_requests: loads.replayCount,
     replay_cache_hit_rate: round(cacheOn.hitRate, 3),
     replay_rps_cache_on: round(cacheOn.rps),
@@ -251,7 +264,7 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
     minilm_c16_p99_ms: minilmC16.p99_ms,
     minilm_c16_rps: round(minilmC16.rps),
     errors: c16.errors + cacheOn.errors + cacheOff.errors + minilmC16.errors,
-    peer_errors: memory.errors + peerA.errors + peerB.errors,
+    peer_errors: memory.errors + peerA.errors + peerB.errors + peerBEf.errors,
   };
 }
 

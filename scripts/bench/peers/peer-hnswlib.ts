@@ -9,7 +9,9 @@
  *   --embeddings ours  peer B: an Embeddings over this project's embedder, its worker threads and scheduler (no cache).
  * The documents' vectors are read from our index (built with --projection none), which the same model made (cosine
  * 1.000000 to TF.js, docs/PERFORMANCE.md), so a peer skips the build; every query is embedded live.
- *   node --import tsx scripts/bench/peers/peer-hnswlib.ts --index <dir> --embeddings tfjs|ours --port <n>
+ * With --ef <n>, the store's graph searches at that beam instead (the index's own efSearch: peer B at our recall), so
+ * that what our service layer costs shows apart from what the wider search costs.
+ *   node --import tsx scripts/bench/peers/peer-hnswlib.ts --index <dir> --embeddings tfjs|ours [--ef <n>] --port <n>
  */
 import { parseArgs } from 'node:util';
 import { initModel, type EmbeddingsModel } from '@energetic-ai/embeddings';
@@ -23,7 +25,7 @@ import { createEmbedder } from '../../../src/embed/create.js';
 import type { Embedder } from '../../../src/embed/types.js';
 import { DemoIndex } from '../../../src/index/open.js';
 
-const { values } = parseArgs({ options: { index: { type: 'string' }, embeddings: { type: 'string', default: 'ours' }, port: { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { index: { type: 'string' }, embeddings: { type: 'string', default: 'ours' }, ef: { type: 'string' }, port: { type: 'string', default: '0' } } });
 if (values.embeddings !== 'tfjs' && values.embeddings !== 'ours') throw new Error(`--embeddings must be tfjs or ours, got ${values.embeddings}`);
 const index = await DemoIndex.open(values.index!);
 if (index.manifest.projection) throw new Error('the peers compare raw embeddings: give an index built with --projection none');
@@ -75,6 +77,11 @@ const store = new ScoredHNSWLib(embeddings, { space: 'cosine', numDimensions: in
 const rows = index.rows.filter((r) => !r.removed);
 await store.addVectors(rows.map((r) => Array.from(index.vector(r.id))),
   rows.map((r) => new Document({ pageContent: r.text, metadata: { text: r.text, label: r.labels[0] ?? null, speaker: r.speaker, dialogue: r.dialogue } })));
+if (values.ef !== undefined) {
+  const ef = Number(values.ef);
+  if (!Number.isInteger(ef) || ef < 1) throw new Error(`--ef must be a positive integer, got ${values.ef}`);
+  store.index.setEf(ef);
+}
 await embeddings.embedQuery('warm up');
 
 const app = express();
@@ -92,5 +99,5 @@ app.get('/demonstrations', async (req, res) => {
 });
 const server = app.listen(Number(values.port), '127.0.0.1', () => {
   const address = server.address();
-  console.error(`peer (${values.embeddings}) listening on http://127.0.0.1:${typeof address === 'object' && address ? address.port : values.port}`);
+  console.error(`peer (${values.embeddings}${values.ef ? `, ef ${values.ef}` : ''}) listening on http://127.0.0.1:${typeof address === 'object' && address ? address.port : values.port}`);
 });
