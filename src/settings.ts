@@ -43,6 +43,8 @@ const SETTINGS = {
   writeLockTimeoutMs: { env: 'ERC_DEMOS_WRITE_LOCK_TIMEOUT_MS', default: 10_000, min: 0, doc: 'how long a write waits for another process writing to the same index (writes are serialised by the write log\'s lock) before it fails with WRITE_BUSY' },
   compactHintPercent: { env: 'ERC_DEMOS_COMPACT_HINT_PERCENT', default: 20, min: 1, doc: 'per cent of an index\'s rows written (added, relabelled or removed) since its space was chosen, past which `serve` logs a hint to run `erc-demos compact`' },
   compactHintRows: { env: 'ERC_DEMOS_COMPACT_HINT_ROWS', default: 5000, min: 1, doc: 'rows written since an index\'s build (added or relabelled: searched beside its graph, the newest and the relabelled ones by an exact scan, about 0.7 ms per 1,000 on a 2-core machine, added ones past 2,000 through a graph of their own filled between requests) past which `serve` logs a hint to run `erc-demos compact`, whatever their share' },
+  // Logs (src/server/log-destination.ts).
+  logFlushMs: { env: 'ERC_DEMOS_LOG_FLUSH_MS', default: 100, min: 0, doc: 'request log lines are written to stdout in blocks, each line at most this late (or once 8 KB are held), a line at level error or above at once with those before it, and all of them at exit: one write per block instead of one per request (about a tenth of a GET\'s main-thread time at concurrency 16); a kill -9 loses at most this much of the request log; 0: each line written as made' },
   shutdownTimeoutMs: { env: 'ERC_DEMOS_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, doc: 'on SIGTERM/SIGINT, time for in-flight requests to finish before every connection is closed and the process exits' },
 } as const;
 

@@ -2,6 +2,7 @@ import { createQueryEmbedder } from '../embed/create.js';
 import { SharedEmbedders } from '../embed/shared-embedders.js';
 import { createApp } from '../server/app.js';
 import { createHttpServer } from '../server/http-server.js';
+import { BlockLogDestination } from '../server/log-destination.js';
 import { createLogger } from '../server/logging.js';
 import { ReloadableService } from '../server/reloadable.js';
 import { ApiKeys } from '../keys/ring.js';
@@ -75,7 +76,7 @@ export async function runServe(o: ServeCommandOptions): Promise<void> {
   console.error(`starting: opening ${o.index ? o.index.join(', ') : 'the default index'}`);
   const settings = settingsFromEnv();
   const keys = openAccess(o, settings);
-  const logger = createLogger(settings.logLevel);
+  const logger = createLogger(settings.logLevel, new BlockLogDestination(settings.logFlushMs));
   // One embedder pool per model for the life of the process: every reopening reuses it (shared-embedders.ts).
   const embedders = new SharedEmbedders((spec) => createQueryEmbedder(spec, 'serve', settings));
   // What SIGHUP reopens: the --index arguments, or the default index's directory once found or built.

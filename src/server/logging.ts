@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { SettingError } from '../errors.js';
 import { keyNameOf } from '../keys/auth.js';
 
@@ -19,12 +19,25 @@ const REDACTED = ['req.headers.authorization', 'req.headers["proxy-authorization
  * the start, naming the variable); stdout by default, each line written at once (pino's synchronous destination: an
  * asynchronous one measured worse here, each line waking a thread-pool thread on an already busy 2-core machine).
  */
-export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+export function createLogger(level = 'info', destination?: DestinationStream & { flush?: () => void }): Logger {
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(level)) throw new SettingError(`ERC_DEMOS_LOG_LEVEL=${level}: must be one of ${levels.join(', ')}`);
-  const options = { level, base: { service: 'erc-demos' }, redact: { paths: REDACTED, censor: '[redacted]' } };
+  const options: LoggerOptions = { level, base: { service: 'erc-demos' }, redact: { paths: REDACTED, censor: '[redacted]' } };
+  // A destination that holds lines (log-destination.ts) writes an error's line at once, with those before it.
+  const flush = destination?.flush?.bind(destination);
+  if (flush) {
+    options.hooks = {
+      logMethod(args, method, levelValue) {
+        method.apply(this, args);
+        if (levelValue >= ERROR_LEVEL) flush();
+      },
+    };
+  }
   return destination ? pino(options, destination) : pino(options);
 }
+
+/** pino's number for level error. */
+const ERROR_LEVEL = 50;
 
 /** What a request's line says of it: id, method, path (and the query string at debug level only). */
 interface RequestFields {
