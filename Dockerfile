@@ -32,8 +32,11 @@ COPY data ./data
 RUN mkdir -p /app/indexes && chown 1000:1000 /app/indexes
 VOLUME ["/app/indexes"]
 USER 1000:1000
+# GLIBC_TUNABLES: glibc gives large allocations transparent huge pages, so hnswlib's reading of a 1M-row graph (2.2 GB
+# in one allocation) takes half the time (docs/PERFORMANCE.md, serving memory and start); npm start sets it too.
 ENV HOST=0.0.0.0 \
-    PORT=8080
+    PORT=8080 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=300s \
   CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

@@ -47,6 +47,10 @@ describe('Dockerfile, docker-compose.yml and deploy/nginx.conf (parsed, not run)
     expect(dockerfile).toMatch(/^CMD \["node", "bin\/erc-demos\.mjs", "serve"\]$/m);
     expect(dockerfile).toMatch(/^EXPOSE 8080$/m);
     expect(dockerfile).toMatch(/HOST=0\.0\.0\.0/);
+    // Transparent huge pages for glibc's large allocations (the graph's read at 1M rows), in the image as in npm start.
+    const runtime = instructions(dockerfile.slice(dockerfile.lastIndexOf('\nFROM ')));
+    expect(runtime.some(([op, arg]) => op === 'ENV' && /(^|\s)GLIBC_TUNABLES=glibc\.malloc\.hugetlb=1(\s|$)/.test(arg))).toBe(true);
+    expect(pkg.scripts.start).toBe('GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1} node bin/erc-demos.mjs serve');
   });
 
   it('two replicas build this directory, mount data read-only, share the index volume and report health from /healthz', () => {

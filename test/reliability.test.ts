@@ -14,6 +14,7 @@ import { createApp } from '../src/server/app.js';
 import { createHttpServer } from '../src/server/http-server.js';
 import { newLifecycle } from '../src/server/shutdown.js';
 import { DemoService } from '../src/service/service.js';
+import { batchSettings } from '../src/cli/batch-settings.js';
 import { DEFAULT_SETTINGS, SETTINGS_TABLE, settingsFromEnv } from '../src/settings.js';
 import { tempDir } from './helpers.js';
 
@@ -223,6 +224,12 @@ describe('settings', () => {
     expect(settingsFromEnv({}).maxBatchQueries).toBe(1000);
     expect(() => settingsFromEnv({ ERC_DEMOS_SHUTDOWN_TIMEOUT_MS: 'soon' })).toThrow(/ERC_DEMOS_SHUTDOWN_TIMEOUT_MS=soon: must be an integer/);
     expect(() => settingsFromEnv({ ERC_DEMOS_MAX_LIST_ITEMS: '0' })).toThrow(/ERC_DEMOS_MAX_LIST_ITEMS=0: must be at least 1/);
+  });
+
+  it('prompts and eval keep every vector they read unless ERC_DEMOS_VECTOR_CACHE_MB is set', () => {
+    expect(batchSettings({}).vectorCacheMb).toBe(Number.POSITIVE_INFINITY);
+    expect(batchSettings({ ERC_DEMOS_VECTOR_CACHE_MB: '64' }).vectorCacheMb).toBe(64);
+    expect(settingsFromEnv({}).vectorCacheMb).toBe(256);
   });
 
   it('are all documented in docs/RELIABILITY.md with their defaults', () => {

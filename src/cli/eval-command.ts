@@ -1,8 +1,8 @@
-import { settingsFromEnv } from '../settings.js';
 import { loadSplitForIndex, type IndexSplitFlags } from './index-sources.js';
 import { evaluateRetrieval } from '../eval/evaluate.js';
 import { DemoService } from '../service/service.js';
 import { progressBar } from './progress.js';
+import { batchSettings } from './batch-settings.js';
 
 export interface EvalCommandOptions extends IndexSplitFlags {
   k: number;
@@ -14,7 +14,7 @@ export interface EvalCommandOptions extends IndexSplitFlags {
 
 /** erc-demos eval: a table for people, or one JSON object (--json) for scripts. */
 export async function runEval(o: EvalCommandOptions): Promise<void> {
-  const service = await DemoService.load([o.index], { settings: settingsFromEnv() });
+  const service = await DemoService.load([o.index], { settings: batchSettings() });
   const { index } = service.index();
   const corpus = loadSplitForIndex(index.manifest, o);
   const bar = progressBar('eval');

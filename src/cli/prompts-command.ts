@@ -1,4 +1,3 @@
-import { settingsFromEnv } from '../settings.js';
 import { basename } from 'node:path';
 import { sampleDialogues, sampleMismatch, type SampleSpec } from '../corpus/sample.js';
 import type { Dialogue } from '../corpus/types.js';
@@ -15,6 +14,7 @@ import { DemoService } from '../service/service.js';
 import { STRATEGIES, type Strategy } from '../retrieve/select.js';
 import type { PromptFormat } from '../prompt/formats.js';
 import { progressBar } from './progress.js';
+import { batchSettings } from './batch-settings.js';
 
 export interface PromptsCommandOptions extends IndexSplitFlags {
   /** Export a sample of the split's dialogues; the index must hold the same sample (its demonstration pool). */
@@ -82,7 +82,7 @@ export async function runPromptExport(o: PromptsCommandOptions): Promise<void> {
     ...base,
     demo: { block: o.demoBlock ?? base.demo.block, item: o.demoItem ?? base.demo.item, separator: o.demoSeparator ?? base.demo.separator },
   };
-  const service = await DemoService.load([o.index], { settings: settingsFromEnv() });
+  const service = await DemoService.load([o.index], { settings: batchSettings() });
   const { index } = service.index();
   const corpus = loadSplitForIndex(index.manifest, o);
   if (corpus.skipped.length) console.error(`skipped ${corpus.skipped.length} rows (first: ${corpus.skipped[0].file}:${corpus.skipped[0].line}: ${corpus.skipped[0].reason})`);

@@ -195,9 +195,13 @@ function readProjection(dir: string, manifest: Manifest): Projection | undefined
   return { kind: 'lda', dimIn, dimOut, mean: all.slice(0, dimIn), weights: all.slice(dimIn), blend, shrinkage };
 }
 
-function readGraph(dir: string, manifest: Manifest, searchDim: number, efSearch: number): hnswlib.HierarchicalNSW {
+/**
+ * Reads the graph in a thread of libuv's pool (hnswlib-node's readIndex), so the open reads the rows meanwhile: at
+ * 1M rows hnswlib's reader takes 13 s (2.2 GB, a seek and two position reads per row, a page fault per 4 KB).
+ */
+async function readGraph(dir: string, manifest: Manifest, searchDim: number, efSearch: number): Promise<hnswlib.HierarchicalNSW> {
   const hnsw = new hnswlib.HierarchicalNSW('cosine', searchDim);
-  hnsw.readIndexSync(join(dir, FILES.hnsw));
+  await hnsw.readIndex(join(dir, FILES.hnsw));
   if (hnsw.getCurrentCount() !== manifest.count) throw new IndexLoadError(dir, `HNSW holds ${hnsw.getCurrentCount()} vectors, manifest says ${manifest.count}`);
   hnsw.setEf(efSearch);
   return hnsw;
@@ -421,6 +425,11 @@ export class DemoIndex implements SearchSpace {
     return foldSpace ? this.live(foldSpace, fold!) : this;
   }
 
+  /** Refuses this index for an embedder other than the one it was built with (id and dimension, then model files). */
+  checkEmbedder(embedder: NonNullable<OpenOptions['embedder']>): void {
+    checkEmbedder(this.dir, this.manifest, embedder);
+  }
+
   /** Whether this index can cross-fit (it has a learned projection and per-fold spaces). */
   get crossFitted(): boolean {
     return this.readFoldSpacesLater !== undefined || (this.foldSpacesRead?.length ?? 0) > 0;
@@ -441,17 +450,20 @@ export class DemoIndex implements SearchSpace {
     checkEmbedder(dir, manifest, options.embedder);
     const checked = checkFiles(dir, manifest, options.verify !== false, options.hashThreadMinBytes);
     try {
-      // The rows (SQLite reads a damaged file without harm) while the graph's file is hashed; the graph once it is
-      // checked; the vectors' file is not read at all (by default), only hashed.
-      const { rows, dialogueFolds } = readRows(dir, manifest);
+      // The graph once its file is checked (the first hashed after the small projection), read in another thread
+      // while this one reads the rows (SQLite reads a damaged file without harm); the vectors' file is not read at
+      // all (by default), only hashed.
       await checked(FILES.projection);
       const projection = readProjection(dir, manifest);
       const searchDim = projection ? projectedDim(projection) : manifest.embedder.dim;
       const efSearch = options.efSearch ?? manifest.hnsw.efSearch;
       await checked(FILES.hnsw);
-      const hnsw = readGraph(dir, manifest, searchDim, efSearch);
+      const graph = readGraph(dir, manifest, searchDim, efSearch);
+      graph.catch(() => undefined);
+      const { rows, dialogueFolds } = readRows(dir, manifest);
       const vectors = openVectors(dir, manifest, searchDim, options);
       const byDialogue = rowsByDialogue(rows);
+      const hnsw = await graph;
       const index = new DemoIndex({ dir, manifest, hnsw, vectors, rows, byDialogue, exactSearchMaxRows: options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection, dialogueFolds });
       if (manifest.cross_fit) {
         await checked(FILES.crossFit);

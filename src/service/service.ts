@@ -156,8 +156,21 @@ export class DemoService {
       if (forced) embedders.set(forced.id, forced);
       for (const [i, dir] of dirs.entries()) {
         const id = forced?.id ?? manifests[i].embedder.id;
-        if (!embedders.has(id)) embedders.set(id, await acquire(id, manifests[i].embedder.fingerprint));
-        const index = await DemoIndex.open(dir, { embedder: embedders.get(id)!, crossFitEf: settings.crossFitEf, vectorCacheMb: settings.vectorCacheMb });
+        // The model loads in its threads while the index opens (at 1M rows, a second of the start).
+        const [model, opened] = await Promise.allSettled([
+          embedders.get(id) ?? acquire(id, manifests[i].embedder.fingerprint),
+          DemoIndex.open(dir, { crossFitEf: settings.crossFitEf, vectorCacheMb: settings.vectorCacheMb }),
+        ]);
+        if (model.status === 'fulfilled') embedders.set(id, model.value);
+        if (opened.status === 'rejected') throw opened.reason;
+        const index = opened.value;
+        try {
+          if (model.status === 'rejected') throw model.reason;
+          index.checkEmbedder(model.value);
+        } catch (error) {
+          index.close();
+          throw error;
+        }
         const name = options.names?.[i] ?? index.name;
         if (indexes.has(name)) {
           index.close();
