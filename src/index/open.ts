@@ -1,4 +1,4 @@
-import { existsSync, fstatSync, readFileSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
@@ -195,13 +195,20 @@ function readProjection(dir: string, manifest: Manifest): Projection | undefined
   return { kind: 'lda', dimIn, dimOut, mean: all.slice(0, dimIn), weights: all.slice(dimIn), blend, shrinkage };
 }
 
+/** Graph files of at least this many bytes are read in a thread of libuv's pool (readGraph). */
+const GRAPH_IN_THREAD_MIN_BYTES = 64 * 2 ** 20;
+
 /**
- * Reads the graph in a thread of libuv's pool (hnswlib-node's readIndex), so the open reads the rows meanwhile: at
- * 1M rows hnswlib's reader takes 13 s (2.2 GB, a seek and two position reads per row, a page fault per 4 KB).
+ * Reads the graph; a large one in a thread of libuv's pool (hnswlib-node's readIndex), so the open reads the rows
+ * meanwhile: at 1M rows hnswlib's reader takes 13 s (2.2 GB, a seek and two position reads per row, a page fault per
+ * 4 KB). A small one is read here: glibc gives an allocation under 32 MB made in a pool thread from that thread's
+ * arena, which keeps it once freed, and SIGHUP reloads of a MELD-sized index (22 MB) then grew RSS by twice as much.
  */
 async function readGraph(dir: string, manifest: Manifest, searchDim: number, efSearch: number): Promise<hnswlib.HierarchicalNSW> {
   const hnsw = new hnswlib.HierarchicalNSW('cosine', searchDim);
-  await hnsw.readIndex(join(dir, FILES.hnsw));
+  const file = join(dir, FILES.hnsw);
+  if (statSync(file).size >= GRAPH_IN_THREAD_MIN_BYTES) await hnsw.readIndex(file);
+  else hnsw.readIndexSync(file);
   if (hnsw.getCurrentCount() !== manifest.count) throw new IndexLoadError(dir, `HNSW holds ${hnsw.getCurrentCount()} vectors, manifest says ${manifest.count}`);
   hnsw.setEf(efSearch);
   return hnsw;
