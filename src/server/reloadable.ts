@@ -1,5 +1,6 @@
 import type { RequestListener } from 'node:http';
 import type { DemoService } from '../service/service.js';
+import { collectGarbage } from './collect-garbage.js';
 
 /** One opening of the served indexes: the service and the app over it, with the requests it is answering. */
 interface Generation {
@@ -21,6 +22,8 @@ export class ReloadableService {
   private current: Generation;
   private readonly retired = new Set<Generation>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** Set by close(): the process is ending, nothing to collect for. */
+  private closing = false;
 
   constructor(
     service: DemoService,
@@ -65,6 +68,7 @@ export class ReloadableService {
 
   /** Closes every generation (the current one and those still finishing): for shutdown. */
   async close(): Promise<void> {
+    this.closing = true;
     await this.chain;
     this.current.retired = true;
     this.retired.add(this.current);
@@ -75,9 +79,15 @@ export class ReloadableService {
     return { service, listener: this.makeApp(service), inFlight: 0, retired: false };
   }
 
-  /** A retired generation is closed (its embedders stopped) once its last request is over. */
+  /**
+   * A retired generation is closed (its indexes' graphs freed) once its last request is over, and what it held is
+   * collected then (collect-garbage.ts).
+   */
   private closeIfDone(generation: Generation): void {
     if (!generation.retired || generation.inFlight > 0 || generation.closed) return;
-    generation.closed = generation.service.close().finally(() => this.retired.delete(generation));
+    generation.closed = generation.service.close().finally(() => {
+      this.retired.delete(generation);
+      if (!this.closing) setImmediate(collectGarbage);
+    });
   }
 }
