@@ -104,6 +104,23 @@ function c16Of(side: Side) {
   };
 }
 
+/**
+ * A peer's keys, named `<prefix>_...`: c1 and c16 p50/p99, c16 requests/s, `<prefix>_rps_ratio` (ours / theirs at
+ * c16) and, with `cpu`, its c16 CPU a request by thread.
+ */
+function peerKeys(prefix: string, side: Side, oursRps: number, cpu = false): Record<string, number> {
+  const c16 = c16Of(side);
+  return {
+    [`${prefix}_c1_p50_ms`]: side.c1!.p50_ms,
+    [`${prefix}_c1_p99_ms`]: side.c1!.p99_ms,
+    [`${prefix}_c16_p50_ms`]: c16.p50_ms,
+    [`${prefix}_c16_p99_ms`]: c16.p99_ms,
+    [`${prefix}_c16_rps`]: round(c16.rps),
+    [`${prefix}_rps_ratio`]: round(oursRps / c16.rps, 2),
+    ...(cpu ? { [`${prefix}_c16_cpu_main_ms`]: c16.cpu.main_ms, [`${prefix}_c16_cpu_embed_ms`]: c16.cpu.embed_ms, [`${prefix}_c16_cpu_total_ms`]: c16.cpu.total_ms } : {}),
+  };
+}
+
 /** A counter's value in Prometheus text (0 when absent). */
 async function counter(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -225,31 +242,10 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
     peer_c16_p99_ms: memory.p99_ms,
     peer_c16_rps: round(memory.rps),
     rps_ratio_vs_peer: round(c16.rps / memory.rps, 2),
-    peer_a_c1_p50_ms: peerASide.c1!.p50_ms,
-    peer_a_c1_p99_ms: peerASide.c1!.p99_ms,
-    peer_a_c16_p50_ms: peerA.p50_ms,
-    peer_a_c16_p99_ms: peerA.p99_ms,
-    peer_a_c16_rps: round(peerA.rps),
-    peer_a_rps_ratio: round(c16.rps / peerA.rps, 2),
-    peer_b_c1_p50_ms: peerBSide.c1!.p50_ms,
-    peer_b_c1_p99_ms: peerBSide.c1!.p99_ms,
-    peer_b_c16_p50_ms: peerB.p50_ms,
-    peer_b_c16_p99_ms: peerB.p99_ms,
-    peer_b_c16_rps: round(peerB.rps),
-    peer_b_rps_ratio: round(c16.rps / peerB.rps, 2),
-    peer_b_c16_cpu_main_ms: peerB.cpu.main_ms,
-    peer_b_c16_cpu_embed_ms: peerB.cpu.embed_ms,
-    peer_b_c16_cpu_total_ms: peerB.cpu.total_ms,
+    ...peerKeys('peer_a', peerASide, c16.rps),
+    ...peerKeys('peer_b', peerBSide, c16.rps, true),
     peer_b_ef: efSearch,
-    peer_b_ef_c1_p50_ms: peerBEfSide.c1!.p50_ms,
-    peer_b_ef_c1_p99_ms: peerBEfSide.c1!.p99_ms,
-    peer_b_ef_c16_p50_ms: peerBEf.p50_ms,
-    peer_b_ef_c16_p99_ms: peerBEf.p99_ms,
-    peer_b_ef_c16_rps: round(peerBEf.rps),
-    peer_b_ef_rps_ratio: round(c16.rps / peerBEf.rps, 2),
-    peer_b_ef_c16_cpu_main_ms: peerBEf.cpu.main_ms,
-    peer_b_ef_c16_cpu_embed_ms: peerBEf.cpu.embed_ms,
-    peer_b_ef_c16_cpu_total_ms: peerBEf.cpu.total_ms,
+    ...peerKeys('peer_b_ef', peerBEfSide, c16.rps, true),
     replay_requests: loads.replayCount,
     replay_cache_hit_rate: round(cacheOn.hitRate, 3),
     replay_rps_cache_on: round(cacheOn.rps),
