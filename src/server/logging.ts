@@ -17,7 +17,8 @@ const REDACTED = ['req.headers.authorization', 'req.headers["proxy-authorization
 /**
  * The service's JSON log lines (pino), at a level the door passes (the setting ERC_DEMOS_LOG_LEVEL; a bad value stops
  * the start, naming the variable); stdout by default, each line written at once (pino's synchronous destination: an
- * asynchronous one measured worse here, each line waking a thread-pool thread on an already busy 2-core machine).
+ * asynchronous one measured worse here, each line waking a thread-pool thread on an already busy 2-core machine);
+ * `serve` gives it a destination that writes in blocks (log-destination.ts).
  */
 export function createLogger(level = 'info', destination?: DestinationStream & { flush?: () => void }): Logger {
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
