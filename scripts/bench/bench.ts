@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { loadCorpus } from '../../src/corpus/load.js';
 import { embedThreads } from '../../src/embed/create.js';
 import { runChild } from './child-run.js';
+import { median } from './median.js';
 import { runLoad, writeUtterances, type Load } from './load-client.js';
 import { cpuByPart } from './cpu-parts.js';
 import { cpuPerRequest, threadCpuMs, type CpuSplit } from './thread-cpu.js';
@@ -262,13 +263,6 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
     errors: c16.errors + cacheOn.errors + cacheOff.errors + minilmC16.errors,
     peer_errors: memory.errors + peerA.errors + peerB.errors + peerBEf.errors,
   };
-}
-
-/** Middle value (mean of the two middle ones for an even count). */
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : Number(((s[m - 1] + s[m]) / 2).toFixed(2));
 }
 
 try {

@@ -8,6 +8,7 @@
 import { parseArgs } from 'node:util';
 import { startServeProcess } from '../../test/support/serve-process.js';
 import { rssMb } from './child-run.js';
+import { median } from './median.js';
 
 const { values } = parseArgs({
   options: { index: { type: 'string' }, rounds: { type: 'string', default: '2' }, env: { type: 'string', multiple: true, default: ['GLIBC_TUNABLES=glibc.malloc.hugetlb=1'] }, json: { type: 'boolean', default: false } },
@@ -34,12 +35,6 @@ async function openOnce(env: NodeJS.ProcessEnv): Promise<Run> {
   if (answer.status !== 200) throw new Error(`GET /demonstrations answered ${answer.status}`);
   return { seconds: Number(seconds.toFixed(2)), rssMb: Math.round(rss) };
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return Number((s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2).toFixed(2));
-};
 
 // The plain side without the variables, whatever this process was started with (servers inherit its environment).
 for (const name of Object.keys(given)) delete process.env[name];
