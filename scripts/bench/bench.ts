@@ -1,7 +1,7 @@
 /**
  * Benchmark on MELD (npm run bench -- [--json] [--runs N] [--rounds R] [--data ../shared/data/meld]); each run does:
  *  1. a full MELD train index build (the CLI as a child process): utterances/s over its wall time, peak RSS;
- *  2. the service on that index, driven by autocannon in a separate process with the distinct MELD test utterances
+ *  2. the service on that index, driven by wrk (autocannon where wrk is not installed) in a separate process with the distinct MELD test utterances
  *     (in order, cycled), k=8, at concurrency 1 and 16: p50/p99 latency, requests/s, errors; its query cache off
  *     (ERC_DEMOS_EMBED_CACHE_MB=0), as the peers have none; the server's CPU per request by thread during the
  *     concurrency-16 load (/proc), and from it the embedding-bound ceiling of this machine and our share of it;
@@ -32,7 +32,7 @@ import { loadCorpus } from '../../src/corpus/load.js';
 import { embedThreads } from '../../src/embed/create.js';
 import { runChild } from './child-run.js';
 import { median } from './median.js';
-import { runLoad, writeUtterances, type Load } from './load-client.js';
+import { fastestClient, runLoad, writeUtterances, type Load } from './load-client.js';
 import { cpuByPart } from './cpu-parts.js';
 import { cpuPerRequest, threadCpuMs, type CpuSplit } from './thread-cpu.js';
 import { startServeProcess } from '../../test/support/serve-process.js';
@@ -54,7 +54,9 @@ const tsx = ['--import', 'tsx'];
 
 const run = (args: string[]) => runChild(args);
 
-const load = (url: string, connections: number, amount: number, utterances: string) => runLoad(url, utterances, { connections, amount, seconds: 30 });
+/** wrk where installed (Debian's package), else autocannon: load-client.ts says why. */
+const client = fastestClient();
+const load = (url: string, connections: number, amount: number, utterances: string) => runLoad(url, utterances, { connections, amount, seconds: 30, client });
 
 const MINILM = 'models/minilm-l6-random';
 const PEERS = 'scripts/bench/peers';
@@ -118,9 +120,16 @@ function peerKeys(prefix: string, side: Side, oursRps: number, cpu = false): Rec
     [`${prefix}_c16_p99_ms`]: c16.p99_ms,
     [`${prefix}_c16_rps`]: round(c16.rps),
     [`${prefix}_rps_ratio`]: round(oursRps / c16.rps, 2),
-    ...(cpu ? { [`${prefix}_c16_cpu_main_ms`]: c16.cpu.main_ms, [`${prefix}_c16_cpu_embed_ms`]: c16.cpu.embed_ms, [`${prefix}_c16_cpu_total_ms`]: c16.cpu.total_ms } : {}),
+    ...(cpu ? { [`${prefix}_c16_cpu_main_ms`]: c16.cpu.main_ms, [`${prefix}_c16_cpu_embed_ms`]: c16.cpu.embed_ms, [`${prefix}_c16_cpu_total_ms`]: c16.cpu.total_ms,
+      [`${prefix}_c16_embed_busy`]: embedBusy(c16.rps, c16.cpu.embed_ms, side.workers) } : {}),
   };
 }
+
+/**
+ * The share of the embedder's threads' time they were busy at `rps`: near 1, the embedder is what bounds the rate,
+ * and no service layer over the same embedder can answer more.
+ */
+const embedBusy = (rps: number, embedMs: number, workers: number) => round((rps * embedMs) / (1000 * workers), 3);
 
 /** A counter's value in Prometheus text (0 when absent). */
 async function counter(url: string, name: string): Promise<number> {
@@ -188,10 +197,10 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
   const side = async (name: string, args: string[], c16Amount: number, sideWorkers: number, env: NodeJS.ProcessEnv = {}): Promise<Side> =>
     ({ name, server: await startServeProcess(args, env), c16Amount, workers: sideWorkers, c16: [], cpu: [] });
   const sides = [
-    await side('ours', ['bin/erc-demos.mjs', 'serve', '--index', indexDir, '--port', '0'], 2000, workers, CACHE_OFF),
-    await side('peer B (selector + HNSWLib + our embedder)', [...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'ours', '--port', '0'], 2000, workers),
+    await side('ours', ['bin/erc-demos.mjs', 'serve', '--index', indexDir, '--port', '0'], 3000, workers, CACHE_OFF),
+    await side('peer B (selector + HNSWLib + our embedder)', [...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'ours', '--port', '0'], 3000, workers),
     // Peer B searching at our ef (the index's efSearch): the same recall, so the difference left is the service layer.
-    await side('peer B at our ef', [...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'ours', '--ef', String(efSearch), '--port', '0'], 2000, workers),
+    await side('peer B at our ef', [...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'ours', '--ef', String(efSearch), '--port', '0'], 3000, workers),
     await side('peer A (selector + HNSWLib + TF.js USE-lite)', [...tsx, `${PEERS}/peer-hnswlib.ts`, '--index', indexDir, '--embeddings', 'tfjs', '--port', '0'], 1000, 0),
     await side('peer (selector + MemoryVectorStore + our embedder)', [...tsx, 'scripts/bench/bench-peer.ts', '--index', indexDir, '--port', '0'], 500, workers),
   ];
@@ -236,6 +245,7 @@ async function benchOnce(runNumber: number, loads: Loads): Promise<Record<string
     c16_cpu_embed_ms: c16.cpu.embed_ms,
     c16_cpu_other_ms: c16.cpu.other_ms,
     c16_cpu_total_ms: c16.cpu.total_ms,
+    c16_embed_busy: embedBusy(c16.rps, c16.cpu.embed_ms, workers),
     ceiling_rps: round(ceiling),
     ceiling_share: round(c16.rps / ceiling, 3),
     peer_c1_p50_ms: memorySide.c1!.p50_ms,
@@ -292,12 +302,13 @@ try {
   const keys = Object.keys(results[0]);
   const summary: Record<string, number | string> = {
     machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`,
+    load_client: client,
     runs,
   };
   for (const k of keys) summary[k] = k.endsWith('errors') ? results.reduce((s, r) => s + r[k], 0) : median(results.map((r) => r[k]));
   const header = `| key | median of ${runs} | ${results.map((_, i) => `run ${i + 1}`).join(' | ')} |\n|---|---|${results.map(() => '---|').join('')}`;
   const rows = keys.map((k) => `| ${k} | ${summary[k]} | ${results.map((r) => r[k]).join(' | ')} |`).join('\n');
-  writeFileSync('docs/performance-results.md', `# Performance (generated)\n\nWritten by \`npm run bench -- --runs ${runs}\` on ${new Date().toISOString().slice(0, 10)}, ${summary.machine}. Latencies are autocannon's p50/p99 within a run; the first column is the median of the runs (errors: the sum). See docs/PERFORMANCE.md for the method.\n\n${header}\n${rows}\n`);
+  writeFileSync('docs/performance-results.md', `# Performance (generated)\n\nWritten by \`npm run bench -- --runs ${runs}\` on ${new Date().toISOString().slice(0, 10)}, ${summary.machine}. Latencies are ${client}'s p50/p99 within a run; the first column is the median of the runs (errors: the sum). See docs/PERFORMANCE.md for the method.\n\n${header}\n${rows}\n`);
   if (values.json) console.log(JSON.stringify(summary));
   else console.log(`${header}\n${rows}`);
 } finally {
