@@ -1,5 +1,6 @@
 import { project, type Projection } from '../embed/projection.js';
 import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
+import { excludedRows, lessExcluded, type AllowedRows, type FilteredRows } from './allowed-rows.js';
 import type { GraphLinks } from './graph-links.js';
 import type { RowVectors } from './row-vectors.js';
 import type { SearchSpace } from './search-space.js';
@@ -28,6 +29,8 @@ export interface IndexGraph {
   ef: number;
   /** Rows a search may cover (after its filter) for it to scan them exactly instead. */
   exactMaxRows: number;
+  /** The rows a filter's labels, splits and corpora allow (the index's, remembered per filter). */
+  allowedRows(filter: RowFilter): AllowedRows;
 }
 
 /**
@@ -81,20 +84,24 @@ export class FoldSpace implements SearchSpace {
   /** The row each vector handed out by vector() is: a search for it starts its walk there (no seed search). */
   private readonly rowOf = new WeakMap<Float32Array, number>();
 
+  /** The rows a filter allows, as the index remembers them (SearchSpace.filteredRows); undefined without a graph. */
+  filteredRows(filter: RowFilter): FilteredRows | undefined {
+    const graph = this.graph;
+    return graph ? lessExcluded(graph.allowedRows(filter), excludedRows(filter, graph.dialogueRows)) : undefined;
+  }
+
   search(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
     if (k <= 0) return [];
     const graph = this.graph;
     if (!graph || this.rawDim === 0 || this.rows.length <= graph.exactMaxRows) return this.exactSearch(query, k, filter);
     let allowed: ((id: number) => boolean) | undefined;
+    const excluded = excludedRows(filter, graph.dialogueRows);
     if (filter.labels || filter.splits || filter.corpora) {
-      const ids = this.rows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
-      if (ids.length <= graph.exactMaxRows) return this.exactOver(query, k, ids);
-      const set = new Set(ids);
-      allowed = (id) => set.has(id);
-    } else if (!isEmptyFilter(filter)) {
+      const rows = lessExcluded(graph.allowedRows(filter), excluded);
+      if (rows.count <= graph.exactMaxRows) return this.exactOver(query, k, rows.ids());
+      allowed = rows.allows;
+    } else if (excluded) {
       // Only exclusions (a dialogue, a row).
-      const excluded = new Set(filter.excludeIds);
-      for (const dialogue of filter.excludeDialogues ?? []) for (const id of graph.dialogueRows(dialogue)) excluded.add(id);
       allowed = (id) => !excluded.has(id);
     }
     const row = this.rowOf.get(query);

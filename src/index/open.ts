@@ -12,6 +12,7 @@ import { recoverInterruptedBuilds } from './recover.js';
 import { releaseGraph } from './release-graph.js';
 import type { SearchSpace } from './search-space.js';
 import { FILES, manifestSumLine, ManifestSchema, type Manifest } from './manifest.js';
+import { AllowedRowsCache, DEFAULT_FILTER_CACHE_MB, excludedRows, lessExcluded, type FilteredRows } from './allowed-rows.js';
 import { DEFAULT_VECTOR_CACHE_MB, FileVectors, MemoryVectors, type RowVectors } from './row-vectors.js';
 import { hashFiles } from './verify-files.js';
 import { holdFile, readFullyAt } from './held-file.js';
@@ -54,6 +55,8 @@ export interface OpenOptions {
   vectors?: 'file' | 'memory';
   /** Megabytes of vectors kept in the heap when read from the file (default DEFAULT_VECTOR_CACHE_MB). */
   vectorCacheMb?: number;
+  /** Megabytes of the rows filters allow kept, per filter (allowed-rows.ts; default DEFAULT_FILTER_CACHE_MB). */
+  filterCacheMb?: number;
   /** Files adding up to this many bytes or more are hashed in a thread of their own (default HASH_IN_THREAD_MIN_BYTES). */
   hashThreadMinBytes?: number;
 }
@@ -312,6 +315,8 @@ interface IndexParts {
   /** Dimension of the space searched: the embedder's, or the projection's output. */
   searchDim: number;
   projection: Projection | undefined;
+  /** The rows filters allow, remembered per filter. */
+  allowedRows: AllowedRowsCache;
   /** Each indexed dialogue's cross-validation fold. */
   dialogueFolds: ReadonlyMap<string, number>;
 }
@@ -334,6 +339,7 @@ export class DemoIndex implements SearchSpace {
   private readonly vectors: RowVectors;
   private readonly byDialogue: ReadonlyMap<string, readonly number[]>;
   private readonly exactSearchMaxRows: number;
+  private readonly allowedRows: AllowedRowsCache;
   private readonly projection: Projection | undefined;
   private readonly dialogueFolds: ReadonlyMap<string, number>;
   /** The spaces fitted without each fold, once read (foldSpaces). */
@@ -363,7 +369,8 @@ export class DemoIndex implements SearchSpace {
 
   private constructor(parts: IndexParts) {
     ({ dir: this.dir, manifest: this.manifest, rows: this.builtRows, efSearch: this.efSearch, searchDim: this.searchDim, hnsw: this.hnsw, vectors: this.vectors,
-      byDialogue: this.byDialogue, exactSearchMaxRows: this.exactSearchMaxRows, projection: this.projection, dialogueFolds: this.dialogueFolds } = parts);
+      byDialogue: this.byDialogue, exactSearchMaxRows: this.exactSearchMaxRows, projection: this.projection, dialogueFolds: this.dialogueFolds,
+      allowedRows: this.allowedRows } = parts);
     this.builtSpace = {
       rows: this.builtRows, labels: this.manifest.labels, exactMaxRows: this.exactSearchMaxRows,
       queryVector: (embedded) => this.queryVector(embedded),
@@ -471,7 +478,8 @@ export class DemoIndex implements SearchSpace {
       const vectors = openVectors(dir, manifest, searchDim, options);
       const byDialogue = rowsByDialogue(rows);
       const hnsw = await graph;
-      const index = new DemoIndex({ dir, manifest, hnsw, vectors, rows, byDialogue, exactSearchMaxRows: options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection, dialogueFolds });
+      const allowedRows = new AllowedRowsCache(rows, (options.filterCacheMb ?? DEFAULT_FILTER_CACHE_MB) * 2 ** 20);
+      const index = new DemoIndex({ dir, manifest, hnsw, vectors, rows, byDialogue, exactSearchMaxRows: options.exactSearchMaxRows ?? EXACT_SEARCH_MAX_ROWS, efSearch, searchDim, projection, dialogueFolds, allowedRows });
       if (manifest.cross_fit) {
         await checked(FILES.crossFit);
         index.readFoldSpacesLater = index.openFoldSpaces(options.crossFitEf ?? DEFAULT_CROSS_FIT_EF);
@@ -515,6 +523,7 @@ export class DemoIndex implements SearchSpace {
       search: (query, k) => this.hnswSearch(query, k).map((h) => h.id),
       links: () => (links ??= readGraphLinks(join(dir, FILES.hnsw), manifest.count, graphFile)),
       dialogueRows: (dialogue) => this.byDialogue.get(dialogue) ?? [],
+      allowedRows: (filter) => this.allowedRows.of(filter),
     };
     return () => readFoldSpaces(crossFitFile, manifest, projection, this.vectors, this.builtRows, graph);
   }
@@ -557,8 +566,7 @@ export class DemoIndex implements SearchSpace {
     const count = this.builtRows.length;
     if (isEmptyFilter(filter)) return this.hnswSearch(query, Math.min(k, count));
     if (!filter.labels && !filter.splits && !filter.corpora) {
-      const excluded = new Set(filter.excludeIds);
-      for (const dialogue of filter.excludeDialogues ?? []) for (const id of this.byDialogue.get(dialogue) ?? []) excluded.add(id);
+      const excluded = this.excludedIds(filter) ?? new Set<number>();
       // Only a few exclusions (a dialogue, a row): fetch that many more, drop them; exact and cheaper than a filtered
       // walk. Many (rows changed by writes): the graph's walk skips them.
       if (excluded.size <= EXCLUDED_OVERFETCH_MAX) {
@@ -567,11 +575,24 @@ export class DemoIndex implements SearchSpace {
       }
       return this.hnswSearch(query, Math.min(k, count - excluded.size), (id) => !excluded.has(id));
     }
-    const allowed = this.allowedIds(filter);
-    if (allowed.length === 0) return [];
-    if (allowed.length <= this.exactSearchMaxRows) return this.exactOver(query, k, allowed);
-    const allowedSet = new Set(allowed);
-    return this.hnswSearch(query, Math.min(k, allowed.length), (id) => allowedSet.has(id));
+    const rows = this.builtFilteredRows(filter);
+    if (rows.count === 0) return [];
+    if (rows.count <= this.exactSearchMaxRows) return this.exactOver(query, k, rows.ids());
+    return this.hnswSearch(query, Math.min(k, rows.count), rows.allows);
+  }
+
+  private excludedIds(filter: RowFilter): Set<number> | undefined {
+    return excludedRows(filter, (dialogue) => this.byDialogue.get(dialogue) ?? []);
+  }
+
+  /** The built rows the labels, splits and corpora allow (remembered per filter), less those it excludes. */
+  private builtFilteredRows(filter: RowFilter): FilteredRows {
+    return lessExcluded(this.allowedRows.of(filter), this.excludedIds(filter));
+  }
+
+  /** The rows a filter allows, while nothing was written (SearchSpace.filteredRows). */
+  filteredRows(filter: RowFilter): FilteredRows | undefined {
+    return this.written.rows === this.builtRows ? this.builtFilteredRows(filter) : undefined;
   }
 
   private allowedIds(filter: RowFilter): number[] {

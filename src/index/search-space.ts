@@ -1,3 +1,4 @@
+import type { FilteredRows } from './allowed-rows.js';
 import type { Hit, IndexedRow, RowFilter } from './rows.js';
 
 /**
@@ -20,4 +21,9 @@ export interface SearchSpace {
   readonly exactMaxRows: number;
   /** These rows scored against the query as exactSearch scores them, best first (ties to the lower id). */
   scoreRows(query: Float32Array, ids: readonly number[]): Hit[];
+  /**
+   * The rows a filter allows, where this space remembers them per filter (a built space: its rows never change);
+   * undefined where it does not (a per-label plan then passes over the rows itself).
+   */
+  filteredRows?(filter: RowFilter): FilteredRows | undefined;
 }

@@ -159,7 +159,7 @@ export class DemoService {
         // The model loads in its threads while the index opens (at 1M rows, a second of the start).
         const [model, opened] = await Promise.allSettled([
           embedders.get(id) ?? acquire(id, manifests[i].embedder.fingerprint),
-          DemoIndex.open(dir, { crossFitEf: settings.crossFitEf, vectorCacheMb: settings.vectorCacheMb }),
+          DemoIndex.open(dir, { crossFitEf: settings.crossFitEf, vectorCacheMb: settings.vectorCacheMb, filterCacheMb: settings.filterCacheMb }),
         ]);
         if (model.status === 'fulfilled') embedders.set(id, model.value);
         if (opened.status === 'rejected') throw opened.reason;
