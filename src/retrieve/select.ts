@@ -98,8 +98,8 @@ export interface PerLabelSpace {
 const BUCKETED_PLAN_MAX_LABELS = 32;
 
 /**
- * A per-label selection, planned in one pass over the rows rather than one pass per label: each searched label's rows
- * (under the selection's other filters) are bucketed at once. Labels with few rows, which a search would scan exactly
+ * A per-label selection, planned from each label's rows (under the selection's other filters) as the space remembers
+ * them, else in one pass over the rows rather than one pass per label, bucketing them all at once. Labels with few rows, which a search would scan exactly
  * anyway, are scored together by one scan over `scanned` (their rows, each once) and each keeps its k best; only
  * labels with more rows than an exact scan covers get a search of their own (at most rows / exactMaxRows of them).
  * The result is what one search per label gives, at a cost that grows with the rows, not with labels x rows (an
