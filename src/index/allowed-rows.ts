@@ -13,7 +13,8 @@ export const DEFAULT_FILTER_CACHE_MB = 32;
 /**
  * Which built rows a filter on labels, splits and corpora allows, remembered per filter within a byte budget. A
  * label-filtered search (and each label of a per-label selection with more rows than an exact scan covers) passed over
- * every row and built a set of the allowed ids each time: at 1M rows, 25-180 ms a search before the graph's walk.
+ * every row and built a set of the allowed ids each time: at 1M rows, 150 ms for a top-k under one label
+ * (docs/PERFORMANCE.md).
  * Built rows never change (writes are searched beside them, written.ts), so an entry never goes stale; the least
  * recently used leave once the budget is spent, and a filter whose rows alone exceed it is not kept.
  */
