@@ -19,7 +19,10 @@ import { loadCorpus } from '../../src/corpus/load.js';
 import { embedThreads } from '../../src/embed/create.js';
 import { startServeProcess } from '../../test/support/serve-process.js';
 import { cpuByPart } from './cpu-parts.js';
-import { runLoad, type Load } from './load-client.js';
+import { fastestClient, runLoad, type Load } from './load-client.js';
+
+/** wrk where installed, else autocannon (load-client.ts). */
+const client = fastestClient();
 import { cpuPerRequest, threadCpuMs, type CpuSplit } from './thread-cpu.js';
 
 const { values } = parseArgs({
@@ -60,7 +63,7 @@ try {
   const servers: Awaited<ReturnType<typeof startServeProcess>>[] = [];
   for (const side of sides) servers.push(await startServeProcess(side.args, CACHE_OFF));
   try {
-    for (const server of servers) await runLoad(server.url, utterances, { connections: 4, amount: 300, seconds: 30 });
+    for (const server of servers) await runLoad(server.url, utterances, { connections: 4, amount: 300, seconds: 30, client });
     for (let r = 0; r < rounds; r++) {
       for (let n = 0; n < sides.length; n++) {
         // The order rotates each round: every side goes first, and last, in turn.
@@ -69,7 +72,7 @@ try {
         log(`round ${r + 1} of ${rounds}: ${side.name}`);
         side.c1.push(await runLoad(server.url, utterances, { connections: 1, amount: 500, seconds: 30 }));
         const before = threadCpuMs(server.child.pid!);
-        const c16 = await runLoad(server.url, utterances, { connections: 16, amount, seconds: 60 });
+        const c16 = await runLoad(server.url, utterances, { connections: 16, amount, seconds: 60, client });
         side.cpu.push(cpuPerRequest(server.child.pid!, before, threadCpuMs(server.child.pid!), c16.requests, workers));
         side.c16.push(c16);
       }
@@ -84,9 +87,9 @@ try {
       const dir = join(work, `profile-${side.name}`);
       mkdirSync(dir);
       const server = await startServeProcess(['--cpu-prof', '--cpu-prof-dir', dir, ...side.args], CACHE_OFF);
-      await runLoad(server.url, utterances, { connections: 4, amount: 300, seconds: 30 });
+      await runLoad(server.url, utterances, { connections: 4, amount: 300, seconds: 30, client });
       const fromUs = Number(process.hrtime.bigint() / 1000n);
-      const load = await runLoad(server.url, utterances, { connections: 16, amount, seconds: 60 });
+      const load = await runLoad(server.url, utterances, { connections: 16, amount, seconds: 60, client });
       const toUs = Number(process.hrtime.bigint() / 1000n);
       server.child.kill('SIGTERM');
       await server.exited;

@@ -54,6 +54,13 @@ interface Participant {
   readonly signal?: AbortSignal;
 }
 
+/** What a unit of work is expected to take before any has run (ms): a search and its answer at c16 on MELD. */
+const UNIT_ESTIMATE_MS = 0.5;
+/** The least a unit counts for when a slice is given out (at most SLICE_MS / MIN_UNIT_MS computations a slice). */
+const MIN_UNIT_MS = 0.05;
+/** Weight of the latest unit in the units' running average. */
+const UNIT_AVERAGE_WEIGHT = 0.05;
+
 /** A tenant's flow is forgotten after this long without work (its clock then restarts at the virtual time). */
 const FLOW_IDLE_MS = 10_000;
 
@@ -66,10 +73,12 @@ interface Waiter {
  * The main thread shared fairly between long computations (the search, per-label selection and serialisation of
  * served batches), as the fair queue (src/embed/fair-queue.ts) shares the embedder. Every computation runs its work
  * in units (`ShareTurns.run`). A computation's first SLICE_MS of work runs at once, so an interactive request (one
- * query: a search or a few) is never queued behind batches. After that, at most one computation runs per turn of
- * the event loop, for a slice of SLICE_MS (one unit may overrun it), chosen as the one served least so far (a
- * newcomer starts at the current virtual time, so it neither jumps ahead with saved credit nor waits behind
- * everyone's backlog); between two slices the loop handles every pending I/O event: new requests, embedder
+ * query: a search or a few) is never queued behind batches. After that, one slice of SLICE_MS runs per turn of the
+ * event loop (a unit of each computation in it may overrun it), given to the waiting computations served least so far
+ * (a newcomer starts at the current virtual time, so it neither jumps ahead with saved credit nor waits behind
+ * everyone's backlog): as many as the slice is expected to hold (UNIT_ESTIMATE_MS each at first, then the units'
+ * average), so a queue of small computations (a search and an answer each: a tenant with 16 requests in flight) is
+ * not served one a turn; between two slices the loop handles every pending I/O event: new requests, embedder
  * results, and the interactive requests' own work. However many batches run, one turn of the loop carries at
  * most one slice of theirs, which is what bounds an interactive request's wait.
  *
@@ -82,9 +91,12 @@ export class MainThreadShare {
   private seq = 0;
   /** Virtual time: the clock of the computation given the latest slice. */
   private now = 0;
-  private current: Participant | undefined;
+  /** The computations given the current slice: the ms of it each was given (`allot`) and has used. */
+  private readonly granted = new Map<Participant, { allot: number; used: number }>();
   /** Main-thread time the current slice has used. */
   private sliceUsed = 0;
+  /** How long a unit of work takes, on average (ms): how many waiting computations one slice is given to. */
+  private unitMs = UNIT_ESTIMATE_MS;
   private pumping = false;
   private readonly flows = new Map<string, Flow>();
   /** Whether a reset of the flows' first slices is queued for the next turn of the loop. */
@@ -115,8 +127,12 @@ export class MainThreadShare {
           participant.used += spent;
           participant.flow.clock += spent;
           participant.flow.lastSeen = performance.now();
-          if (share.current === participant) share.sliceUsed += spent;
-          else share.ranAtOnce(participant.flow, spent);
+          share.unitMs += (spent - share.unitMs) * UNIT_AVERAGE_WEIGHT;
+          const given = share.granted.get(participant);
+          if (given) {
+            given.used += spent;
+            share.sliceUsed += spent;
+          } else share.ranAtOnce(participant.flow, spent);
         }
       },
     };
@@ -149,11 +165,12 @@ export class MainThreadShare {
     // Its first slice, while its tenant has none of its computations queued and has not had a slice at once in this
     // turn: an interactive request runs at once; a tenant already waiting for turns takes its turn like its others.
     if (p.used < SLICE_MS && p.flow.waiting === 0 && p.flow.atOnce < SLICE_MS) return true;
-    return this.current === p && this.sliceUsed < SLICE_MS;
+    const given = this.granted.get(p);
+    return given !== undefined && given.used < given.allot && this.sliceUsed < SLICE_MS;
   }
 
   private turn(p: Participant): Promise<void> {
-    if (this.current === p) this.current = undefined; // its slice is spent
+    this.granted.delete(p); // its share of the slice is spent
     // Not ahead of the virtual time with credit saved while it waited on something else (its embedding, a slow client).
     p.flow.clock = Math.max(p.flow.clock, this.now);
     return new Promise<void>((resume) => {
@@ -174,27 +191,50 @@ export class MainThreadShare {
     });
   }
 
-  /** Gives the next slice to the waiting computation served least (first come first served on ties). */
+  /**
+   * Gives the next slice to the waiting computations served least (first come first served on ties), in parts of a
+   * unit's expected time (`unitMs`) until the slice is given out: each part goes to the computation whose flow, counted
+   * with the parts already given in this slice, is served least, so two tenants share a slice as they would share
+   * slices, and a tenant's many small computations share one slice instead of taking one turn each.
+   */
   private grant(): void {
-    let best = -1;
-    for (let i = 0; i < this.waiting.length; i++) {
-      const w = this.waiting[i].participant;
-      // A cancelled computation goes first: it only needs its turn to stop.
-      if (w.signal?.aborted) {
-        best = i;
-        break;
-      }
-      const b = best < 0 ? undefined : this.waiting[best].participant;
-      // Lowest flow clock first; within a flow, the computation served least (round robin over a tenant's own); then first come.
-      if (!b || w.flow.clock < b.flow.clock || (w.flow.clock === b.flow.clock && (w.flow === b.flow && w.used !== b.used ? w.used < b.used : w.seq < b.seq))) best = i;
-    }
-    if (best < 0) return;
-    const [{ participant, resume }] = this.waiting.splice(best, 1);
-    participant.flow.waiting -= 1;
-    this.current = participant;
+    this.granted.clear();
     this.sliceUsed = 0;
-    this.now = Math.max(this.now, participant.flow.clock);
-    resume();
+    const part = Math.max(this.unitMs, MIN_UNIT_MS);
+    const ahead = new Map<Flow, number>();
+    const clockOf = (w: Participant) => w.flow.clock + (ahead.get(w.flow) ?? 0);
+    const servedOf = (w: Participant) => w.used + (this.granted.get(w)?.allot ?? 0);
+    const candidates = this.waiting.map((w) => w.participant);
+    for (let given = 0; given < SLICE_MS && candidates.length > 0; given += part) {
+      let best: Participant | undefined;
+      for (const w of candidates) {
+        // A cancelled computation goes first: it only needs its turn to stop.
+        if (w.signal?.aborted) {
+          best = w;
+          break;
+        }
+        // Lowest flow clock first; within a flow, the computation served least (round robin over a tenant's own); then first come.
+        if (!best || clockOf(w) < clockOf(best) || (clockOf(w) === clockOf(best) && (w.flow === best.flow && servedOf(w) !== servedOf(best) ? servedOf(w) < servedOf(best) : w.seq < best.seq))) best = w;
+      }
+      const chosen = best!;
+      const already = this.granted.get(chosen);
+      if (already) already.allot += part;
+      else this.granted.set(chosen, { allot: part, used: 0 });
+      ahead.set(chosen.flow, (ahead.get(chosen.flow) ?? 0) + part);
+      this.now = Math.max(this.now, clockOf(chosen));
+      // A cancelled one needs no more than its turn.
+      if (chosen.signal?.aborted) candidates.splice(candidates.indexOf(chosen), 1);
+    }
+    const resumes = new Map<Participant, () => void>();
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      const { participant, resume } = this.waiting[i];
+      if (!this.granted.has(participant)) continue;
+      this.waiting.splice(i, 1);
+      participant.flow.waiting -= 1;
+      resumes.set(participant, resume);
+    }
+    // Resumed in the order they were given their first part.
+    for (const participant of this.granted.keys()) resumes.get(participant)!();
   }
 }
 
