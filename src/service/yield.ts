@@ -220,8 +220,8 @@ export class MainThreadShare {
       const already = this.granted.get(chosen);
       if (already) already.allot += part;
       else this.granted.set(chosen, { allot: part, used: 0 });
-      ahead.set(chosen.flow, (ahead.get(chosen.flow) ?? 0) + part);
       this.now = Math.max(this.now, clockOf(chosen));
+      ahead.set(chosen.flow, (ahead.get(chosen.flow) ?? 0) + part);
       // A cancelled one needs no more than its turn.
       if (chosen.signal?.aborted) candidates.splice(candidates.indexOf(chosen), 1);
     }
