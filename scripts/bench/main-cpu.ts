@@ -20,9 +20,6 @@ import { embedThreads } from '../../src/embed/create.js';
 import { startServeProcess } from '../../test/support/serve-process.js';
 import { cpuByPart } from './cpu-parts.js';
 import { fastestClient, runLoad, type Load } from './load-client.js';
-
-/** wrk where installed, else autocannon (load-client.ts). */
-const client = fastestClient();
 import { cpuPerRequest, threadCpuMs, type CpuSplit } from './thread-cpu.js';
 
 const { values } = parseArgs({
@@ -37,6 +34,8 @@ const rounds = Number(values.rounds);
 const amount = Number(values.amount);
 const log = (s: string) => process.stderr.write(`[main-cpu] ${s}\n`);
 const CACHE_OFF = { ERC_DEMOS_EMBED_CACHE_MB: '0' };
+/** wrk where installed, else autocannon (load-client.ts). */
+const client = fastestClient();
 const work = mkdtempSync(join(tmpdir(), 'erc-main-cpu-'));
 
 interface Side { name: string; args: string[]; c1: Load[]; c16: Load[]; cpu: CpuSplit[]; parts?: Record<string, number> }
@@ -70,7 +69,7 @@ try {
         const i = (n + r) % sides.length;
         const [side, server] = [sides[i], servers[i]];
         log(`round ${r + 1} of ${rounds}: ${side.name}`);
-        side.c1.push(await runLoad(server.url, utterances, { connections: 1, amount: 500, seconds: 30 }));
+        side.c1.push(await runLoad(server.url, utterances, { connections: 1, amount: 500, seconds: 30, client }));
         const before = threadCpuMs(server.child.pid!);
         const c16 = await runLoad(server.url, utterances, { connections: 16, amount, seconds: 60, client });
         side.cpu.push(cpuPerRequest(server.child.pid!, before, threadCpuMs(server.child.pid!), c16.requests, workers));

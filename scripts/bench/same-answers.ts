@@ -9,8 +9,7 @@
  * their dialogue excluded, HNSW and exact) where the index is cross-fitted. Every answer must be the same. Prints one
  * JSON line (compared, differing, the first difference) and exits 1 on any difference.
  */
-import { isDeepStrictEqual } from 'node:util';
-import { parseArgs } from 'node:util';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { loadCorpus } from '../../src/corpus/load.js';
 import { createEmbedder } from '../../src/embed/create.js';

@@ -33,6 +33,11 @@ export interface IndexGraph {
   allowedRows(filter: RowFilter): AllowedRows;
 }
 
+/** The rows a filter allows, as the index remembers them, less those it excludes. */
+function rowsAllowed(graph: IndexGraph, filter: RowFilter): FilteredRows {
+  return lessExcluded(graph.allowedRows(filter), excludedRows(filter, graph.dialogueRows));
+}
+
 /**
  * One fold's space: the index's projection refitted without that fold's rows. A row's vector here is its raw part
  * (the index's own stored vector, [sqrt(b) x, ...]) beside its LDA part in this fold's map, sqrt(1 - b) lda_f(x).
@@ -86,8 +91,7 @@ export class FoldSpace implements SearchSpace {
 
   /** The rows a filter allows, as the index remembers them (SearchSpace.filteredRows); undefined without a graph. */
   filteredRows(filter: RowFilter): FilteredRows | undefined {
-    const graph = this.graph;
-    return graph ? lessExcluded(graph.allowedRows(filter), excludedRows(filter, graph.dialogueRows)) : undefined;
+    return this.graph ? rowsAllowed(this.graph, filter) : undefined;
   }
 
   search(query: Float32Array, k: number, filter: RowFilter = {}): Hit[] {
@@ -95,14 +99,14 @@ export class FoldSpace implements SearchSpace {
     const graph = this.graph;
     if (!graph || this.rawDim === 0 || this.rows.length <= graph.exactMaxRows) return this.exactSearch(query, k, filter);
     let allowed: ((id: number) => boolean) | undefined;
-    const excluded = excludedRows(filter, graph.dialogueRows);
     if (filter.labels || filter.splits || filter.corpora) {
-      const rows = lessExcluded(graph.allowedRows(filter), excluded);
+      const rows = rowsAllowed(graph, filter);
       if (rows.count <= graph.exactMaxRows) return this.exactOver(query, k, rows.ids());
       allowed = rows.allows;
-    } else if (excluded) {
-      // Only exclusions (a dialogue, a row).
-      allowed = (id) => !excluded.has(id);
+    } else {
+      // Only exclusions (a dialogue, a row), if any.
+      const excluded = excludedRows(filter, graph.dialogueRows);
+      if (excluded) allowed = (id) => !excluded.has(id);
     }
     const row = this.rowOf.get(query);
     const seeds = row !== undefined ? [row] : graph.search(this.fullSpaceQuery(query, graph.projection), Math.min(WALK_SEEDS, this.rows.length));

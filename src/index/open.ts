@@ -18,7 +18,7 @@ import { hashFiles } from './verify-files.js';
 import { holdFile, readFullyAt } from './held-file.js';
 import { AddedVectors, applyWrites, checkWrite, dialogueRowsNow, emptyWrittenState, LiveSpace, type Write, type WrittenState, type WriteTarget } from './written.js';
 import { DEFAULT_FOLD_SEED } from './folds.js';
-import { isEmptyFilter, rowMatches, type Hit, type IndexedRow, type RowFilter } from './rows.js';
+import { isEmptyFilter, type Hit, type IndexedRow, type RowFilter } from './rows.js';
 
 /**
  * A filter that leaves at most this many rows is searched exactly: a narrow filter starves HNSW's graph walk (it
@@ -376,7 +376,7 @@ export class DemoIndex implements SearchSpace {
       queryVector: (embedded) => this.queryVector(embedded),
       vector: (id) => this.builtVector(id),
       search: (query, k, filter) => this.builtSearch(query, k, filter),
-      exactSearch: (query, k, filter) => this.exactOver(query, k, this.allowedIds(filter ?? {})),
+      exactSearch: (query, k, filter) => this.exactOver(query, k, this.builtFilteredRows(filter ?? {}).ids()),
       scoreRows: (query, ids) => this.exactOver(query, ids.length, ids),
     };
     this.written = emptyWrittenState(this.writeTarget);
@@ -593,10 +593,6 @@ export class DemoIndex implements SearchSpace {
   /** The rows a filter allows, while nothing was written (SearchSpace.filteredRows). */
   filteredRows(filter: RowFilter): FilteredRows | undefined {
     return this.written.rows === this.builtRows ? this.builtFilteredRows(filter) : undefined;
-  }
-
-  private allowedIds(filter: RowFilter): number[] {
-    return this.builtRows.filter((row) => rowMatches(row, filter)).map((row) => row.id);
   }
 
   private exactOver(query: Float32Array, k: number, ids: readonly number[]): Hit[] {
